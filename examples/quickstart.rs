@@ -1,0 +1,2 @@
+//! Run: `cargo run --example quickstart`
+fn main() {}

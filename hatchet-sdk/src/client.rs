@@ -1,0 +1,95 @@
+//! The entry point: a cheap-to-clone handle on one engine connection.
+
+use std::sync::{Arc, OnceLock};
+
+use hatchet_proto::GetVersionRequest;
+
+use crate::config::ClientConfig;
+use crate::error::Result;
+use crate::events::Events;
+use crate::rate_limits::RateLimits;
+use crate::runs::Runs;
+use crate::runs::listener::RunListener;
+use crate::transport::Transport;
+
+/// A connection to a Hatchet engine. Clone it freely: clones share one gRPC channel and one
+/// run-result stream.
+///
+/// ```no_run
+/// # async fn demo() -> hatchet_sdk::Result<()> {
+/// let client = hatchet_sdk::Client::from_env()?;
+/// client.events().push("order:created", &serde_json::json!({"id": 7})).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ClientConfig,
+    transport: Transport,
+    runs: OnceLock<RunListener>,
+}
+
+impl Client {
+    /// Creates a client for `config`. The connection is made on first use, so this succeeds
+    /// while the engine is unreachable; it must be called inside a Tokio runtime.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let transport = Transport::connect_lazy(&config)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                runs: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// Creates a client from the `HATCHET_CLIENT_*` environment
+    /// (see [`ClientConfig::from_env`]).
+    pub fn from_env() -> Result<Self> {
+        Self::new(ClientConfig::from_env()?)
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Push events that trigger workflows.
+    pub fn events(&self) -> Events<'_> {
+        Events::new(self)
+    }
+
+    /// Trigger, schedule, await, cancel and replay workflow runs.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs::new(self)
+    }
+
+    /// Create and update rate limits.
+    pub fn rate_limits(&self) -> RateLimits<'_> {
+        RateLimits::new(self)
+    }
+
+    /// The engine's version string, such as `v0.104.7`.
+    pub async fn engine_version(&self) -> Result<String> {
+        let response = self
+            .transport()
+            .dispatcher()
+            .get_version(GetVersionRequest {})
+            .await?;
+        Ok(response.into_inner().version)
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    pub(crate) fn run_listener(&self) -> &RunListener {
+        self.inner
+            .runs
+            .get_or_init(|| RunListener::spawn(self.inner.transport.clone()))
+    }
+}

@@ -1,0 +1,156 @@
+//! The error type of every client call.
+
+use std::fmt;
+
+use crate::config::ConfigError;
+
+/// A specialised `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong talking to a Hatchet engine.
+///
+/// gRPC failures are sorted by their status code into the variants a caller usually wants to
+/// tell apart; each keeps the engine's message. Anything else lands in [`Error::Status`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration is unusable; the message says which setting to fix.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The engine could not be reached, or the connection broke.
+    #[error("cannot reach the Hatchet engine: {message}")]
+    Connection {
+        /// What failed, including the transport's own message.
+        message: String,
+    },
+
+    /// The engine rejected the API token (gRPC `UNAUTHENTICATED`).
+    #[error(
+        "the Hatchet engine rejected the API token: {0} (check HATCHET_CLIENT_TOKEN: it must be a token minted by this engine)"
+    )]
+    Unauthenticated(String),
+
+    /// The engine does not know the named workflow, run, worker or task (gRPC `NOT_FOUND`).
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    /// The engine rejected the request as malformed (gRPC `INVALID_ARGUMENT`).
+    #[error("the Hatchet engine rejected the request: {0}")]
+    InvalidArgument(String),
+
+    /// A limit was hit: rate limit, tenant quota (gRPC `RESOURCE_EXHAUSTED`).
+    #[error("resource exhausted: {0}")]
+    ResourceExhausted(String),
+
+    /// The request conflicts with existing state, such as an idempotency key collision
+    /// (gRPC `ALREADY_EXISTS`).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+
+    /// The call did not finish in time (gRPC `DEADLINE_EXCEEDED` or a client-side timeout).
+    #[error("timed out: {0}")]
+    Timeout(String),
+
+    /// Any other gRPC status.
+    #[error("the Hatchet engine answered {code:?}: {message}")]
+    Status {
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The engine's message.
+        message: String,
+    },
+
+    /// A message is larger than the configured gRPC size limit; it was not sent.
+    #[error(
+        "{what} is {size} bytes, over the {limit}-byte message limit (raise HATCHET_CLIENT_GRPC_MAX_SEND_MESSAGE_LENGTH or send less)"
+    )]
+    PayloadTooLarge {
+        /// What was being sent.
+        what: &'static str,
+        /// Its encoded size in bytes.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+
+    /// A value could not be turned into the JSON the engine expects, or the engine's JSON
+    /// could not be turned into the requested type.
+    #[error("{context}: {source}")]
+    Json {
+        /// What was being encoded or decoded.
+        context: String,
+        /// The serde error, which names the offending field path where it can.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A payload had the wrong JSON shape (for example, an input that is not an object).
+    #[error("{0}")]
+    InvalidPayload(String),
+
+    /// A workflow run finished with failed tasks.
+    #[error("{0}")]
+    RunFailed(RunFailure),
+
+    /// The engine sent something this SDK cannot interpret.
+    #[error("unexpected answer from the Hatchet engine: {0}")]
+    Protocol(String),
+}
+
+impl Error {
+    pub(crate) fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
+        Error::Json {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The gRPC status code behind this error, if it came from the engine.
+    pub fn code(&self) -> Option<tonic::Code> {
+        Some(match self {
+            Error::Unauthenticated(_) => tonic::Code::Unauthenticated,
+            Error::NotFound(_) => tonic::Code::NotFound,
+            Error::InvalidArgument(_) => tonic::Code::InvalidArgument,
+            Error::ResourceExhausted(_) => tonic::Code::ResourceExhausted,
+            Error::AlreadyExists(_) => tonic::Code::AlreadyExists,
+            Error::Status { code, .. } => *code,
+            _ => return None,
+        })
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        let message = status.message().to_owned();
+        match status.code() {
+            tonic::Code::Unauthenticated => Error::Unauthenticated(message),
+            tonic::Code::NotFound => Error::NotFound(message),
+            tonic::Code::InvalidArgument => Error::InvalidArgument(message),
+            tonic::Code::ResourceExhausted => Error::ResourceExhausted(message),
+            tonic::Code::AlreadyExists => Error::AlreadyExists(message),
+            tonic::Code::DeadlineExceeded => Error::Timeout(message),
+            tonic::Code::Unavailable => Error::Connection { message },
+            code => Error::Status { code, message },
+        }
+    }
+}
+
+/// The failed tasks of a finished workflow run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    /// The workflow run id.
+    pub run_id: String,
+    /// `(task name, error text)` for every task that failed.
+    pub errors: Vec<(String, String)>,
+}
+
+impl fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "workflow run {} failed", self.run_id)?;
+        for (task, error) in &self.errors {
+            write!(f, "; task {task}: {error}")?;
+        }
+        Ok(())
+    }
+}

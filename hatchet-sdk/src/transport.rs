@@ -1,0 +1,163 @@
+//! One shared gRPC channel to the engine, with the token on every call.
+//!
+//! Every service client is built here so they all share the same connection, compression,
+//! message limits and `authorization` header (reference §0).
+
+use std::time::Duration;
+
+use hatchet_proto::dispatcher_client::DispatcherClient;
+use hatchet_proto::events_service_client::EventsServiceClient;
+use hatchet_proto::v1::admin_service_client::AdminServiceClient;
+use hatchet_proto::v1::v1_dispatcher_client::V1DispatcherClient;
+use hatchet_proto::workflow_service_client::WorkflowServiceClient;
+use prost::Message;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::config::{ClientConfig, ConfigError, TlsStrategy, env};
+use crate::error::{Error, Result};
+
+/// Adds `authorization: bearer <token>` to every request.
+#[derive(Clone)]
+pub(crate) struct Auth {
+    header: MetadataValue<Ascii>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Auth(<redacted>)")
+    }
+}
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.header.clone());
+        Ok(request)
+    }
+}
+
+pub(crate) type AuthChannel = InterceptedService<Channel, Auth>;
+
+/// The connection to one engine and the limits every call honours.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    channel: Channel,
+    auth: Auth,
+    max_send: usize,
+    max_recv: usize,
+}
+
+macro_rules! service_client {
+    ($self:ident, $client:ident) => {
+        $client::new(InterceptedService::new($self.channel.clone(), $self.auth.clone()))
+            .send_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_encoding_message_size($self.max_send)
+            .max_decoding_message_size($self.max_recv)
+    };
+}
+
+impl Transport {
+    /// Prepares the channel; the TCP connection is made on first use and re-made after it
+    /// breaks, so this succeeds while the engine is down.
+    pub(crate) fn connect_lazy(config: &ClientConfig) -> Result<Self> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Connection {
+                message: "a Hatchet client must be created inside a Tokio runtime".to_owned(),
+            });
+        }
+        let header = format!("bearer {}", config.token().expose_secret())
+            .parse::<MetadataValue<Ascii>>()
+            .map_err(|_| ConfigError::InvalidValue {
+                setting: env::TOKEN,
+                value: "<redacted>".to_owned(),
+                expected: "the token contains characters that cannot be sent in a gRPC header"
+                    .to_owned(),
+            })?;
+        let tls = config.tls();
+        let scheme = match tls.strategy() {
+            TlsStrategy::None => "http",
+            _ => "https",
+        };
+        let uri = format!("{scheme}://{}", config.host_port());
+        let mut endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|e| ConfigError::InvalidValue {
+                setting: env::HOST_PORT,
+                value: config.host_port().to_owned(),
+                expected: format!("`{uri}` is not a valid URI: {e}"),
+            })?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            // The engine sends GOAWAY to clients that ping more often than every 5 s.
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+        if tls.strategy() != TlsStrategy::None {
+            let mut tls_config = ClientTlsConfig::new().domain_name(tls.server_name());
+            tls_config = match tls.root_ca_pem() {
+                Some(pem) => tls_config.ca_certificate(Certificate::from_pem(pem)),
+                None => tls_config.with_native_roots(),
+            };
+            if let Some((cert, key)) = tls.identity_pem() {
+                tls_config = tls_config.identity(Identity::from_pem(cert, key));
+            }
+            endpoint = endpoint
+                .tls_config(tls_config)
+                .map_err(|e| ConfigError::InvalidValue {
+                    setting: env::TLS_STRATEGY,
+                    value: tls.strategy().to_string(),
+                    expected: format!("the TLS settings are unusable: {e}"),
+                })?;
+        }
+        Ok(Self {
+            channel: endpoint.connect_lazy(),
+            auth: Auth { header },
+            max_send: config.max_send_message_size(),
+            max_recv: config.max_recv_message_size(),
+        })
+    }
+
+    pub(crate) fn dispatcher(&self) -> DispatcherClient<AuthChannel> {
+        service_client!(self, DispatcherClient)
+    }
+
+    pub(crate) fn events(&self) -> EventsServiceClient<AuthChannel> {
+        service_client!(self, EventsServiceClient)
+    }
+
+    pub(crate) fn workflows(&self) -> WorkflowServiceClient<AuthChannel> {
+        service_client!(self, WorkflowServiceClient)
+    }
+
+    pub(crate) fn admin(&self) -> AdminServiceClient<AuthChannel> {
+        service_client!(self, AdminServiceClient)
+    }
+
+    #[allow(dead_code)] // used by durable tasks
+    pub(crate) fn durable(&self) -> V1DispatcherClient<AuthChannel> {
+        service_client!(self, V1DispatcherClient)
+    }
+
+    /// The largest message this client sends.
+    pub(crate) fn max_send(&self) -> usize {
+        self.max_send
+    }
+
+    /// Fails with [`Error::PayloadTooLarge`] before a message over the send limit goes out.
+    pub(crate) fn check_size(&self, what: &'static str, message: &impl Message) -> Result<()> {
+        let size = message.encoded_len();
+        if size > self.max_send {
+            return Err(Error::PayloadTooLarge {
+                what,
+                size,
+                limit: self.max_send,
+            });
+        }
+        Ok(())
+    }
+}

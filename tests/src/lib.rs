@@ -1,0 +1,1 @@
+//! Test suites live in this package's `[[test]]` targets.
