@@ -29,6 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Servers implement only the RPCs they serve; the rest answer UNIMPLEMENTED.
+        .generate_default_stubs(true)
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -9,7 +9,12 @@
 //! Most users want `hatchet-sdk`, which wraps these types in a typed client and worker.
 // Generated code: its docs come from the .proto comments, and prost emits items these
 // workspace lints would flag.
-#![allow(missing_docs, unreachable_pub, missing_debug_implementations, clippy::all)]
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
 
 include!(concat!(env!("OUT_DIR"), "/_.rs"));
 

@@ -25,7 +25,10 @@ mod tests {
         assert!(third >= Duration::from_millis(800) && third <= Duration::from_millis(900));
         for attempt in [6, 20, u32::MAX] {
             let d = reconnect_delay(attempt, cap);
-            assert!(d >= cap && d <= cap + Duration::from_millis(100), "{attempt}: {d:?}");
+            assert!(
+                d >= cap && d <= cap + Duration::from_millis(100),
+                "{attempt}: {d:?}"
+            );
         }
     }
 }

@@ -170,7 +170,10 @@ impl<'a> Events<'a> {
     ///
     /// The returned events are in the order given. If a call fails, the events of earlier
     /// calls have been stored and the error is returned.
-    pub async fn bulk_push(&self, events: impl IntoIterator<Item = Event>) -> Result<Vec<PushedEvent>> {
+    pub async fn bulk_push(
+        &self,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<Vec<PushedEvent>> {
         let transport = self.client.transport();
         let requests = events
             .into_iter()
@@ -240,7 +243,9 @@ mod tests {
         let chunks = chunk_by_size((0..10).map(|_| event(1000)).collect(), 1000, 3500);
         assert!(chunks.len() >= 4, "{}", chunks.len());
         for chunk in &chunks {
-            let request = BulkPushEventRequest { events: chunk.clone() };
+            let request = BulkPushEventRequest {
+                events: chunk.clone(),
+            };
             assert!(prost::Message::encoded_len(&request) <= 3500);
         }
         assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 10);

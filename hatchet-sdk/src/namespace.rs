@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn action_ids_are_lower_case_and_namespaced() {
         let ns = Namespace::new("Prod");
-        assert_eq!(ns.action_id("ImportOrders", "Fetch"), "prod_importorders:fetch");
+        assert_eq!(
+            ns.action_id("ImportOrders", "Fetch"),
+            "prod_importorders:fetch"
+        );
         assert_eq!(Namespace::default().action_id("etl", "load"), "etl:load");
     }
 }

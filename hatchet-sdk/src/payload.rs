@@ -16,7 +16,8 @@ pub type Metadata = Map<String, Value>;
 
 /// Serialises `value`, which must become a JSON object, into its JSON text.
 pub(crate) fn object_to_string<T: Serialize + ?Sized>(what: &str, value: &T) -> Result<String> {
-    let value = serde_json::to_value(value).map_err(|e| Error::json(format!("cannot encode {what} as JSON"), e))?;
+    let value = serde_json::to_value(value)
+        .map_err(|e| Error::json(format!("cannot encode {what} as JSON"), e))?;
     object_value_to_string(what, &value)
 }
 
@@ -57,7 +58,8 @@ pub(crate) fn parse_json(what: &str, text: &str) -> Result<Value> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_str(text).map_err(|e| Error::json(format!("the engine sent {what} that is not JSON"), e))
+    serde_json::from_str(text)
+        .map_err(|e| Error::json(format!("the engine sent {what} that is not JSON"), e))
 }
 
 /// Parses a JSON object sent by the engine into metadata; anything but an object is empty.
@@ -110,7 +112,10 @@ mod tests {
 
     #[test]
     fn objects_pass_and_other_shapes_are_named() {
-        assert_eq!(object_to_string("input", &json!({"a": 1})).expect("object"), r#"{"a":1}"#);
+        assert_eq!(
+            object_to_string("input", &json!({"a": 1})).expect("object"),
+            r#"{"a":1}"#
+        );
         for (value, kind) in [
             (json!(null), "null"),
             (json!([1]), "an array"),
@@ -154,7 +159,10 @@ mod tests {
         }
         let err = decode::<Input>("task input", json!({"order": {"id": "x"}})).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("cannot decode task input at `order.id`"), "{text}");
+        assert!(
+            text.starts_with("cannot decode task input at `order.id`"),
+            "{text}"
+        );
         assert!(text.contains("invalid type"), "{text}");
     }
 

@@ -62,7 +62,9 @@ impl<'a> RateLimits<'a> {
     /// ```
     pub async fn put(&self, key: &str, limit: i32, duration: RateLimitDuration) -> Result<()> {
         if key.trim().is_empty() {
-            return Err(Error::InvalidPayload("a rate limit needs a non-empty key".to_owned()));
+            return Err(Error::InvalidPayload(
+                "a rate limit needs a non-empty key".to_owned(),
+            ));
         }
         if limit < 0 {
             return Err(Error::InvalidPayload(format!(

@@ -33,7 +33,10 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Interceptor for Auth {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         request
             .metadata_mut()
             .insert("authorization", self.header.clone());
@@ -54,11 +57,14 @@ pub(crate) struct Transport {
 
 macro_rules! service_client {
     ($self:ident, $client:ident) => {
-        $client::new(InterceptedService::new($self.channel.clone(), $self.auth.clone()))
-            .send_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .max_encoding_message_size($self.max_send)
-            .max_decoding_message_size($self.max_recv)
+        $client::new(InterceptedService::new(
+            $self.channel.clone(),
+            $self.auth.clone(),
+        ))
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_encoding_message_size($self.max_send)
+        .max_decoding_message_size($self.max_recv)
     };
 }
 

@@ -50,18 +50,25 @@ fn official_descriptors() -> Option<FileDescriptorSet> {
         .arg(&out)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    assert!(status.success(), "{} {} failed: {status}", python.display(), script.display());
+    assert!(
+        status.success(),
+        "{} {} failed: {status}",
+        python.display(),
+        script.display()
+    );
     let bytes = std::fs::read(&out).expect("descriptor dump written");
     let _ = std::fs::remove_file(&out);
     Some(FileDescriptorSet::decode(bytes.as_slice()).expect("a FileDescriptorSet"))
 }
 
-
 fn flatten_enum(prefix: &str, e: &EnumDescriptorProto, out: &mut BTreeMap<String, String>) {
     let path = format!("{prefix}.{}", e.name());
     out.insert(format!("enum {path}"), String::new());
     for v in &e.value {
-        out.insert(format!("enum value {path}.{}", v.name()), v.number().to_string());
+        out.insert(
+            format!("enum value {path}.{}", v.name()),
+            v.number().to_string(),
+        );
     }
 }
 
@@ -115,7 +122,11 @@ fn flatten(set: &FileDescriptorSet) -> BTreeMap<String, String> {
         deps.sort();
         out.insert(
             format!("file {}", file.name()),
-            format!("package={:?} syntax={:?} imports={deps:?}", file.package(), file.syntax()),
+            format!(
+                "package={:?} syntax={:?} imports={deps:?}",
+                file.package(),
+                file.syntax()
+            ),
         );
         let prefix = if file.package().is_empty() {
             String::new()
@@ -136,9 +147,17 @@ fn flatten(set: &FileDescriptorSet) -> BTreeMap<String, String> {
                     format!("method {path}.{}", method.name()),
                     format!(
                         "({}{}) -> ({}{})",
-                        if method.client_streaming() { "stream " } else { "" },
+                        if method.client_streaming() {
+                            "stream "
+                        } else {
+                            ""
+                        },
                         method.input_type(),
-                        if method.server_streaming() { "stream " } else { "" },
+                        if method.server_streaming() {
+                            "stream "
+                        } else {
+                            ""
+                        },
                         method.output_type(),
                     ),
                 );
@@ -156,14 +175,20 @@ fn our_contract_matches_the_official_python_sdk() {
     let ours = FileDescriptorSet::decode(hatchet_proto::FILE_DESCRIPTOR_SET)
         .expect("hatchet-proto embeds a FileDescriptorSet");
     let (theirs, ours) = (flatten(&official), flatten(&ours));
-    assert!(theirs.len() > 400, "suspiciously few official entries: {}", theirs.len());
+    assert!(
+        theirs.len() > 400,
+        "suspiciously few official entries: {}",
+        theirs.len()
+    );
 
     let mut differences = Vec::new();
     for (key, want) in &theirs {
         match ours.get(key) {
             None => differences.push(format!("missing: {key} = {want}")),
             Some(have) if have != want => {
-                differences.push(format!("differs: {key}\n    official: {want}\n    ours:     {have}"));
+                differences.push(format!(
+                    "differs: {key}\n    official: {want}\n    ours:     {have}"
+                ));
             }
             Some(_) => {}
         }
@@ -174,7 +199,11 @@ fn our_contract_matches_the_official_python_sdk() {
         }
     }
 
-    let allowed = |d: &String| ALLOWED_DIFFERENCES.iter().any(|(entry, _)| d.contains(entry));
+    let allowed = |d: &String| {
+        ALLOWED_DIFFERENCES
+            .iter()
+            .any(|(entry, _)| d.contains(entry))
+    };
     let (tolerated, failing): (Vec<_>, Vec<_>) = differences.iter().partition(|d| allowed(d));
     for d in &tolerated {
         println!("allowed {d}");
@@ -189,7 +218,11 @@ fn our_contract_matches_the_official_python_sdk() {
         tolerated.len(),
         failing.len()
     );
-    assert!(failing.is_empty(), "{} differences from the official contract (listed above)", failing.len());
+    assert!(
+        failing.is_empty(),
+        "{} differences from the official contract (listed above)",
+        failing.len()
+    );
 }
 
 #[test]
@@ -202,10 +235,21 @@ fn flatten_sees_every_kind_of_difference() {
         .file
         .iter_mut()
         .find(|f| f.name() == "dispatcher.proto")
-        .and_then(|f| f.message_type.iter_mut().find(|m| m.name() == "AssignedAction"))
+        .and_then(|f| {
+            f.message_type
+                .iter_mut()
+                .find(|m| m.name() == "AssignedAction")
+        })
         .expect("AssignedAction");
-    let field = message.field.iter_mut().find(|f| f.name() == "retry_count").expect("field");
+    let field = message
+        .field
+        .iter_mut()
+        .find(|f| f.name() == "retry_count")
+        .expect("field");
     field.number = Some(99);
     let after = flatten(&set);
-    assert_ne!(before["field .AssignedAction.retry_count"], after["field .AssignedAction.retry_count"]);
+    assert_ne!(
+        before["field .AssignedAction.retry_count"],
+        after["field .AssignedAction.retry_count"]
+    );
 }

@@ -124,7 +124,7 @@ impl fmt::Debug for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Reads the `HATCHET_CLIENT_*` environment (see [`env`]).
+    /// Reads the `HATCHET_CLIENT_*` environment (see [`env`](mod@env)).
     ///
     /// ```no_run
     /// let config = hatchet_sdk::ClientConfig::from_env()?;
@@ -365,11 +365,15 @@ fn parse_host_port(value: &str) -> Result<&str, ConfigError> {
         .ok_or_else(|| invalid("expected `host:port`, such as `127.0.0.1:7070`"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.contains(['/', ' ']) {
-        return Err(invalid("expected `host:port` with a host name or IP address"));
+        return Err(invalid(
+            "expected `host:port` with a host name or IP address",
+        ));
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(host),
-        _ => Err(invalid("expected a port number between 1 and 65535 after the `:`")),
+        _ => Err(invalid(
+            "expected a port number between 1 and 65535 after the `:`",
+        )),
     }
 }
 

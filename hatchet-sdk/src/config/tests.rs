@@ -75,8 +75,12 @@ fn environment_overrides_token_claims() {
 #[test]
 fn empty_environment_values_count_as_unset() {
     let token = full_token();
-    let config = from_env(&[(env::TOKEN, &token), (env::HOST_PORT, ""), (env::NAMESPACE, " ")])
-        .expect("config");
+    let config = from_env(&[
+        (env::TOKEN, &token),
+        (env::HOST_PORT, ""),
+        (env::NAMESPACE, " "),
+    ])
+    .expect("config");
     assert_eq!(config.host_port(), "engine.local:7077");
     assert!(config.namespace().is_empty());
 }
@@ -100,13 +104,19 @@ fn builder_overrides_environment() {
 fn missing_token_says_which_variable_to_set() {
     let err = from_env(&[]).unwrap_err();
     assert!(matches!(err, ConfigError::MissingToken));
-    assert!(err.to_string().contains("HATCHET_CLIENT_TOKEN is not set"), "{err}");
+    assert!(
+        err.to_string().contains("HATCHET_CLIENT_TOKEN is not set"),
+        "{err}"
+    );
 }
 
 #[test]
 fn malformed_token_is_reported() {
     let err = from_env(&[(env::TOKEN, "abc")]).unwrap_err();
-    assert!(matches!(err, ConfigError::Token(TokenError::NotJwt { parts: 1 })), "{err:?}");
+    assert!(
+        matches!(err, ConfigError::Token(TokenError::NotJwt { parts: 1 })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -114,7 +124,10 @@ fn unknown_tls_strategy_is_rejected() {
     let token = full_token();
     let err = from_env(&[(env::TOKEN, &token), (env::TLS_STRATEGY, "insecure")]).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("HATCHET_CLIENT_TLS_STRATEGY is `insecure`"), "{text}");
+    assert!(
+        text.contains("HATCHET_CLIENT_TLS_STRATEGY is `insecure`"),
+        "{text}"
+    );
     assert!(text.contains("`tls`, `mtls` or `none`"), "{text}");
 }
 
@@ -123,7 +136,13 @@ fn mtls_requires_certificate_and_key() {
     let token = full_token();
     let err = from_env(&[(env::TOKEN, &token), (env::TLS_STRATEGY, "mtls")]).unwrap_err();
     assert!(
-        matches!(err, ConfigError::MissingTlsSetting { setting: env::TLS_CERT_FILE, .. }),
+        matches!(
+            err,
+            ConfigError::MissingTlsSetting {
+                setting: env::TLS_CERT_FILE,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let err = from_env(&[
@@ -133,7 +152,13 @@ fn mtls_requires_certificate_and_key() {
     ])
     .unwrap_err();
     assert!(
-        matches!(err, ConfigError::MissingTlsSetting { setting: env::TLS_KEY_FILE, .. }),
+        matches!(
+            err,
+            ConfigError::MissingTlsSetting {
+                setting: env::TLS_KEY_FILE,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -155,7 +180,11 @@ fn unreadable_tls_file_names_setting_and_path() {
 fn tls_files_are_read_at_construction() {
     let dir = std::env::temp_dir().join(format!("hatchet-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let (ca, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    let (ca, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
     std::fs::write(&ca, b"CA").expect("write");
     std::fs::write(&cert, b"CERT").expect("write");
     std::fs::write(&key, b"KEY").expect("write");
@@ -167,7 +196,10 @@ fn tls_files_are_read_at_construction() {
         .build()
         .expect("config");
     assert_eq!(config.tls().root_ca_pem(), Some(&b"CA"[..]));
-    assert_eq!(config.tls().identity_pem(), Some((&b"CERT"[..], &b"KEY"[..])));
+    assert_eq!(
+        config.tls().identity_pem(),
+        Some((&b"CERT"[..], &b"KEY"[..]))
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -202,8 +234,8 @@ fn host_port_must_be_host_and_port() {
 
 #[test]
 fn ipv6_host_port_gives_bare_server_name() {
-    let config = from_env(&[(env::TOKEN, &full_token()), (env::HOST_PORT, "[::1]:7070")])
-        .expect("config");
+    let config =
+        from_env(&[(env::TOKEN, &full_token()), (env::HOST_PORT, "[::1]:7070")]).expect("config");
     assert_eq!(config.tls().server_name(), "::1");
 }
 
@@ -214,12 +246,17 @@ fn message_sizes_must_be_positive_numbers() {
         let err =
             from_env(&[(env::TOKEN, &token), (env::MAX_SEND_MESSAGE_LENGTH, value)]).unwrap_err();
         assert!(
-            err.to_string().contains("HATCHET_CLIENT_GRPC_MAX_SEND_MESSAGE_LENGTH"),
+            err.to_string()
+                .contains("HATCHET_CLIENT_GRPC_MAX_SEND_MESSAGE_LENGTH"),
             "{err}"
         );
     }
     let err = from_env(&[(env::TOKEN, &token), (env::MAX_RECV_MESSAGE_LENGTH, "x")]).unwrap_err();
-    assert!(err.to_string().contains("HATCHET_CLIENT_GRPC_MAX_RECV_MESSAGE_LENGTH"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("HATCHET_CLIENT_GRPC_MAX_RECV_MESSAGE_LENGTH"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -95,7 +95,10 @@ impl TlsConfig {
                 setting: env::TLS_KEY_FILE,
                 strategy,
             })?;
-            Some((read(env::TLS_CERT_FILE, cert)?, read(env::TLS_KEY_FILE, key)?))
+            Some((
+                read(env::TLS_CERT_FILE, cert)?,
+                read(env::TLS_KEY_FILE, key)?,
+            ))
         } else {
             None
         };

@@ -14,7 +14,9 @@ use serde::Deserialize;
 #[non_exhaustive]
 pub enum TokenError {
     /// The token is empty.
-    #[error("HATCHET_CLIENT_TOKEN is empty: create an API token in the Hatchet dashboard or with `hatchet-admin token create`")]
+    #[error(
+        "HATCHET_CLIENT_TOKEN is empty: create an API token in the Hatchet dashboard or with `hatchet-admin token create`"
+    )]
     Empty,
     /// The token does not have the `header.claims.signature` shape.
     #[error("HATCHET_CLIENT_TOKEN is not a JWT: expected three dot-separated parts, found {parts}")]
@@ -29,7 +31,9 @@ pub enum TokenError {
         reason: String,
     },
     /// The claims segment is not a JSON object of the expected shape.
-    #[error("HATCHET_CLIENT_TOKEN is not a Hatchet token: its claims are not a JSON object ({reason})")]
+    #[error(
+        "HATCHET_CLIENT_TOKEN is not a Hatchet token: its claims are not a JSON object ({reason})"
+    )]
     NotJson {
         /// The parser's message.
         reason: String,
@@ -164,8 +168,14 @@ pub(crate) mod tests {
         }));
         let token = ApiToken::parse_at(&raw, at(1_700_000_000)).expect("valid token");
         assert_eq!(token.claims().sub, "707d0855-80ab-4e1f-a156-f1c4546cbf52");
-        assert_eq!(token.claims().server_url.as_deref(), Some("http://localhost:8080"));
-        assert_eq!(token.claims().grpc_broadcast_address.as_deref(), Some("127.0.0.1:7070"));
+        assert_eq!(
+            token.claims().server_url.as_deref(),
+            Some("http://localhost:8080")
+        );
+        assert_eq!(
+            token.claims().grpc_broadcast_address.as_deref(),
+            Some("127.0.0.1:7070")
+        );
         assert_eq!(token.expose_secret(), raw);
     }
 
@@ -173,7 +183,7 @@ pub(crate) mod tests {
     fn padded_claims_segment_is_accepted() {
         let raw = encode(&serde_json::json!({"sub": "t"}));
         let mut parts: Vec<String> = raw.split('.').map(str::to_owned).collect();
-        while parts[1].len() % 4 != 0 {
+        while !parts[1].len().is_multiple_of(4) {
             parts[1].push('=');
         }
         assert!(ApiToken::parse(&parts.join(".")).is_ok());
@@ -185,7 +195,10 @@ pub(crate) mod tests {
         let token = ApiToken::parse(&raw).expect("valid token");
         let shown = format!("{token:?}");
         assert!(!shown.contains(&raw), "{shown}");
-        assert!(!shown.contains(raw.split('.').nth(1).expect("claims")), "{shown}");
+        assert!(
+            !shown.contains(raw.split('.').nth(1).expect("claims")),
+            "{shown}"
+        );
         assert!(shown.contains("<redacted>"));
     }
 
@@ -196,9 +209,16 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_token_without_three_parts() {
-        assert_eq!(ApiToken::parse("eyabc.def"), Err(TokenError::NotJwt { parts: 2 }));
+        assert_eq!(
+            ApiToken::parse("eyabc.def"),
+            Err(TokenError::NotJwt { parts: 2 })
+        );
         let err = ApiToken::parse("not-a-token").unwrap_err();
-        assert!(err.to_string().contains("expected three dot-separated parts"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("expected three dot-separated parts"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -211,17 +231,29 @@ pub(crate) mod tests {
     fn rejects_claims_that_are_not_json() {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let raw = format!("eyJh.{}.sig", b64.encode("not json"));
-        assert!(matches!(ApiToken::parse(&raw), Err(TokenError::NotJson { .. })));
+        assert!(matches!(
+            ApiToken::parse(&raw),
+            Err(TokenError::NotJson { .. })
+        ));
         let raw = format!("eyJh.{}.sig", b64.encode("[1,2]"));
-        assert!(matches!(ApiToken::parse(&raw), Err(TokenError::NotJson { .. })));
+        assert!(matches!(
+            ApiToken::parse(&raw),
+            Err(TokenError::NotJson { .. })
+        ));
     }
 
     #[test]
     fn rejects_missing_or_empty_sub() {
         let raw = encode(&serde_json::json!({"server_url": "http://x"}));
-        assert_eq!(ApiToken::parse(&raw), Err(TokenError::MissingClaim { claim: "sub" }));
+        assert_eq!(
+            ApiToken::parse(&raw),
+            Err(TokenError::MissingClaim { claim: "sub" })
+        );
         let raw = encode(&serde_json::json!({"sub": ""}));
-        assert_eq!(ApiToken::parse(&raw), Err(TokenError::MissingClaim { claim: "sub" }));
+        assert_eq!(
+            ApiToken::parse(&raw),
+            Err(TokenError::MissingClaim { claim: "sub" })
+        );
     }
 
     #[test]

@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use options::RunOptions;
 #[allow(unused_imports)] // the worker links child runs to their parent task
 pub(crate) use options::ParentLink;
+pub use options::RunOptions;
 
 use crate::client::Client;
 use crate::error::{Error, Result, RunFailure};
@@ -294,11 +294,19 @@ impl RunFilter {
 
     fn to_proto(&self) -> pb::TasksFilter {
         pb::TasksFilter {
-            statuses: self.statuses.iter().map(|s| s.as_str().to_owned()).collect(),
+            statuses: self
+                .statuses
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
             since: Some(payload::timestamp(self.since)),
             until: self.until.map(payload::timestamp),
             workflow_ids: self.workflow_ids.clone(),
-            additional_metadata: self.metadata.iter().map(|(k, v)| format!("{k}:{v}")).collect(),
+            additional_metadata: self
+                .metadata
+                .iter()
+                .map(|(k, v)| format!("{k}:{v}"))
+                .collect(),
         }
     }
 }
@@ -387,7 +395,10 @@ impl<'a> Runs<'a> {
                     ids.len()
                 )));
             }
-            runs.extend(ids.into_iter().map(|id| WorkflowRunRef::new(id, self.client.clone())));
+            runs.extend(
+                ids.into_iter()
+                    .map(|id| WorkflowRunRef::new(id, self.client.clone())),
+            );
         }
         Ok(runs)
     }
@@ -422,7 +433,11 @@ impl<'a> Runs<'a> {
         };
         let transport = self.client.transport();
         transport.check_size("the scheduled workflow input", &request)?;
-        let version = transport.workflows().schedule_workflow(request).await?.into_inner();
+        let version = transport
+            .workflows()
+            .schedule_workflow(request)
+            .await?
+            .into_inner();
         Ok(ScheduledRuns {
             workflow_version_id: version.id,
             scheduled: version
@@ -487,10 +502,9 @@ impl<'a> Runs<'a> {
         for (name, task) in response.task_runs {
             let output = match task.output.as_deref() {
                 None | Some(b"") => None,
-                Some(bytes) => Some(
-                    serde_json::from_slice(bytes)
-                        .map_err(|e| Error::json("the engine sent a task output that is not JSON", e))?,
-                ),
+                Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| {
+                    Error::json("the engine sent a task output that is not JSON", e)
+                })?),
             };
             tasks.insert(
                 name,
@@ -511,7 +525,9 @@ impl<'a> Runs<'a> {
                 serde_json::from_slice(&response.input)
                     .map_err(|e| Error::json("the engine sent a run input that is not JSON", e))?
             },
-            metadata: payload::parse_metadata(std::str::from_utf8(&response.additional_metadata).ok()),
+            metadata: payload::parse_metadata(
+                std::str::from_utf8(&response.additional_metadata).ok(),
+            ),
             tasks,
         })
     }
