@@ -8,6 +8,7 @@ mod recorder;
 mod config;
 mod events;
 mod runs;
+mod tls;
 
 use std::future::Future;
 use std::time::Duration;

@@ -385,6 +385,11 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start() -> Self {
+        Self::start_with(tonic::transport::Server::builder()).await
+    }
+
+    /// Starts the server with `builder`, for example one configured for TLS.
+    pub(crate) async fn start_with(mut builder: tonic::transport::Server) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -392,7 +397,7 @@ impl TestServer {
         let recorder = Recorder::default();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let gzip = CompressionEncoding::Gzip;
-        let router = tonic::transport::Server::builder()
+        let router = builder
             .add_service(
                 DispatcherServer::new(recorder.clone())
                     .accept_compressed(gzip)
