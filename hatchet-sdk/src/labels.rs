@@ -132,3 +132,16 @@ pub(crate) fn desired_labels_to_proto(
         .map(|l| (l.key.clone(), l.to_proto()))
         .collect()
 }
+
+pub(crate) fn worker_label_to_proto(value: &LabelValue) -> hatchet_proto::WorkerLabels {
+    match value {
+        LabelValue::Str(s) => hatchet_proto::WorkerLabels {
+            str_value: Some(s.clone()),
+            int_value: None,
+        },
+        LabelValue::Int(i) => hatchet_proto::WorkerLabels {
+            str_value: None,
+            int_value: Some(*i),
+        },
+    }
+}

@@ -22,6 +22,7 @@
 mod backoff;
 mod client;
 pub mod config;
+mod context;
 mod error;
 mod events;
 mod labels;
@@ -30,10 +31,14 @@ mod payload;
 mod priority;
 mod rate_limits;
 mod runs;
+mod task;
 mod transport;
+pub mod worker;
+pub mod workflow;
 
 pub use client::Client;
 pub use config::{ClientConfig, ClientConfigBuilder, ConfigError, TlsStrategy};
+pub use context::{ChildOptions, Context, LogLevel};
 pub use error::{Error, Result, RunFailure};
 pub use events::{Event, Events, MAX_EVENTS_PER_BULK_PUSH, PushedEvent};
 pub use labels::{DesiredLabel, LabelComparator, LabelValue};
@@ -44,6 +49,13 @@ pub use rate_limits::{RateLimitDuration, RateLimits};
 pub use runs::{
     MAX_RUNS_PER_BULK_TRIGGER, RunDetails, RunFilter, RunOptions, RunOutput, RunStatus, Runs,
     ScheduledRuns, TaskDetails, TaskSelector, TriggerRequest, WorkflowRunRef,
+};
+pub use task::{NonRetryable, TaskError};
+pub use worker::{Worker, WorkerBuilder, WorkerHandle};
+pub use workflow::{
+    Backoff, Concurrency, ConcurrencyStrategy, Condition, DefaultFilter, DefinitionError,
+    DurationError, Idempotency, IdempotencyMethod, RateLimit, StickyStrategy, Task, TypedRunRef,
+    Workflow, WorkflowBuilder,
 };
 
 /// The wire types, for calls this SDK does not wrap yet.

@@ -1,0 +1,482 @@
+//! What a running task can see and do: its input, parent outputs, metadata and ids; logs,
+//! stream chunks, timeouts, slots, child runs and cancellation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::time::SystemTime;
+
+use hatchet_proto as pb;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::labels::LabelValue;
+use crate::payload::{self, Metadata};
+use crate::runs::{ParentLink, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
+use crate::workflow::IntoEngineDuration;
+
+/// The log levels the engine shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Debug detail.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something odd.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// The engine truncates nothing, but the official SDKs cap log lines at this many characters.
+const MAX_LOG_CHARS: usize = 10_000;
+
+/// The identity and payload of one task attempt, as the engine assigned it.
+#[derive(Debug, Clone)]
+pub(crate) struct Assignment {
+    pub(crate) workflow_run_id: String,
+    pub(crate) task_run_id: String,
+    pub(crate) task_name: String,
+    pub(crate) worker_id: String,
+    pub(crate) retry_count: i32,
+    pub(crate) priority: i32,
+    pub(crate) metadata: Metadata,
+    pub(crate) input: Value,
+    pub(crate) parents: Map<String, Value>,
+    pub(crate) task_errors: Map<String, Value>,
+    pub(crate) triggered_by: Option<String>,
+    pub(crate) parent_task_run_id: Option<String>,
+    pub(crate) child_index: Option<i32>,
+    pub(crate) child_key: Option<String>,
+}
+
+impl Assignment {
+    /// Reads an `AssignedAction`; the payload is the engine's `V1StepRunData` JSON
+    /// (reference §3.1).
+    pub(crate) fn from_action(action: &pb::AssignedAction, worker_id: &str) -> Result<Self> {
+        let payload = payload::parse_json("an action payload", &action.action_payload)?;
+        let field = |name: &str| payload.get(name).cloned().unwrap_or(Value::Null);
+        let object = |name: &str| match field(name) {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Ok(Self {
+            workflow_run_id: action.workflow_run_id.clone(),
+            task_run_id: action.task_run_external_id.clone(),
+            task_name: action.task_name.clone(),
+            worker_id: worker_id.to_owned(),
+            retry_count: action.retry_count,
+            priority: action.priority,
+            metadata: payload::parse_metadata(action.additional_metadata.as_deref()),
+            input: match field("input") {
+                Value::Null => Value::Object(Map::new()),
+                input => input,
+            },
+            parents: object("parents"),
+            task_errors: object("step_run_errors"),
+            triggered_by: field("triggered_by").as_str().map(str::to_owned),
+            parent_task_run_id: action.parent_workflow_run_id.clone(),
+            child_index: action.child_workflow_index,
+            child_key: action.child_workflow_key.clone(),
+        })
+    }
+}
+
+/// Handed to every task: its input, parents' outputs, metadata and ids, and the calls a task
+/// makes while it runs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    assignment: Assignment,
+    cancellation: CancellationToken,
+    next_child_index: AtomicI32,
+    next_stream_index: AtomicI64,
+}
+
+impl Context {
+    pub(crate) fn new(
+        client: Client,
+        assignment: Assignment,
+        cancellation: CancellationToken,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                assignment,
+                cancellation,
+                next_child_index: AtomicI32::new(0),
+                next_stream_index: AtomicI64::new(0),
+            }),
+        }
+    }
+
+    fn assignment(&self) -> &Assignment {
+        &self.inner.assignment
+    }
+
+    /// The client the worker uses, to trigger runs or push events from a task.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The run's input, decoded as `T` (the task's typed input is the same value).
+    pub fn input<T: DeserializeOwned>(&self) -> Result<T> {
+        payload::decode("the workflow input", self.assignment().input.clone())
+    }
+
+    /// The run's input as JSON.
+    pub fn input_json(&self) -> &Value {
+        &self.assignment().input
+    }
+
+    /// The output of the parent task `parent`, decoded as `T`.
+    ///
+    /// Fails if `parent` is not a parent of this task or was skipped.
+    pub fn parent_output<T: DeserializeOwned>(&self, parent: &str) -> Result<T> {
+        let parents = &self.assignment().parents;
+        let value = parents.get(parent).ok_or_else(|| {
+            Error::InvalidPayload(format!(
+                "task `{}` has no output from a parent named `{parent}` (parents with outputs: {})",
+                self.task_name(),
+                parents.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        if is_skipped(value) {
+            return Err(Error::InvalidPayload(format!(
+                "parent `{parent}` of task `{}` was skipped and has no output",
+                self.task_name()
+            )));
+        }
+        payload::decode(&format!("the output of parent `{parent}`"), value.clone())
+    }
+
+    /// Whether the parent task `parent` was skipped by a `skip_if` condition.
+    pub fn was_skipped(&self, parent: &str) -> bool {
+        self.assignment()
+            .parents
+            .get(parent)
+            .is_some_and(is_skipped)
+    }
+
+    /// Every parent's output as JSON, by parent task name.
+    pub fn parent_outputs(&self) -> &Map<String, Value> {
+        &self.assignment().parents
+    }
+
+    /// For an on-failure task: the error of each failed task, by task name.
+    pub fn task_errors(&self) -> Vec<(String, String)> {
+        self.assignment()
+            .task_errors
+            .iter()
+            .map(|(task, error)| {
+                let text = error
+                    .as_str()
+                    .map_or_else(|| error.to_string(), str::to_owned);
+                (task.clone(), text)
+            })
+            .collect()
+    }
+
+    /// One additional-metadata value of the run.
+    pub fn metadata(&self, key: &str) -> Option<&Value> {
+        self.assignment().metadata.get(key)
+    }
+
+    /// All additional metadata of the run.
+    pub fn all_metadata(&self) -> &Metadata {
+        &self.assignment().metadata
+    }
+
+    /// The workflow run id.
+    pub fn workflow_run_id(&self) -> &str {
+        &self.assignment().workflow_run_id
+    }
+
+    /// The task run id (the same across retries of this task).
+    pub fn task_run_id(&self) -> &str {
+        &self.assignment().task_run_id
+    }
+
+    /// The task's name.
+    pub fn task_name(&self) -> &str {
+        &self.assignment().task_name
+    }
+
+    /// The id of the worker running the task.
+    pub fn worker_id(&self) -> &str {
+        &self.assignment().worker_id
+    }
+
+    /// Which attempt this is: 0 for the first, 1 for the first retry, ...
+    pub fn retry_count(&self) -> i32 {
+        self.assignment().retry_count
+    }
+
+    /// The run's priority (1 to 3).
+    pub fn priority(&self) -> i32 {
+        self.assignment().priority
+    }
+
+    /// What triggered the run (`"manual"`, `"event"`, `"cron"`, `"schedule"`), if the engine
+    /// said.
+    pub fn triggered_by(&self) -> Option<&str> {
+        self.assignment().triggered_by.as_deref()
+    }
+
+    /// For a child run: the id of the task that spawned it.
+    pub fn parent_task_run_id(&self) -> Option<&str> {
+        self.assignment().parent_task_run_id.as_deref()
+    }
+
+    /// For a child run: its index among the children its parent task spawned.
+    pub fn child_index(&self) -> Option<i32> {
+        self.assignment().child_index
+    }
+
+    /// For a child run: the key its parent task gave it, if any.
+    pub fn child_key(&self) -> Option<&str> {
+        self.assignment().child_key.as_deref()
+    }
+
+    /// Fires when the engine cancels this task. Long-running tasks should watch it (the
+    /// worker aborts a cancelled task after a grace period in any case).
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.inner.cancellation
+    }
+
+    /// Whether the engine has cancelled this task.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancellation.is_cancelled()
+    }
+
+    /// Resolves when the engine cancels this task.
+    pub async fn cancelled(&self) {
+        self.inner.cancellation.cancelled().await;
+    }
+
+    /// Sends a log line to the engine at level INFO.
+    pub async fn log(&self, message: impl Into<String>) -> Result<()> {
+        self.log_at(LogLevel::Info, message).await
+    }
+
+    /// Sends a log line to the engine at `level`; lines over 10 000 characters are cut.
+    pub async fn log_at(&self, level: LogLevel, message: impl Into<String>) -> Result<()> {
+        let mut message = message.into();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_LOG_CHARS) {
+            message.truncate(cut);
+        }
+        tracing::info!(target: "hatchet::task_log", level = level.as_str(), "{message}");
+        let request = pb::PutLogRequest {
+            task_run_external_id: self.task_run_id().to_owned(),
+            created_at: Some(payload::timestamp(SystemTime::now())),
+            message,
+            level: Some(level.as_str().to_owned()),
+            metadata: String::new(),
+            task_retry_count: Some(self.retry_count()),
+        };
+        self.client()
+            .transport()
+            .check_size("the log line", &request)?;
+        self.client().transport().events().put_log(request).await?;
+        Ok(())
+    }
+
+    /// Sends a chunk to the run's stream; subscribers receive chunks in the order sent.
+    pub async fn put_stream(&self, chunk: impl Into<Vec<u8>>) -> Result<()> {
+        let index = self.inner.next_stream_index.fetch_add(1, Ordering::SeqCst);
+        let request = pb::PutStreamEventRequest {
+            task_run_external_id: self.task_run_id().to_owned(),
+            created_at: Some(payload::timestamp(SystemTime::now())),
+            message: chunk.into(),
+            metadata: String::new(),
+            event_index: Some(index),
+        };
+        self.client()
+            .transport()
+            .check_size("the stream chunk", &request)?;
+        self.client()
+            .transport()
+            .events()
+            .put_stream_event(request)
+            .await?;
+        Ok(())
+    }
+
+    /// Extends the task's execution timeout by `by` (`"30s"`, `Duration`, ...); returns the
+    /// new deadline.
+    pub async fn refresh_timeout(&self, by: impl IntoEngineDuration) -> Result<Option<SystemTime>> {
+        let by = by
+            .into_engine_duration()
+            .map_err(|e| Error::InvalidPayload(e.to_string()))?;
+        let response = self
+            .client()
+            .transport()
+            .dispatcher()
+            .refresh_timeout(pb::RefreshTimeoutRequest {
+                task_run_external_id: self.task_run_id().to_owned(),
+                increment_timeout_by: by.to_string(),
+            })
+            .await?;
+        Ok(payload::from_timestamp(
+            response.into_inner().timeout_at.as_ref(),
+        ))
+    }
+
+    /// Gives the task's worker slot back while the task keeps running (for tasks that mostly
+    /// wait).
+    pub async fn release_slot(&self) -> Result<()> {
+        self.client()
+            .transport()
+            .dispatcher()
+            .release_slot(pb::ReleaseSlotRequest {
+                task_run_external_id: self.task_run_id().to_owned(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sets labels on this task's worker.
+    pub async fn upsert_worker_labels(
+        &self,
+        labels: impl IntoIterator<Item = (String, LabelValue)>,
+    ) -> Result<()> {
+        let labels = labels
+            .into_iter()
+            .map(|(key, value)| (key, crate::labels::worker_label_to_proto(&value)))
+            .collect();
+        self.client()
+            .transport()
+            .dispatcher()
+            .upsert_worker_labels(pb::UpsertWorkerLabelsRequest {
+                worker_id: self.worker_id().to_owned(),
+                labels,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Cancels the whole run this task belongs to.
+    pub async fn cancel_run(&self) -> Result<()> {
+        self.client().runs().cancel(self.workflow_run_id()).await?;
+        Ok(())
+    }
+
+    /// Starts a child run of `workflow`, linked to this task. Each spawn from one attempt gets
+    /// the next child index, so a retried task that spawns again gets the same child runs
+    /// back instead of duplicates (reference §3.3).
+    pub async fn spawn_child(
+        &self,
+        workflow: impl Into<String>,
+        input: &(impl Serialize + ?Sized),
+        options: ChildOptions,
+    ) -> Result<WorkflowRunRef> {
+        let request = self.child_request(workflow.into(), input, options)?;
+        self.client().runs().trigger_request(request).await
+    }
+
+    /// Starts a child run and waits for its outputs.
+    pub async fn run_child(
+        &self,
+        workflow: impl Into<String>,
+        input: &(impl Serialize + ?Sized),
+        options: ChildOptions,
+    ) -> Result<RunOutput> {
+        self.spawn_child(workflow, input, options)
+            .await?
+            .result()
+            .await
+    }
+
+    /// Starts many child runs in one call; the runs are in the order given.
+    pub async fn spawn_children<I: Serialize>(
+        &self,
+        children: impl IntoIterator<Item = (String, I, ChildOptions)>,
+    ) -> Result<Vec<WorkflowRunRef>> {
+        let requests = children
+            .into_iter()
+            .map(|(workflow, input, options)| self.child_request(workflow, &input, options))
+            .collect::<Result<Vec<_>>>()?;
+        self.client().runs().bulk_trigger(requests).await
+    }
+
+    fn child_request(
+        &self,
+        workflow: String,
+        input: &(impl Serialize + ?Sized),
+        options: ChildOptions,
+    ) -> Result<TriggerRequest> {
+        let index = self.inner.next_child_index.fetch_add(1, Ordering::SeqCst);
+        // The parent's metadata flows to the child; the child's own entries win.
+        let mut metadata = self.all_metadata().clone();
+        metadata.extend(options.run.metadata.clone());
+        let mut run = options.run.with_metadata(metadata);
+        if options.sticky {
+            run = run.desired_worker(self.worker_id().to_owned());
+        }
+        run.parent = Some(ParentLink {
+            workflow_run_id: self.workflow_run_id().to_owned(),
+            task_run_external_id: self.task_run_id().to_owned(),
+            child_index: index,
+            child_key: options.key,
+        });
+        Ok(TriggerRequest::new(workflow, input)?.options(run))
+    }
+}
+
+fn is_skipped(value: &Value) -> bool {
+    value.get("skipped").and_then(Value::as_bool) == Some(true)
+}
+
+/// Options for a child run spawned from a task.
+#[derive(Debug, Clone, Default)]
+pub struct ChildOptions {
+    run: RunOptions,
+    key: Option<String>,
+    sticky: bool,
+}
+
+impl ChildOptions {
+    /// Default options: the parent's metadata, no key, any worker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Identifies the child among its siblings by `key` instead of its spawn order, so a
+    /// retried parent gets the same child back even if it spawns in a different order.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Runs the child on this task's worker (the child workflow must be sticky).
+    pub fn sticky(mut self) -> Self {
+        self.sticky = true;
+        self
+    }
+
+    /// Trigger options: metadata, priority, desired labels.
+    pub fn run_options(mut self, options: RunOptions) -> Self {
+        self.run = options;
+        self
+    }
+}

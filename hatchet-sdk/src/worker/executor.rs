@@ -1,0 +1,256 @@
+//! Runs assigned actions: one tokio task per attempt, bounded by slots, with cancellation,
+//! panic capture and at-most-once reporting per attempt.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use hatchet_proto::{ActionType, AssignedAction};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::client::Client;
+use crate::context::{Assignment, Context};
+use crate::task::ErasedTask;
+use crate::worker::reporter::{Outcome, Reporter};
+
+/// An attempt: the engine may deliver the same one twice (reference §3.3).
+type AttemptKey = (String, i32);
+
+/// How many finished attempts are remembered to drop duplicate deliveries.
+const REMEMBERED_ATTEMPTS: usize = 10_000;
+
+struct Running {
+    cancellation: CancellationToken,
+    abort: tokio::task::AbortHandle,
+}
+
+#[derive(Default)]
+struct Attempts {
+    running: HashMap<AttemptKey, Running>,
+    finished: HashSet<AttemptKey>,
+    finished_order: VecDeque<AttemptKey>,
+}
+
+impl Attempts {
+    fn remember_finished(&mut self, key: AttemptKey) {
+        self.running.remove(&key);
+        if self.finished.insert(key.clone()) {
+            self.finished_order.push_back(key);
+        }
+        while self.finished_order.len() > REMEMBERED_ATTEMPTS {
+            if let Some(old) = self.finished_order.pop_front() {
+                self.finished.remove(&old);
+            }
+        }
+    }
+}
+
+/// Task bodies by action id, as registered.
+pub(crate) type Registry = HashMap<String, ErasedTask>;
+
+pub(crate) struct Executor {
+    client: Client,
+    registry: Registry,
+    reporter: Reporter,
+    worker_id: Arc<RwLock<String>>,
+    slots: Arc<Semaphore>,
+    grace: Duration,
+    attempts: Mutex<Attempts>,
+    idle: Notify,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("actions", &self.registry.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    pub(crate) fn new(
+        client: Client,
+        registry: Registry,
+        reporter: Reporter,
+        worker_id: Arc<RwLock<String>>,
+        slots: usize,
+        grace: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            registry,
+            reporter,
+            worker_id,
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+            grace,
+            attempts: Mutex::new(Attempts::default()),
+            idle: Notify::new(),
+        })
+    }
+
+    fn attempts(&self) -> std::sync::MutexGuard<'_, Attempts> {
+        // A poisoned lock only means a panic elsewhere while holding it; the data is a set of
+        // ids and stays usable.
+        self.attempts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Attempts currently running.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.attempts().running.len()
+    }
+
+    /// Waits until nothing is running.
+    pub(crate) async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Aborts everything still running (after a shutdown deadline).
+    pub(crate) fn abort_all(&self) {
+        for running in self.attempts().running.values() {
+            running.cancellation.cancel();
+            running.abort.abort();
+        }
+    }
+
+    pub(crate) fn handle(self: &Arc<Self>, action: AssignedAction) {
+        match ActionType::try_from(action.action_type) {
+            Ok(ActionType::StartStepRun) => self.start(action),
+            Ok(ActionType::CancelStepRun) => self.cancel(&action),
+            _ => tracing::warn!(
+                action_type = action.action_type,
+                action_id = %action.action_id,
+                "ignoring an action type this worker does not run"
+            ),
+        }
+    }
+
+    fn start(self: &Arc<Self>, action: AssignedAction) {
+        let key = (action.task_run_external_id.clone(), action.retry_count);
+        {
+            let attempts = self.attempts();
+            if attempts.running.contains_key(&key) || attempts.finished.contains(&key) {
+                tracing::debug!(task_run_id = %key.0, retry_count = key.1, "dropping a duplicate delivery");
+                return;
+            }
+        }
+        let cancellation = CancellationToken::new();
+        let executor = self.clone();
+        let body_cancellation = cancellation.clone();
+        let body_action = action.clone();
+        // The body runs in its own task so it can be aborted, and so a panic surfaces as a
+        // JoinError here instead of taking the worker down.
+        let permit_slots = self.slots.clone();
+        let body = tokio::spawn(async move {
+            let _permit = permit_slots.acquire_owned().await;
+            executor.run_body(body_action, body_cancellation).await
+        });
+        self.attempts().running.insert(
+            key.clone(),
+            Running {
+                cancellation: cancellation.clone(),
+                abort: body.abort_handle(),
+            },
+        );
+        let executor = self.clone();
+        tokio::spawn(async move {
+            let outcome = match body.await {
+                Ok(outcome) => outcome,
+                Err(e) if e.is_panic() => Some(Outcome::Failed {
+                    message: format!("task panicked: {}", panic_message(e.into_panic())),
+                    retryable: true,
+                }),
+                // Aborted after a cancellation: the engine already knows (reference §5 step 6).
+                Err(_) => None,
+            };
+            // An engine-initiated cancel gets no event back.
+            if let Some(outcome) = outcome.filter(|_| !cancellation.is_cancelled()) {
+                executor.reporter.finished(&action, outcome).await;
+            }
+            executor.attempts().remember_finished(key);
+            executor.idle.notify_waiters();
+        });
+    }
+
+    async fn run_body(
+        &self,
+        action: AssignedAction,
+        cancellation: CancellationToken,
+    ) -> Option<Outcome> {
+        self.reporter.started(&action).await;
+        let worker_id = self
+            .worker_id
+            .read()
+            .map(|id| id.clone())
+            .unwrap_or_default();
+        let Some(task) = self.registry.get(&action.action_id.to_lowercase()) else {
+            return Some(Outcome::Failed {
+                message: format!(
+                    "worker has no task registered for action `{}`",
+                    action.action_id
+                ),
+                retryable: false,
+            });
+        };
+        let assignment = match Assignment::from_action(&action, &worker_id) {
+            Ok(a) => a,
+            Err(e) => {
+                return Some(Outcome::Failed {
+                    message: e.to_string(),
+                    retryable: false,
+                });
+            }
+        };
+        let span = tracing::info_span!(
+            "hatchet.task",
+            workflow_run_id = %assignment.workflow_run_id,
+            task = %assignment.task_name,
+            task_run_id = %assignment.task_run_id,
+            attempt = assignment.retry_count,
+        );
+        let input = assignment.input.clone();
+        let context = Context::new(self.client.clone(), assignment, cancellation);
+        let result = task.call(input, context).instrument(span).await;
+        Some(match result {
+            Ok(output) => Outcome::Completed(output.to_string()),
+            Err(error) => Outcome::Failed {
+                message: error.message().to_owned(),
+                retryable: error.is_retryable(),
+            },
+        })
+    }
+
+    fn cancel(&self, action: &AssignedAction) {
+        let key = (action.task_run_external_id.clone(), action.retry_count);
+        let attempts = self.attempts();
+        let Some(running) = attempts.running.get(&key) else {
+            return;
+        };
+        running.cancellation.cancel();
+        let abort = running.abort.clone();
+        let grace = self.grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            abort.abort();
+        });
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}

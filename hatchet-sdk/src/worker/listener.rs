@@ -1,0 +1,213 @@
+//! The worker's connection: `Register`, then a `ListenV2` stream kept alive by `Heartbeat`
+//! every 4 s, re-opened with capped, jittered backoff whenever it ends, and re-registered when
+//! the engine no longer knows the worker (reference §5 steps 3-4).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use hatchet_proto::{
+    HeartbeatRequest, RuntimeInfo, Sdks, WorkerListenRequest, WorkerRegisterRequest,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::reconnect_delay;
+use crate::error::{Error, Result};
+use crate::payload;
+use crate::transport::Transport;
+use crate::worker::executor::Executor;
+
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(4);
+const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(5);
+const MAX_DELAY: Duration = Duration::from_secs(5);
+/// A stream that lived this long was healthy: its loss starts a fresh backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(5);
+
+/// What the worker registers as.
+#[derive(Debug, Clone)]
+pub(crate) struct Registration {
+    pub(crate) name: String,
+    pub(crate) actions: Vec<String>,
+    pub(crate) labels: HashMap<String, hatchet_proto::WorkerLabels>,
+    pub(crate) slot_config: HashMap<String, i32>,
+}
+
+impl Registration {
+    fn to_proto(&self) -> WorkerRegisterRequest {
+        WorkerRegisterRequest {
+            worker_name: self.name.clone(),
+            actions: self.actions.clone(),
+            services: vec!["default".to_owned()],
+            slots: None,
+            labels: self.labels.clone(),
+            webhook_id: None,
+            runtime_info: Some(RuntimeInfo {
+                sdk_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+                // The protocol has no value for Rust; the `extra` field says which SDK this is.
+                language: Some(Sdks::Unknown as i32),
+                language_version: None,
+                os: Some(std::env::consts::OS.to_owned()),
+                extra: Some("hatchet-rs".to_owned()),
+            }),
+            slot_config: self.slot_config.clone(),
+        }
+    }
+}
+
+/// Registers and returns the worker id.
+pub(crate) async fn register(transport: &Transport, registration: &Registration) -> Result<String> {
+    let response = transport
+        .dispatcher()
+        .register(registration.to_proto())
+        .await?
+        .into_inner();
+    Ok(response.worker_id)
+}
+
+/// Why a connection ended.
+enum Ended {
+    Shutdown,
+    /// The engine forgot the worker: register again.
+    Unknown,
+    /// Anything else: reconnect after backoff.
+    Lost(String),
+}
+
+/// Keeps the worker connected until `shutdown` fires, handing every action to `executor`.
+pub(crate) async fn run(
+    transport: Transport,
+    registration: Registration,
+    worker_id: Arc<RwLock<String>>,
+    executor: Arc<Executor>,
+    shutdown: CancellationToken,
+) {
+    let mut failures = 0u32;
+    let mut registered = true;
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if !registered {
+            match register(&transport, &registration).await {
+                Ok(id) => {
+                    tracing::info!(worker_id = %id, "worker registered again");
+                    if let Ok(mut current) = worker_id.write() {
+                        *current = id;
+                    }
+                    registered = true;
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, failures, "worker registration failed");
+                    if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let id = worker_id.read().map(|id| id.clone()).unwrap_or_default();
+        let connected_at = Instant::now();
+        match connection(&transport, &id, &executor, &shutdown).await {
+            Ended::Shutdown => return,
+            Ended::Unknown => {
+                tracing::info!(worker_id = %id, "the engine no longer knows this worker");
+                registered = false;
+                failures = 0;
+                continue;
+            }
+            Ended::Lost(reason) => {
+                if connected_at.elapsed() >= HEALTHY_AFTER {
+                    failures = 0;
+                }
+                failures += 1;
+                tracing::info!(worker_id = %id, failures, %reason, "action stream lost; reconnecting");
+                if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps; true if shutdown fired first.
+async fn sleep_or_shutdown(delay: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => false,
+        () = shutdown.cancelled() => true,
+    }
+}
+
+/// One `ListenV2` stream with its heartbeats.
+async fn connection(
+    transport: &Transport,
+    worker_id: &str,
+    executor: &Arc<Executor>,
+    shutdown: &CancellationToken,
+) -> Ended {
+    // Heartbeats start before the stream is read: an engine may send the stream's headers
+    // only with the first action, and it assigns nothing to a worker without fresh
+    // heartbeats.
+    let mut heartbeats = tokio::spawn(heartbeat(transport.clone(), worker_id.to_owned()));
+    let mut dispatcher = transport.dispatcher();
+    let open = dispatcher.listen_v2(WorkerListenRequest {
+        worker_id: worker_id.to_owned(),
+    });
+    let ended = tokio::select! {
+        () = shutdown.cancelled() => Ended::Shutdown,
+        beat = &mut heartbeats => heartbeat_ended(beat),
+        opened = open => match opened {
+            Err(status) if status.code() == tonic::Code::NotFound => Ended::Unknown,
+            Err(status) => Ended::Lost(status.to_string()),
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break Ended::Shutdown,
+                        beat = &mut heartbeats => break heartbeat_ended(beat),
+                        message = stream.message() => match message {
+                            Ok(Some(action)) => executor.handle(action),
+                            Ok(None) => break Ended::Lost("the engine closed the stream".to_owned()),
+                            Err(status) => break Ended::Lost(status.to_string()),
+                        },
+                    }
+                }
+            }
+        },
+    };
+    heartbeats.abort();
+    ended
+}
+
+fn heartbeat_ended(result: std::result::Result<Error, tokio::task::JoinError>) -> Ended {
+    match result {
+        Ok(Error::NotFound(_)) => Ended::Unknown,
+        Ok(error) => Ended::Lost(format!("heartbeat failed: {error}")),
+        Err(e) => Ended::Lost(format!("heartbeat task ended: {e}")),
+    }
+}
+
+/// Heartbeats every 4 s; returns the error that should end the connection. A
+/// FAILED_PRECONDITION means the engine saw the stream close, so the stream is re-opened.
+async fn heartbeat(transport: Transport, worker_id: String) -> Error {
+    let mut dispatcher = transport.dispatcher();
+    let mut interval = tokio::time::interval(HEARTBEAT_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let request = HeartbeatRequest {
+            worker_id: worker_id.clone(),
+            heartbeat_at: Some(payload::timestamp(SystemTime::now())),
+        };
+        let call = dispatcher.heartbeat(request);
+        match tokio::time::timeout(HEARTBEAT_DEADLINE, call).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+                // An engine without heartbeats keeps workers alive through the stream.
+                std::future::pending::<()>().await;
+            }
+            Ok(Err(status)) => return Error::from(status),
+            Err(_) => return Error::Timeout("heartbeat took longer than 5 s".to_owned()),
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Workers: register workflows, receive tasks from the engine and run them.
+//!
+//! ```no_run
+//! # use hatchet_sdk::{Client, Worker, Workflow};
+//! # async fn demo(client: Client, etl: Workflow) -> hatchet_sdk::Result<()> {
+//! let worker = Worker::builder(&client, "etl-worker").slots(20).workflow(&etl).build()?;
+//! worker.run().await?; // until ctrl-c or SIGTERM, then drains in-flight tasks
+//! # Ok(()) }
+//! ```
+
+mod executor;
+mod listener;
+mod reporter;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::labels::{LabelValue, worker_label_to_proto};
+use crate::workflow::{DEFAULT_SLOT, DURABLE_SLOT, Workflow, WorkflowDef};
+
+use executor::{Executor, Registry};
+use listener::Registration;
+use reporter::Reporter;
+
+/// Default number of `default` slots: tasks this worker runs at once.
+pub const DEFAULT_SLOTS: u32 = 100;
+/// Default number of `durable` slots, used when the worker has durable tasks.
+pub const DEFAULT_DURABLE_SLOTS: u32 = 1000;
+
+/// Builds a [`Worker`]; see [`Worker::builder`].
+#[derive(Debug)]
+#[must_use = "call .build() to get a worker"]
+pub struct WorkerBuilder {
+    client: Client,
+    name: String,
+    slots: u32,
+    durable_slots: u32,
+    extra_slots: HashMap<String, u32>,
+    labels: HashMap<String, LabelValue>,
+    workflows: Vec<Arc<WorkflowDef>>,
+    shutdown_timeout: Duration,
+    cancel_grace_period: Duration,
+}
+
+impl WorkerBuilder {
+    /// How many tasks run at once (default [`DEFAULT_SLOTS`]).
+    pub fn slots(mut self, slots: u32) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// How many durable tasks run at once (default [`DEFAULT_DURABLE_SLOTS`]).
+    pub fn durable_slots(mut self, slots: u32) -> Self {
+        self.durable_slots = slots;
+        self
+    }
+
+    /// Capacity for a custom slot type that tasks request with [`crate::Task::slots`].
+    pub fn slot_type(mut self, slot_type: impl Into<String>, slots: u32) -> Self {
+        self.extra_slots.insert(slot_type.into(), slots);
+        self
+    }
+
+    /// A label that runs and tasks can ask for with [`crate::DesiredLabel`].
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<LabelValue>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Serves the tasks of `workflow`.
+    pub fn workflow<I, O>(mut self, workflow: &Workflow<I, O>) -> Self {
+        self.workflows.push(workflow.def.clone());
+        self
+    }
+
+    /// How long a graceful shutdown waits for running tasks (default 60 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a cancelled task may keep running after its cancellation token fires before
+    /// it is aborted (default 1 s).
+    pub fn cancel_grace_period(mut self, grace: Duration) -> Self {
+        self.cancel_grace_period = grace;
+        self
+    }
+
+    /// Checks the worker's settings.
+    pub fn build(self) -> Result<Worker> {
+        if self.name.trim().is_empty() {
+            return Err(Error::InvalidPayload("a worker needs a name".to_owned()));
+        }
+        if self.workflows.is_empty() {
+            return Err(Error::InvalidPayload(format!(
+                "worker `{}` has no workflows: add some with .workflow(..)",
+                self.name
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for def in &self.workflows {
+            if !seen.insert(def.name.as_str()) {
+                return Err(Error::InvalidPayload(format!(
+                    "worker `{}` has two workflows named `{}`",
+                    self.name, def.name
+                )));
+            }
+        }
+        if self.slots == 0 {
+            return Err(Error::InvalidPayload(
+                "a worker needs at least one slot".to_owned(),
+            ));
+        }
+        Ok(Worker { builder: self })
+    }
+}
+
+/// A worker, ready to [`start`](Worker::start) or [`run`](Worker::run).
+#[derive(Debug)]
+pub struct Worker {
+    builder: WorkerBuilder,
+}
+
+impl Worker {
+    /// A worker named `name` that connects through `client`.
+    pub fn builder(client: &Client, name: impl Into<String>) -> WorkerBuilder {
+        WorkerBuilder {
+            client: client.clone(),
+            name: name.into(),
+            slots: DEFAULT_SLOTS,
+            durable_slots: DEFAULT_DURABLE_SLOTS,
+            extra_slots: HashMap::new(),
+            labels: HashMap::new(),
+            workflows: Vec::new(),
+            shutdown_timeout: Duration::from_secs(60),
+            cancel_grace_period: Duration::from_secs(1),
+        }
+    }
+
+    /// Registers the workflows and the worker, then serves tasks in the background.
+    ///
+    /// Fails if the engine rejects a workflow or the worker; later connection losses are
+    /// retried in the background.
+    pub async fn start(self) -> Result<WorkerHandle> {
+        let b = self.builder;
+        let transport = b.client.transport().clone();
+        let ns = b.client.config().namespace().clone();
+
+        let mut registry = Registry::new();
+        let mut has_durable = false;
+        for def in &b.workflows {
+            let request = crate::workflow::proto::workflow(def, &ns);
+            transport.check_size("the workflow definition", &request)?;
+            transport
+                .admin()
+                .put_workflow(request)
+                .await
+                .map_err(|status| {
+                    let error = Error::from(status);
+                    match error {
+                        Error::InvalidArgument(message) => Error::InvalidArgument(format!(
+                            "the engine rejected workflow `{}`: {message}",
+                            def.name
+                        )),
+                        other => other,
+                    }
+                })?;
+            for task in def.all_tasks() {
+                has_durable |= task.durable;
+                registry.insert(ns.action_id(&def.name, &task.name), task.function.clone());
+            }
+        }
+
+        let mut slot_config: HashMap<String, i32> =
+            HashMap::from([(DEFAULT_SLOT.to_owned(), clamp(b.slots))]);
+        if has_durable {
+            slot_config.insert(DURABLE_SLOT.to_owned(), clamp(b.durable_slots));
+        }
+        let mut total_slots = b.slots as usize
+            + if has_durable {
+                b.durable_slots as usize
+            } else {
+                0
+            };
+        for (slot_type, slots) in &b.extra_slots {
+            slot_config.insert(slot_type.clone(), clamp(*slots));
+            total_slots += *slots as usize;
+        }
+        let registration = Registration {
+            name: b.name.clone(),
+            actions: registry.keys().cloned().collect(),
+            labels: b
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), worker_label_to_proto(v)))
+                .collect(),
+            slot_config,
+        };
+        let id = listener::register(&transport, &registration).await?;
+        tracing::info!(worker = %b.name, worker_id = %id, actions = registration.actions.len(), "worker registered");
+
+        let worker_id = Arc::new(RwLock::new(id));
+        let reporter = Reporter::new(transport.clone(), worker_id.clone());
+        let executor = Executor::new(
+            b.client.clone(),
+            registry,
+            reporter,
+            worker_id.clone(),
+            total_slots,
+            b.cancel_grace_period,
+        );
+        let stop_listening = CancellationToken::new();
+        let listener = tokio::spawn(listener::run(
+            transport.clone(),
+            registration,
+            worker_id.clone(),
+            executor.clone(),
+            stop_listening.clone(),
+        ));
+        Ok(WorkerHandle {
+            inner: Arc::new(HandleInner {
+                client: b.client,
+                worker_id,
+                executor,
+                stop_listening,
+                listener: tokio::sync::Mutex::new(Some(listener)),
+                shutdown_timeout: b.shutdown_timeout,
+                stopped: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// Starts the worker and serves until ctrl-c or SIGTERM, then shuts down gracefully.
+    pub async fn run(self) -> Result<()> {
+        let handle = self.start().await?;
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining in-flight tasks");
+        handle.shutdown().await
+    }
+}
+
+fn clamp(slots: u32) -> i32 {
+    i32::try_from(slots).unwrap_or(i32::MAX)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A running worker. Clones share it.
+#[derive(Debug, Clone)]
+pub struct WorkerHandle {
+    inner: Arc<HandleInner>,
+}
+
+#[derive(Debug)]
+struct HandleInner {
+    client: Client,
+    worker_id: Arc<RwLock<String>>,
+    executor: Arc<Executor>,
+    stop_listening: CancellationToken,
+    listener: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+    stopped: CancellationToken,
+}
+
+impl WorkerHandle {
+    /// The id the engine gave this worker (it changes if the worker has to register again).
+    pub fn worker_id(&self) -> String {
+        self.inner
+            .worker_id
+            .read()
+            .map(|id| id.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many tasks are running now.
+    pub fn running_tasks(&self) -> usize {
+        self.inner.executor.in_flight()
+    }
+
+    /// Stops taking work, waits for running tasks up to the shutdown timeout (aborting what
+    /// is left), then unsubscribes from the engine.
+    pub async fn shutdown(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner.stop_listening.cancel();
+        if let Some(listener) = inner.listener.lock().await.take() {
+            let _ = listener.await;
+        }
+        if tokio::time::timeout(inner.shutdown_timeout, inner.executor.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                still_running = inner.executor.in_flight(),
+                "shutdown timeout reached; aborting the remaining tasks"
+            );
+            inner.executor.abort_all();
+        }
+        let unsubscribed = inner
+            .client
+            .transport()
+            .dispatcher()
+            .unsubscribe(hatchet_proto::WorkerUnsubscribeRequest {
+                worker_id: self.worker_id(),
+            })
+            .await;
+        inner.stopped.cancel();
+        unsubscribed.map(|_| ()).map_err(Error::from)
+    }
+
+    /// Resolves once the worker has shut down.
+    pub async fn wait(&self) {
+        self.inner.stopped.cancelled().await;
+    }
+}

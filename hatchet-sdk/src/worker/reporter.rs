@@ -1,0 +1,145 @@
+//! Sends task lifecycle events (STARTED, COMPLETED, FAILED) to the engine, retrying through
+//! connection loss so no result is lost.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use hatchet_proto::{StepActionEvent, StepActionEventType};
+
+use crate::backoff::reconnect_delay;
+use crate::payload;
+use crate::transport::Transport;
+
+/// How long a result is retried before giving up; the engine times the task out and retries
+/// it by then anyway (reference §5 step 5).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// The final outcome of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    Completed(String),
+    Failed { message: String, retryable: bool },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Reporter {
+    transport: Transport,
+    worker_id: Arc<RwLock<String>>,
+}
+
+impl Reporter {
+    pub(crate) fn new(transport: Transport, worker_id: Arc<RwLock<String>>) -> Self {
+        Self {
+            transport,
+            worker_id,
+        }
+    }
+
+    fn worker_id(&self) -> String {
+        self.worker_id
+            .read()
+            .map(|id| id.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) async fn started(&self, action: &hatchet_proto::AssignedAction) {
+        self.send(event(
+            action,
+            self.worker_id(),
+            StepActionEventType::StepEventTypeStarted,
+            String::new(),
+            None,
+        ))
+        .await;
+    }
+
+    pub(crate) async fn finished(&self, action: &hatchet_proto::AssignedAction, outcome: Outcome) {
+        let (kind, payload, should_not_retry) = match outcome {
+            Outcome::Completed(output) => {
+                (StepActionEventType::StepEventTypeCompleted, output, None)
+            }
+            Outcome::Failed { message, retryable } => (
+                StepActionEventType::StepEventTypeFailed,
+                message,
+                Some(!retryable),
+            ),
+        };
+        self.send(event(
+            action,
+            self.worker_id(),
+            kind,
+            payload,
+            should_not_retry,
+        ))
+        .await;
+    }
+
+    /// Delivers `event`, retrying transient failures with backoff. Errors the engine will
+    /// never accept (the task is gone, the event is malformed) are logged and dropped.
+    async fn send(&self, mut event: StepActionEvent) {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            // The worker may have re-registered under a new id while we were retrying.
+            event.worker_id = self.worker_id();
+            match self
+                .transport
+                .dispatcher()
+                .send_step_action_event(event.clone())
+                .await
+            {
+                Ok(_) => return,
+                Err(status) if is_permanent(status.code()) => {
+                    tracing::warn!(task_run_id = %event.task_run_external_id, %status, "the engine refused a task event");
+                    return;
+                }
+                Err(status) => {
+                    attempt += 1;
+                    if started.elapsed() > GIVE_UP_AFTER {
+                        tracing::error!(task_run_id = %event.task_run_external_id, %status, "giving up on a task event");
+                        return;
+                    }
+                    tracing::debug!(attempt, %status, "retrying a task event");
+                    tokio::time::sleep(reconnect_delay(attempt, MAX_DELAY)).await;
+                }
+            }
+        }
+    }
+}
+
+fn is_permanent(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::InvalidArgument
+            | tonic::Code::NotFound
+            | tonic::Code::AlreadyExists
+            | tonic::Code::FailedPrecondition
+            | tonic::Code::PermissionDenied
+            | tonic::Code::Unauthenticated
+            | tonic::Code::Unimplemented
+    )
+}
+
+fn event(
+    action: &hatchet_proto::AssignedAction,
+    worker_id: String,
+    kind: StepActionEventType,
+    event_payload: String,
+    should_not_retry: Option<bool>,
+) -> StepActionEvent {
+    StepActionEvent {
+        worker_id,
+        job_id: action.job_id.clone(),
+        job_run_id: action.job_run_id.clone(),
+        task_id: action.task_id.clone(),
+        task_run_external_id: action.task_run_external_id.clone(),
+        action_id: action.action_id.clone(),
+        event_timestamp: Some(payload::timestamp(SystemTime::now())),
+        event_type: kind as i32,
+        event_payload,
+        retry_count: Some(action.retry_count),
+        should_not_retry,
+        ..Default::default()
+    }
+}

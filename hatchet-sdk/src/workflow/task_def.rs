@@ -1,0 +1,228 @@
+//! One task of a workflow and its options.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::labels::DesiredLabel;
+use crate::task::{ErasedTask, TaskError};
+use crate::workflow::backoff::Backoff;
+use crate::workflow::conditions::Condition;
+use crate::workflow::duration::{EngineDuration, IntoEngineDuration};
+use crate::workflow::options::{Concurrency, RateLimit};
+
+/// The slot type ordinary tasks use.
+pub const DEFAULT_SLOT: &str = "default";
+/// The slot type durable tasks use.
+pub const DURABLE_SLOT: &str = "durable";
+
+/// A task: a name, an async function of the workflow input and a [`Context`], and options.
+///
+/// ```
+/// use hatchet_sdk::{Backoff, Context, Task, TaskError};
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct Order { id: u64 }
+/// #[derive(serde::Serialize)]
+/// struct Charged { receipt: String }
+///
+/// async fn charge(order: Order, _ctx: Context) -> Result<Charged, TaskError> {
+///     Ok(Charged { receipt: format!("r-{}", order.id) })
+/// }
+///
+/// let task = Task::new("charge", charge)
+///     .after(["validate"])
+///     .retries(3)
+///     .backoff(Backoff::exponential(2.0))
+///     .timeout("30s");
+/// # let _ = task;
+/// ```
+#[derive(Debug)]
+pub struct Task<I> {
+    pub(crate) def: TaskDef,
+    _input: PhantomData<fn(I)>,
+}
+
+/// The type-erased definition the workflow keeps.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskDef {
+    pub(crate) name: String,
+    pub(crate) function: ErasedTask,
+    pub(crate) parents: Vec<String>,
+    pub(crate) retries: i32,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) timeout: Option<EngineDuration>,
+    pub(crate) schedule_timeout: Option<EngineDuration>,
+    pub(crate) rate_limits: Vec<RateLimit>,
+    pub(crate) concurrency: Vec<Concurrency>,
+    pub(crate) wait_for: Vec<Condition>,
+    pub(crate) skip_if: Vec<Condition>,
+    pub(crate) cancel_if: Vec<Condition>,
+    pub(crate) desired_labels: Vec<DesiredLabel>,
+    pub(crate) durable: bool,
+    pub(crate) slot_requests: BTreeMap<String, i32>,
+    /// Option errors found while building (such as a malformed duration), reported by
+    /// `WorkflowBuilder::build` with the workflow and task named.
+    pub(crate) errors: Vec<String>,
+}
+
+impl<I: DeserializeOwned + Send + 'static> Task<I> {
+    /// A task named `name` running `function`. The function's input is the workflow's input;
+    /// it returns a value that serialises to a JSON object (or `()`), or an error.
+    pub fn new<O, E, F, Fut>(name: impl Into<String>, function: F) -> Self
+    where
+        O: Serialize + Send + 'static,
+        E: Into<TaskError> + Send + 'static,
+        F: Fn(I, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, E>> + Send + 'static,
+    {
+        let name = name.into();
+        Self {
+            def: TaskDef {
+                function: ErasedTask::new(name.clone(), function),
+                name,
+                parents: Vec::new(),
+                retries: 0,
+                backoff: None,
+                timeout: None,
+                schedule_timeout: None,
+                rate_limits: Vec::new(),
+                concurrency: Vec::new(),
+                wait_for: Vec::new(),
+                skip_if: Vec::new(),
+                cancel_if: Vec::new(),
+                desired_labels: Vec::new(),
+                durable: false,
+                slot_requests: BTreeMap::new(),
+                errors: Vec::new(),
+            },
+            _input: PhantomData,
+        }
+    }
+}
+
+impl<I> Task<I> {
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    /// Runs after the named tasks have completed; their outputs are available through
+    /// [`Context::parent_output`].
+    pub fn after<S: Into<String>>(mut self, parents: impl IntoIterator<Item = S>) -> Self {
+        self.def.parents.extend(parents.into_iter().map(Into::into));
+        self
+    }
+
+    /// How many times the engine retries the task after a retryable failure (default 0).
+    pub fn retries(mut self, retries: u32) -> Self {
+        match i32::try_from(retries) {
+            Ok(r) => self.def.retries = r,
+            Err(_) => self
+                .def
+                .errors
+                .push(format!("retries {retries} is too large")),
+        }
+        self
+    }
+
+    /// The delay before each retry; without one, the engine retries at once.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.def.backoff = Some(backoff);
+        self
+    }
+
+    /// The most one attempt may run (`"30s"`, `"5m"`, a `Duration`; engine default 60 s).
+    pub fn timeout(mut self, timeout: impl IntoEngineDuration) -> Self {
+        match timeout.into_engine_duration() {
+            Ok(d) => self.def.timeout = Some(d),
+            Err(e) => self.def.errors.push(format!("timeout: {e}")),
+        }
+        self
+    }
+
+    /// The most the task may wait for a worker (engine default 5 m).
+    pub fn schedule_timeout(mut self, timeout: impl IntoEngineDuration) -> Self {
+        match timeout.into_engine_duration() {
+            Ok(d) => self.def.schedule_timeout = Some(d),
+            Err(e) => self.def.errors.push(format!("schedule_timeout: {e}")),
+        }
+        self
+    }
+
+    /// Consumes units of a rate limit each time the task runs.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.def.rate_limits.push(limit);
+        self
+    }
+
+    /// Limits how many runs of this task run at once (several limits all apply).
+    pub fn concurrency(mut self, concurrency: Concurrency) -> Self {
+        self.def.concurrency.push(concurrency);
+        self
+    }
+
+    /// Holds the task until the condition holds (several: all of them).
+    pub fn wait_for(mut self, condition: Condition) -> Self {
+        self.def.wait_for.push(condition);
+        self
+    }
+
+    /// Skips the task if the condition holds.
+    pub fn skip_if(mut self, condition: Condition) -> Self {
+        self.def.skip_if.push(condition);
+        self
+    }
+
+    /// Cancels the task if the condition holds.
+    pub fn cancel_if(mut self, condition: Condition) -> Self {
+        self.def.cancel_if.push(condition);
+        self
+    }
+
+    /// Prefers (or requires) workers with a label.
+    pub fn desired_label(mut self, label: DesiredLabel) -> Self {
+        self.def.desired_labels.push(label);
+        self
+    }
+
+    /// Marks the task durable: it runs in durable slots and may sleep and wait for events
+    /// without holding a worker slot.
+    pub fn durable(mut self) -> Self {
+        self.def.durable = true;
+        self
+    }
+
+    /// Takes `units` slots of type `slot_type` while running (default: one `default` slot,
+    /// or one `durable` slot for durable tasks).
+    pub fn slots(mut self, slot_type: impl Into<String>, units: u32) -> Self {
+        match i32::try_from(units) {
+            Ok(u) if u > 0 => {
+                self.def.slot_requests.insert(slot_type.into(), u);
+            }
+            _ => self.def.errors.push(format!(
+                "slot request of {units} units must be between 1 and {}",
+                i32::MAX
+            )),
+        }
+        self
+    }
+}
+
+impl TaskDef {
+    /// Slot requests as sent: the explicit ones, else one slot of the task's kind.
+    pub(crate) fn effective_slot_requests(&self) -> BTreeMap<String, i32> {
+        if !self.slot_requests.is_empty() {
+            return self.slot_requests.clone();
+        }
+        let kind = if self.durable {
+            DURABLE_SLOT
+        } else {
+            DEFAULT_SLOT
+        };
+        BTreeMap::from([(kind.to_owned(), 1)])
+    }
+}

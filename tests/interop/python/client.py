@@ -1,0 +1,339 @@
+"""Interop client: drives one scenario with the official Python SDK (hatchet-sdk 1.43.1).
+
+Run:  python client.py <scenario> [--timeout SECONDS]
+      scenarios: dag retry fail event child cancel stream
+
+Same HATCHET_CLIENT_* environment as worker.py, and worker.py must be running (it defines
+the workflows; this script imports them from it). Prints `PASS <scenario>` and exits 0 on
+success; otherwise prints `FAIL <scenario>: <why>` to stderr and exits non-zero:
+1 = an assertion failed, 2 = bad usage, 3 = the overall timeout expired,
+4 = the SDK raised something unexpected.
+
+Extra knobs (environment):
+  INTEROP_TIMEOUT_S      overall timeout when --timeout is not given (default 60)
+  INTEROP_CANCEL_VIA     `rest` (default: hatchet.runs.aio_cancel, POST
+                         /api/v1/stable/tenants/{tenant}/tasks/cancel) or `grpc`
+                         (v1.AdminService/CancelTasks through the SDK's generated stub)
+  INTEROP_SUBSCRIBE_HEAD_START_S   delay between opening a subscription and pushing the
+                         event in the `event` scenario (default 1.0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import traceback
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hatchet_sdk import (
+    FailedTaskRunExceptionGroup,
+    RunStatus,
+    StepRunEventType,
+    V1TaskStatus,
+)
+from hatchet_sdk.clients.admin import WorkflowRunDetail
+
+sys.dont_write_bytecode = True  # keep `import worker` from leaving __pycache__ behind
+import worker as wf  # noqa: E402 - the workflow declarations live in worker.py
+
+hatchet = wf.hatchet
+
+EVENT_META_KEY = "interop_nonce"
+
+
+class ScenarioFailed(Exception):
+    """An expectation about what the Python client observed did not hold."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+def check_equal(what: str, got: Any, expected: Any) -> None:
+    if got != expected:
+        raise ScenarioFailed(f"{what}: expected {expected!r}, got {got!r}")
+
+
+def note(line: str) -> None:
+    print(f"INTEROP {line}", file=sys.stderr, flush=True)
+
+
+async def wait_for_status(
+    run_id: str,
+    accept: set[RunStatus],
+    timeout_s: float,
+    interval_s: float = 0.5,
+) -> WorkflowRunDetail:
+    """Poll v1.AdminService/GetRunDetails until the run's status is in `accept`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: WorkflowRunDetail | None = None
+    while loop.time() < deadline:
+        last = await hatchet.runs.aio_get_details(run_id)
+        if last.status in accept:
+            return last
+        terminal = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
+        if last.status in terminal:
+            raise ScenarioFailed(
+                f"run {run_id} reached {last.status.value}, expected one of "
+                f"{sorted(s.value for s in accept)}"
+            )
+        await asyncio.sleep(interval_s)
+    seen = last.status.value if last else "nothing"
+    raise ScenarioFailed(
+        f"run {run_id} did not reach {sorted(s.value for s in accept)} within "
+        f"{timeout_s}s (last status: {seen})"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+
+
+async def scenario_dag() -> None:
+    # aio_run: TriggerWorkflow, then the result over the pooled SubscribeToWorkflowRuns
+    # stream; the result maps every task's readable id to its output.
+    result = await wf.dag_workflow.aio_run(wf.DagInput(value=7))
+    check_equal(
+        "aio_run result",
+        result,
+        {"first": {"doubled": 14}, "second": {"from_first": 14, "sum": 15}},
+    )
+
+    # run (sync): TriggerWorkflow, then GetRunDetails polled once a second until done.
+    result = await asyncio.to_thread(wf.dag_workflow.run, wf.DagInput(value=5))
+    check_equal(
+        "run (sync) result",
+        result,
+        {"first": {"doubled": 10}, "second": {"from_first": 10, "sum": 11}},
+    )
+
+
+async def scenario_retry() -> None:
+    tag = uuid.uuid4().hex[:8]
+    ref = await wf.retry_task.aio_run(wf.RetryInput(tag=tag), wait_for_result=False)
+    note(f"retry run_id={ref.workflow_run_id}")
+
+    result = await ref.aio_result()
+    expected = {"tag": tag, "attempt": 2, "retry_count": 1}
+    check_equal("retried task output", result, expected)
+
+    details = await hatchet.runs.aio_get_details(ref.workflow_run_id)
+    check_equal("run status", details.status, RunStatus.COMPLETED)
+    check(details.done, "GetRunDetails.done is false for a completed run")
+    task = details.task_runs.get("interop-retry")
+    check(task is not None, f"no task_runs['interop-retry'] in {details.task_runs!r}")
+    assert task is not None
+    check_equal("task status", task.status, V1TaskStatus.COMPLETED)
+    check_equal("task output (GetRunDetails)", task.output, expected)
+
+
+async def scenario_fail() -> None:
+    def check_group(where: str, group: FailedTaskRunExceptionGroup) -> None:
+        check(len(group.exceptions) >= 1, f"{where}: no task errors in {group!r}")
+        err = group.exceptions[0]
+        check_equal(f"{where}: exception type", err.exc_type, "ValueError")
+        check_equal(f"{where}: exception message", err.exc, "interop: permanent failure")
+        check(
+            "Traceback" in err.trace,
+            f"{where}: expected a Python traceback in the error, got {err.trace!r}",
+        )
+
+    try:
+        result = await wf.fail_task.aio_run()
+    except FailedTaskRunExceptionGroup as group:
+        check_group("aio_run", group)
+    else:
+        raise ScenarioFailed(f"aio_run: expected FailedTaskRunExceptionGroup, got {result!r}")
+
+    try:
+        result = await asyncio.to_thread(wf.fail_task.run)
+    except FailedTaskRunExceptionGroup as group:
+        check_group("run (sync)", group)
+    else:
+        raise ScenarioFailed(f"run (sync): expected FailedTaskRunExceptionGroup, got {result!r}")
+
+
+async def scenario_event() -> None:
+    nonce = uuid.uuid4().hex
+    payload = {"order_id": "ord-42", "nonce": nonce}
+    expected = {"order_id": "ord-42", "nonce": nonce, "handled": True}
+
+    # The run triggered by the event inherits the event's additional metadata, so a
+    # SubscribeToWorkflowEvents{additional_meta_key, additional_meta_value} stream opened
+    # before the push sees that run's task events (gRPC only; no REST listing needed).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        listener = hatchet.listener.stream_by_additional_metadata(EVENT_META_KEY, nonce)
+
+    seen: list[tuple[str, str]] = []
+
+    async def watch() -> dict[str, Any] | None:
+        async for event in listener:
+            seen.append((event.type.value, event.payload))
+            if event.type != StepRunEventType.STEP_RUN_EVENT_TYPE_COMPLETED:
+                continue
+            if not event.payload:
+                continue  # the workflow-run level COMPLETED carries no payload
+            try:
+                data = json.loads(event.payload)
+            except json.JSONDecodeError:
+                continue
+            if data == expected:
+                return data
+        return None
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(float(os.environ.get("INTEROP_SUBSCRIBE_HEAD_START_S", "1.0")))
+
+    pushed = await hatchet.event.aio_push(
+        wf.EVENT_KEY, payload, additional_metadata={EVENT_META_KEY: nonce}
+    )
+    note(f"event pushed event_id={pushed.event_id}")
+    check(bool(pushed.event_id), "Push returned an event without event_id")
+    check_equal("pushed event key", pushed.key, hatchet.config.apply_namespace(wf.EVENT_KEY))
+
+    try:
+        found = await asyncio.wait_for(watcher, timeout=30)
+    except asyncio.TimeoutError:
+        raise ScenarioFailed(
+            f"no COMPLETED event with output {expected!r} within 30s; seen {seen!r}"
+        ) from None
+    except Exception as e:  # the listener raises on event types it does not know
+        raise ScenarioFailed(f"listener failed: {type(e).__name__}: {e}; seen {seen!r}") from e
+    check(
+        found is not None,
+        f"the event stream ended without the triggered task's COMPLETED event; seen {seen!r}",
+    )
+
+
+async def scenario_child() -> None:
+    result = await wf.parent_task.aio_run(wf.ParentInput(n=21))
+    check_equal("parent output", result, {"child": {"doubled": 42, "has_parent": True}})
+
+
+async def cancel_over_grpc(run_id: str) -> None:
+    from hatchet_sdk.connection import new_conn
+    from hatchet_sdk.contracts.v1.workflows_pb2 import CancelTasksRequest
+    from hatchet_sdk.contracts.v1.workflows_pb2_grpc import AdminServiceStub
+    from hatchet_sdk.utils.api_auth import create_authorization_header
+
+    stub = AdminServiceStub(new_conn(hatchet.config, False))
+    await asyncio.to_thread(
+        stub.CancelTasks,
+        CancelTasksRequest(external_ids=[run_id]),
+        metadata=create_authorization_header(hatchet.config.token),
+        timeout=10,
+    )
+
+
+async def scenario_cancel() -> None:
+    ref = await wf.cancel_task.aio_run(wf.CancelInput(max_seconds=90), wait_for_result=False)
+    run_id = ref.workflow_run_id
+    note(f"cancel run_id={run_id}")
+
+    await wait_for_status(run_id, {RunStatus.RUNNING}, timeout_s=30)
+    await asyncio.sleep(1.0)  # let the worker actually enter the task's polling loop
+
+    via = os.environ.get("INTEROP_CANCEL_VIA", "rest").lower()
+    if via == "grpc":
+        await cancel_over_grpc(run_id)
+    elif via == "rest":
+        # REST: POST {server_url}/api/v1/stable/tenants/{tenant}/tasks/cancel
+        #       {"externalIds": [run_id]}  ->  200 {"ids": [...]}
+        await hatchet.runs.aio_cancel(run_id)
+    else:
+        raise ScenarioFailed(f"INTEROP_CANCEL_VIA must be rest or grpc, not {via!r}")
+
+    details = await wait_for_status(run_id, {RunStatus.CANCELLED}, timeout_s=30)
+    check(details.done, "GetRunDetails.done is false for a cancelled run")
+    task = details.task_runs.get("interop-cancel")
+    check(task is not None, f"no task_runs['interop-cancel'] in {details.task_runs!r}")
+    assert task is not None
+    check_equal("task status", task.status, V1TaskStatus.CANCELLED)
+
+
+async def scenario_stream() -> None:
+    ref = await wf.stream_task.aio_run(wf.StreamInput(), wait_for_result=False)
+    run_id = ref.workflow_run_id
+    note(f"stream run_id={run_id}")
+
+    chunks: list[str] = []
+
+    async def collect() -> None:
+        # SubscribeToWorkflowEvents{workflow_run_id}; yields the payload of STEP_RUN/STREAM
+        # events and ends when an event has hangup=true (or the server ends the stream).
+        async for chunk in hatchet.runs.subscribe_to_stream(run_id):
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(collect(), timeout=30)
+    except asyncio.TimeoutError:
+        raise ScenarioFailed(
+            f"the stream did not end within 30s (no hangup?); chunks so far {chunks!r}"
+        ) from None
+    check_equal("streamed chunks", chunks, wf.STREAM_CHUNKS)
+
+    result = await ref.aio_result()
+    check_equal("stream task output", result, {"chunks_sent": len(wf.STREAM_CHUNKS)})
+
+
+SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
+    "dag": scenario_dag,
+    "retry": scenario_retry,
+    "fail": scenario_fail,
+    "event": scenario_event,
+    "child": scenario_child,
+    "cancel": scenario_cancel,
+    "stream": scenario_stream,
+}
+
+
+async def run(name: str, timeout_s: float) -> int:
+    try:
+        await asyncio.wait_for(SCENARIOS[name](), timeout=timeout_s)
+    except ScenarioFailed as e:
+        print(f"FAIL {name}: {e}", file=sys.stderr, flush=True)
+        return 1
+    except asyncio.TimeoutError:
+        print(f"FAIL {name}: timed out after {timeout_s}s", file=sys.stderr, flush=True)
+        return 3
+    except Exception as e:  # noqa: BLE001 - report anything the SDK raised
+        traceback.print_exc()
+        print(f"FAIL {name}: unexpected {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 4
+    print(f"PASS {name}", flush=True)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("INTEROP_TIMEOUT_S", "60")),
+        help="overall timeout in seconds (default: INTEROP_TIMEOUT_S or 60)",
+    )
+    args = parser.parse_args()  # exits with status 2 on bad usage
+
+    # Not asyncio.run: its teardown joins the default executor, and a sync `run` still
+    # polling GetRunDetails in a thread after a timeout would block the exit forever.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    code = loop.run_until_complete(run(args.scenario, args.timeout))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown for the same reason: gRPC channels, pooled listeners and
+    # threads left behind by a failed scenario must not hang or delay the exit.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
