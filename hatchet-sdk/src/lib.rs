@@ -55,8 +55,43 @@ pub use worker::{Worker, WorkerBuilder, WorkerHandle};
 pub use workflow::{
     Backoff, Concurrency, ConcurrencyStrategy, Condition, DefaultFilter, DefinitionError,
     DurationError, Idempotency, IdempotencyMethod, RateLimit, StickyStrategy, Task, TypedRunRef,
-    Workflow, WorkflowBuilder,
+    Workflow, WorkflowBuilder, WorkflowDefinition,
 };
+
+pub use hatchet_macros::{task, workflow};
+
+pub mod attributes;
+
+/// What the macros' generated code uses. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::context::Context;
+    pub use crate::labels::{DesiredLabel, LabelComparator};
+    pub use crate::priority::Priority;
+    pub use crate::rate_limits::RateLimitDuration;
+    pub use crate::runs::RunOutput;
+    pub use crate::task::TaskError;
+    pub use crate::workflow::{
+        Backoff, Concurrency, ConcurrencyStrategy, Condition, DEFAULT_SLOT, DefinitionError,
+        EngineDuration, Idempotency, IdempotencyMethod, RateLimit, StickyStrategy, Task, Workflow,
+        WorkflowDefinition,
+    };
+
+    /// A parent's output for a typed parent parameter; a missing or undecodable output will not
+    /// decode on a retry either, so it is a non-retryable failure.
+    pub fn parent_output<T: serde::de::DeserializeOwned>(
+        ctx: &Context,
+        parent: &str,
+    ) -> Result<T, TaskError> {
+        ctx.parent_output(parent)
+            .map_err(|e| TaskError::non_retryable(e.to_string()))
+    }
+
+    /// Converts a task function's error.
+    pub fn into_task_error<E: Into<TaskError>>(error: E) -> TaskError {
+        error.into()
+    }
+}
 
 /// The wire types, for calls this SDK does not wrap yet.
 pub use hatchet_proto as proto;

@@ -46,6 +46,7 @@ pub struct WorkerBuilder {
     workflows: Vec<Arc<WorkflowDef>>,
     shutdown_timeout: Duration,
     cancel_grace_period: Duration,
+    errors: Vec<String>,
 }
 
 impl WorkerBuilder {
@@ -79,6 +80,16 @@ impl WorkerBuilder {
         self
     }
 
+    /// Serves the tasks of the workflow type `W` (declared with `#[workflow]` or `#[task]`).
+    /// A definition error is reported by [`WorkerBuilder::build`].
+    pub fn register<W: crate::workflow::WorkflowDefinition>(mut self) -> Self {
+        match W::definition() {
+            Ok(workflow) => self.workflows.push(workflow.def),
+            Err(error) => self.errors.push(error.to_string()),
+        }
+        self
+    }
+
     /// How long a graceful shutdown waits for running tasks (default 60 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
@@ -94,6 +105,9 @@ impl WorkerBuilder {
 
     /// Checks the worker's settings.
     pub fn build(self) -> Result<Worker> {
+        if let Some(error) = self.errors.first() {
+            return Err(Error::InvalidPayload(error.clone()));
+        }
         if self.name.trim().is_empty() {
             return Err(Error::InvalidPayload("a worker needs a name".to_owned()));
         }
@@ -140,6 +154,7 @@ impl Worker {
             workflows: Vec::new(),
             shutdown_timeout: Duration::from_secs(60),
             cancel_grace_period: Duration::from_secs(1),
+            errors: Vec::new(),
         }
     }
 

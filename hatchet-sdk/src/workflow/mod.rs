@@ -4,6 +4,7 @@
 
 mod backoff;
 pub(crate) mod conditions;
+mod definition;
 pub(crate) mod duration;
 pub(crate) mod options;
 pub(crate) mod proto;
@@ -21,12 +22,13 @@ use serde_json::Value;
 
 pub use backoff::Backoff;
 pub use conditions::Condition;
+pub use definition::WorkflowDefinition;
 pub use duration::{DurationError, EngineDuration, IntoEngineDuration};
 pub use options::{
     Concurrency, ConcurrencyStrategy, DefaultFilter, Idempotency, IdempotencyMethod, RateLimit,
     StickyStrategy,
 };
-pub use run::TypedRunRef;
+pub use run::{FromRunOutput, TypedRunRef};
 pub(crate) use task_def::TaskDef;
 pub use task_def::{DEFAULT_SLOT, DURABLE_SLOT, Task};
 

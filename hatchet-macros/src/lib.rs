@@ -1,0 +1,34 @@
+//! The `#[workflow]` and `#[task]` attribute macros of `hatchet-sdk`.
+//!
+//! Use them through `hatchet_sdk` (`use hatchet_sdk::{workflow, task};`); the keys they take
+//! are documented in `hatchet_sdk::attributes`. The macros only name things, check the
+//! definition at compile time and emit one `WorkflowDefinition` impl whose body is a builder
+//! chain; everything they generate can be written by hand with the builder API.
+
+mod args;
+mod checks;
+mod standalone;
+mod task;
+mod workflow;
+
+use proc_macro::TokenStream;
+
+/// Declares a workflow on an `impl` block whose `#[task]` functions are its tasks.
+///
+/// See `hatchet_sdk::attributes` for every key.
+#[proc_macro_attribute]
+pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
+    workflow::expand(attr.into(), item.into()).into()
+}
+
+/// Marks a task: inside a `#[workflow]` impl, one task of the DAG; on a free `async fn`, a
+/// standalone task workflow named after the function.
+///
+/// See `hatchet_sdk::attributes` for every key.
+#[proc_macro_attribute]
+pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
+    standalone::expand(attr.into(), item.into()).into()
+}
+
+#[cfg(test)]
+mod snapshot_tests;

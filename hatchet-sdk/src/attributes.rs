@@ -1,0 +1,186 @@
+//! Every key of `#[workflow(...)]` and `#[task(...)]`, with an example each.
+//!
+//! This module has no items; it documents the macros. Everything they generate can be
+//! written with the builder API ([`Workflow::builder`](crate::Workflow::builder),
+//! [`Task::new`](crate::Task::new)); each key below names the builder method it becomes.
+//! Mistakes are compile errors pointing at the offending token: unknown or repeated keys
+//! (the message lists the supported ones), `after` naming no task, cycles, malformed durations
+//! and crons, unknown strategy names and wrong function shapes.
+//!
+//! # Shape
+//!
+//! A workflow is a type with an `impl` block of task functions. Each task is
+//! `async fn(input: Input, ctx: Context) -> Result<Output, Error>`, where every task takes the
+//! same input type, `Output` serialises to a JSON object and `Error` converts into
+//! [`TaskError`](crate::TaskError). The functions stay plain associated functions that unit
+//! tests can call. Parameters between the input and the context are typed parent outputs:
+//! each is named after a parent in `after`, and the compiler checks its type against the
+//! parent's output type.
+//!
+//! ```
+//! use hatchet_sdk::{workflow, Context, TaskError, WorkflowDefinition};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+//! struct Order { id: u64 }
+//! #[derive(Serialize, Deserialize)]
+//! struct Fetched { lines: u32 }
+//! #[derive(Serialize, Deserialize)]
+//! struct Charged { total_cents: u64 }
+//!
+//! struct Checkout;
+//!
+//! #[workflow(name = "checkout", on_events = ["order:placed"])]
+//! impl Checkout {
+//!     #[task(retries = 3, timeout = "30s")]
+//!     async fn fetch(order: Order, _ctx: Context) -> Result<Fetched, TaskError> {
+//!         Ok(Fetched { lines: (order.id % 5) as u32 + 1 })
+//!     }
+//!
+//!     #[task(after = "fetch", backoff(factor = 2.0, max = "1m"))]
+//!     async fn charge(_order: Order, fetch: Fetched, _ctx: Context) -> Result<Charged, TaskError> {
+//!         Ok(Charged { total_cents: u64::from(fetch.lines) * 250 })
+//!     }
+//! }
+//!
+//! let workflow = Checkout::definition()?;
+//! assert_eq!(workflow.task_names(), ["fetch", "charge"]);
+//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! ```
+//!
+//! `#[task]` on a free `async fn` declares a standalone task: a workflow of that one task,
+//! named after the function, whose runs return the task's output. It takes the task keys and
+//! the workflow keys `description`, `version`, `on_events`, `on_crons`, `cron_input`,
+//! `sticky`, `default_priority` and `idempotency`.
+//!
+//! ```
+//! use hatchet_sdk::{task, Context, TaskError, WorkflowDefinition};
+//! # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Signup { email: String }
+//! # #[derive(serde::Serialize, serde::Deserialize)] struct Sent { ok: bool }
+//!
+//! #[task(name = "send-welcome", retries = 2, on_events = ["user:signup"])]
+//! async fn send_welcome(_input: Signup, _ctx: Context) -> Result<Sent, TaskError> {
+//!     Ok(Sent { ok: true })
+//! }
+//!
+//! assert_eq!(send_welcome::definition()?.name(), "send-welcome");
+//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! ```
+//!
+//! # Workflow keys
+//!
+//! | key | example | builder |
+//! |---|---|---|
+//! | `name` | `name = "checkout"` (default: the type's name) | [`Workflow::builder`](crate::Workflow::builder) |
+//! | `description` | `description = "charges orders"` | `.description(..)` |
+//! | `version` | `version = "v2"` | `.version(..)` |
+//! | `on_events` | `on_events = ["order:placed", "order:retried"]` | `.on_event(..)` |
+//! | `on_crons` | `on_crons = ["*/15 * * * *"]` (five fields, UTC) | `.on_cron(..)` |
+//! | `cron_input` | `cron_input = serde_json::json!({"full": true})` | `.cron_input(..)` |
+//! | `concurrency` | `concurrency = 5`, or `concurrency(expression = "input.user_id", max_runs = 2, strategy = "GROUP_ROUND_ROBIN")`; repeatable | `.concurrency(..)` |
+//! | `sticky` | `sticky = "soft"` or `"hard"` | `.sticky(..)` |
+//! | `default_priority` | `default_priority = 3` (1 low .. 3 high) | `.default_priority(..)` |
+//! | `idempotency` | `idempotency(expression = "input.order_id", ttl = "1h", method = "ttl")` | `.idempotency(..)` |
+//! | `output` | `output = CheckoutOutput` (a `Deserialize` type whose fields are task names; default [`RunOutput`](crate::RunOutput)) | the `O` of `Workflow<I, O>` |
+//! | `defaults` | `defaults(retries = 2, timeout = "30s", schedule_timeout = "5m", backoff(factor = 2.0))` | applied to every task first |
+//!
+//! Concurrency strategies: `CANCEL_IN_PROGRESS`, `CANCEL_NEWEST`, `GROUP_ROUND_ROBIN`,
+//! `CANCEL_QUEUED_EXCEPT_NEWEST`, `CANCEL_QUEUED_EXCEPT_OLDEST`.
+//!
+//! ```
+//! # use hatchet_sdk::{workflow, Context, TaskError, WorkflowDefinition};
+//! # use serde_json::{json, Value};
+//! struct Nightly;
+//!
+//! #[workflow(
+//!     description = "nightly report",
+//!     version = "v3",
+//!     on_crons = ["0 3 * * *"],
+//!     cron_input = serde_json::json!({"full": true}),
+//!     concurrency(expression = "'nightly'", max_runs = 1, strategy = "CANCEL_NEWEST"),
+//!     sticky = "soft",
+//!     default_priority = 1,
+//!     idempotency(expression = "input.day", ttl = "12h"),
+//!     defaults(retries = 2, timeout = "10m"),
+//! )]
+//! impl Nightly {
+//!     #[task]
+//!     async fn build(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+//!         Ok(json!({"rows": 1}))
+//!     }
+//! }
+//! # Nightly::definition()?;
+//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! ```
+//!
+//! # Task keys
+//!
+//! | key | example | builder |
+//! |---|---|---|
+//! | `name` | `name = "charge-card"` (default: the function's name) | [`Task::new`](crate::Task::new) |
+//! | `after` | `after = "fetch"` or `after = ["fetch", "price"]` | `.after(..)` |
+//! | `retries` | `retries = 3` | `.retries(..)` |
+//! | `backoff` | `backoff(factor = 2.0, max = "1m")` | `.backoff(Backoff::exponential(..))` |
+//! | `timeout` | `timeout = "30s"` (`ms`, `s`, `m`, `h`) | `.timeout(..)` |
+//! | `schedule_timeout` | `schedule_timeout = "5m"` | `.schedule_timeout(..)` |
+//! | `rate_limit` | `rate_limit(key = "openai", units = 1)`, or dynamic `rate_limit(key_expr = "input.user_id", limit = "10", window = "minute", units_expr = "input.cost")`; repeatable | `.rate_limit(..)` |
+//! | `concurrency` | as for workflows; repeatable | `.concurrency(..)` |
+//! | `wait_for` | `wait_for(sleep = "10s")`, `wait_for(event = "order:approved")`, `wait_for(any(event = "approved", sleep = "24h"))`; repeatable | `.wait_for(..)` |
+//! | `skip_if` | `skip_if(parent = "fetch", expr = "output.lines == 0")`; repeatable | `.skip_if(..)` |
+//! | `cancel_if` | `cancel_if(event = "order:cancelled", expr = "input.id == 7")`; repeatable | `.cancel_if(..)` |
+//! | `desired_label` | `desired_label(key = "gpu", value = "a100", required, comparator = ">=", weight = 50)`; repeatable | `.desired_label(..)` |
+//! | `durable` | `durable` | `.durable()` |
+//! | `slots` | `slots = 2`, or `slots(gpu = 1)` | `.slots(..)` |
+//! | `on_failure` | `on_failure`: runs when the workflow fails | `.on_failure(..)` |
+//! | `on_success` | `on_success`: runs after every other task | `.on_success(..)` |
+//!
+//! ```
+//! # use hatchet_sdk::{workflow, Context, TaskError, WorkflowDefinition};
+//! # use serde_json::{json, Value};
+//! struct Pipeline;
+//!
+//! #[workflow]
+//! impl Pipeline {
+//!     #[task(
+//!         retries = 3,
+//!         backoff(factor = 2.0, max = "30s"),
+//!         timeout = "1m",
+//!         schedule_timeout = "10m",
+//!         rate_limit(key = "api", units = 2),
+//!         rate_limit(key_expr = "input.user", limit = "10", window = "hour"),
+//!         concurrency(expression = "input.user", max_runs = 2),
+//!         desired_label(key = "region", value = "eu", required),
+//!         slots = 1,
+//!     )]
+//!     async fn fetch(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+//!         Ok(json!({"lines": 3}))
+//!     }
+//!
+//!     #[task(
+//!         after = "fetch",
+//!         wait_for(any(event = "pipeline:go", sleep = "1h")),
+//!         skip_if(parent = "fetch", expr = "output.lines == 0"),
+//!         cancel_if(event = "pipeline:stop"),
+//!     )]
+//!     async fn load(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+//!         Ok(json!({}))
+//!     }
+//!
+//!     #[task(durable, slots(durable = 1))]
+//!     async fn audit(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+//!         Ok(json!({}))
+//!     }
+//!
+//!     #[task(on_failure)]
+//!     async fn alert(_input: Value, ctx: Context) -> Result<Value, TaskError> {
+//!         Ok(json!({"failed": ctx.task_errors().len()}))
+//!     }
+//!
+//!     #[task(on_success)]
+//!     async fn done(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+//!         Ok(json!({}))
+//!     }
+//! }
+//! assert_eq!(Pipeline::definition()?.task_names(), ["fetch", "load", "audit", "alert", "done"]);
+//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! ```

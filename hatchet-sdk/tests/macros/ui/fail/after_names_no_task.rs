@@ -1,0 +1,18 @@
+use hatchet_sdk::{workflow, Context, TaskError};
+
+struct W;
+
+#[workflow]
+impl W {
+    #[task]
+    async fn fetch(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    #[task(after = "fetc")]
+    async fn load(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+fn main() {}

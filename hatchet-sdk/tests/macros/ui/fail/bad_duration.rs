@@ -1,0 +1,13 @@
+use hatchet_sdk::{workflow, Context, TaskError};
+
+struct W;
+
+#[workflow]
+impl W {
+    #[task(timeout = "30")]
+    async fn a(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+use hatchet_sdk::{workflow, Context, TaskError};
+
+struct W;
+
+#[workflow]
+impl W {
+    #[task(after = "b")]
+    async fn a(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    #[task(after = "a")]
+    async fn b(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+fn main() {}

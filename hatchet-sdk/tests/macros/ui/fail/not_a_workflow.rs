@@ -1,0 +1,7 @@
+struct NotAWorkflow;
+
+async fn run(client: hatchet_sdk::Client) {
+    let _ = client.run::<NotAWorkflow>(&()).await;
+}
+
+fn main() {}

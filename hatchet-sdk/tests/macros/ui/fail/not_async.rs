@@ -1,0 +1,8 @@
+use hatchet_sdk::{task, Context, TaskError};
+
+#[task]
+fn a(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use hatchet_sdk::{task, Context};
+
+#[task]
+async fn a(_i: serde_json::Value, _c: Context) -> u32 {
+    1
+}
+
+fn main() {}

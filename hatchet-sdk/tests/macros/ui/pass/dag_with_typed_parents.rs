@@ -1,0 +1,40 @@
+use hatchet_sdk::{workflow, Context, RunOutput, TaskError, WorkflowDefinition};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct Order {
+    id: u64,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Fetched {
+    lines: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Charged {
+    cents: u64,
+}
+
+struct Checkout;
+
+#[workflow(name = "checkout")]
+impl Checkout {
+    #[task(retries = 3)]
+    async fn fetch(order: Order, _ctx: Context) -> Result<Fetched, TaskError> {
+        Ok(Fetched { lines: order.id as u32 })
+    }
+
+    #[task(after = "fetch")]
+    async fn charge(_order: Order, fetch: Fetched, _ctx: Context) -> Result<Charged, std::io::Error> {
+        Ok(Charged { cents: u64::from(fetch.lines) * 100 })
+    }
+}
+
+fn main() {
+    let workflow: hatchet_sdk::Workflow<Order, RunOutput> = Checkout::definition().expect("valid");
+    assert_eq!(workflow.name(), "checkout");
+    assert_eq!(workflow.task_names(), ["fetch", "charge"]);
+    // The task functions stay plain associated functions.
+    let _: fn(Order, Context) -> _ = Checkout::fetch;
+}
