@@ -48,7 +48,7 @@ pub use priority::Priority;
 pub use rate_limits::{RateLimitDuration, RateLimits};
 pub use runs::{
     MAX_RUNS_PER_BULK_TRIGGER, RunDetails, RunFilter, RunOptions, RunOutput, RunStatus, Runs,
-    ScheduledRuns, TaskDetails, TaskSelector, TriggerRequest, WorkflowRunRef,
+    ScheduledRuns, StreamChunk, TaskDetails, TaskSelector, TriggerRequest, WorkflowRunRef,
 };
 pub use task::{NonRetryable, TaskError};
 pub use worker::{Worker, WorkerBuilder, WorkerHandle};

@@ -2,6 +2,7 @@
 
 pub(crate) mod listener;
 mod options;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -15,6 +16,7 @@ use serde_json::Value;
 #[allow(unused_imports)] // the worker links child runs to their parent task
 pub(crate) use options::ParentLink;
 pub use options::RunOptions;
+pub use stream::StreamChunk;
 
 use crate::client::Client;
 use crate::error::{Error, Result, RunFailure};
@@ -530,6 +532,24 @@ impl<'a> Runs<'a> {
             ),
             tasks,
         })
+    }
+
+    /// The stream chunks the run's tasks send, in order, until the run finishes.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_sdk::Client, run_id: &str) -> hatchet_sdk::Result<()> {
+    /// use futures::StreamExt as _;
+    /// let mut chunks = std::pin::pin!(client.runs().stream(run_id).await?);
+    /// while let Some(chunk) = chunks.next().await {
+    ///     print!("{}", chunk?.text());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn stream(
+        &self,
+        run_id: &str,
+    ) -> Result<impl futures::Stream<Item = Result<StreamChunk>> + use<>> {
+        stream::chunks(self.client, run_id).await
     }
 
     /// Cancels the selected runs; returns the ids of the cancelled tasks.

@@ -1,0 +1,63 @@
+//! Event triggers: pushing an event runs the workflows listening for its key.
+
+use hatchet_sdk::{Context, Event, TaskError, WorkflowDefinition, task};
+use serde::{Deserialize, Serialize};
+
+use crate::harness::{Harness, WAIT, within};
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+struct OrderCreated {
+    order_id: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Acknowledged {
+    order_id: u64,
+    source: Option<String>,
+}
+
+#[task(on_events = ["order:created"])]
+async fn acknowledge(input: OrderCreated, ctx: Context) -> Result<Acknowledged, TaskError> {
+    Ok(Acknowledged {
+        order_id: input.order_id,
+        source: ctx.metadata("source").and_then(|v| v.as_str()).map(str::to_owned),
+    })
+}
+
+#[tokio::test]
+async fn pushing_an_event_runs_the_listening_workflow_with_its_payload_and_metadata() {
+    let h = Harness::start().await;
+    h.worker("event-worker", |w| w.register::<acknowledge>()).await;
+    let event = Event::new("order:created", &OrderCreated { order_id: 42 })
+        .unwrap()
+        .metadata("source", "checkout");
+    let pushed = within(h.client.events().send(event)).await.expect("push");
+    assert!(pushed.key.ends_with("order:created"), "{}", pushed.key);
+
+    if let Some(engine) = h.local() {
+        let event = engine.events().into_iter().find(|e| e.id == pushed.id).expect("stored event");
+        assert_eq!(event.triggered_runs.len(), 1, "exactly one workflow listens");
+        let run_id = event.triggered_runs[0].clone();
+        let run = engine.wait_for_run(&run_id, WAIT).await.expect("run finishes");
+        let output = run.tasks[0].output_json().expect("output");
+        assert_eq!(output, serde_json::json!({"order_id": 42, "source": "checkout"}));
+        let output = within(h.client.runs().result(&run_id)).await.expect("result");
+        let typed: Acknowledged = output.task("acknowledge").expect("typed");
+        assert_eq!(typed, Acknowledged { order_id: 42, source: Some("checkout".into()) });
+    }
+}
+
+#[tokio::test]
+async fn events_with_other_keys_trigger_nothing() {
+    let h = Harness::start().await;
+    h.worker("event-worker", |w| w.register::<acknowledge>()).await;
+    let pushed = within(h.client.events().push("order:deleted", &OrderCreated { order_id: 1 }))
+        .await
+        .expect("push");
+    if let Some(engine) = h.local() {
+        let event = engine.events().into_iter().find(|e| e.id == pushed.id).expect("stored");
+        assert!(event.triggered_runs.is_empty());
+        assert!(engine.runs().is_empty());
+    }
+    assert_eq!(acknowledge::definition().expect("valid").name(), "acknowledge");
+}

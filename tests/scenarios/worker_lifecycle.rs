@@ -1,0 +1,182 @@
+//! The worker as an operator sees it: slots, logs, context data, graceful shutdown and
+//! surviving lost connections without losing results.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use hatchet_sdk::{Context, LabelValue, LogLevel, RunOptions, Task, TaskError, Workflow};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::harness::{Harness, WAIT, within};
+
+fn standalone(task: Task<Value>) -> Workflow<Value, Value> {
+    Workflow::standalone(task).build().expect("valid")
+}
+
+#[tokio::test]
+async fn context_exposes_ids_metadata_and_input() {
+    let inspect = Task::new("inspect", |input: Value, ctx: Context| async move {
+        Ok::<_, TaskError>(json!({
+            "input": ctx.input_json(),
+            "typed_n": ctx.input::<Value>()?["n"],
+            "run": ctx.workflow_run_id(),
+            "task_run": ctx.task_run_id(),
+            "task": ctx.task_name(),
+            "retry_count": ctx.retry_count(),
+            "tenant_metadata": ctx.metadata("team"),
+            "all_metadata_has_team": ctx.all_metadata().contains_key("team"),
+            "worker": ctx.worker_id(),
+            "echo": input["n"],
+        }))
+    });
+    let workflow = standalone(inspect);
+    let h = Harness::start().await;
+    let worker = h.worker("ctx-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({"n": 3}), RunOptions::new().metadata("team", "core")))
+        .await
+        .expect("trigger");
+    let out = within(run.result()).await.expect("result");
+    assert_eq!(out["input"], json!({"n": 3}));
+    assert_eq!(out["typed_n"], 3);
+    assert_eq!(out["run"], json!(run.id()));
+    assert_eq!(out["task"], "inspect");
+    assert_eq!(out["retry_count"], 0);
+    assert_eq!(out["tenant_metadata"], "core");
+    assert_eq!(out["all_metadata_has_team"], true);
+    assert_eq!(out["worker"], json!(worker.worker_id()));
+    assert!(out["task_run"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+#[tokio::test]
+async fn task_logs_reach_the_engine_in_order() {
+    let chatty = Task::new("chatty", |_: Value, ctx: Context| async move {
+        ctx.log("starting").await?;
+        ctx.log_at(LogLevel::Warn, "almost out of coffee").await?;
+        ctx.log("x".repeat(20_000)).await?;
+        Ok::<_, TaskError>(json!({}))
+    });
+    let workflow = standalone(chatty);
+    let h = Harness::start().await;
+    h.worker("log-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    within(run.result()).await.expect("result");
+    if let Some(engine) = h.local() {
+        let task_id = engine.run(run.id()).expect("run").tasks[0].id.clone();
+        let logs = engine.logs(&task_id);
+        assert_eq!(logs.len(), 3);
+        assert_eq!(logs[0].message, "starting");
+        assert_eq!(logs[0].level.as_deref(), Some("INFO"));
+        assert_eq!(logs[1].level.as_deref(), Some("WARN"));
+        assert_eq!(logs[2].message.len(), 10_000, "long lines are cut at 10 000 characters");
+        assert_eq!(logs[0].retry_count, Some(0));
+    }
+}
+
+#[tokio::test]
+async fn slots_bound_how_many_tasks_run_at_once() {
+    let running = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let (r, p) = (running.clone(), peak.clone());
+    let busy = Task::new("busy", move |_: Value, _: Context| {
+        let (running, peak) = (r.clone(), p.clone());
+        async move {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, TaskError>(json!({}))
+        }
+    });
+    let workflow = standalone(busy);
+    let h = Harness::start().await;
+    h.worker("slot-worker", |w| w.workflow(&workflow).slots(2)).await;
+    let runs = within(workflow.run_many(&h.client, (0..6).map(|_| (json!({}), RunOptions::new())))).await.expect("trigger");
+    for run in runs {
+        within(run.result()).await.expect("result");
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "two slots, never more than two at once");
+}
+
+#[tokio::test]
+async fn shutdown_drains_running_tasks_before_unsubscribing() {
+    let started = Arc::new(Notify::new());
+    let signal = started.clone();
+    let slow = Task::new("slow", move |_: Value, _: Context| {
+        let signal = signal.clone();
+        async move {
+            signal.notify_one();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok::<_, TaskError>(json!({"drained": true}))
+        }
+    });
+    let workflow = standalone(slow);
+    let h = Harness::start().await;
+    let worker = h.worker("drain-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    within(started.notified()).await;
+    within(worker.shutdown()).await.expect("graceful shutdown");
+    assert_eq!(worker.running_tasks(), 0);
+    assert_eq!(within(run.result()).await.expect("the in-flight task finished"), json!({"drained": true}));
+    if let Some(engine) = h.local() {
+        let info = engine.workers().into_iter().find(|w| w.id == worker.worker_id()).expect("worker");
+        assert!(info.unsubscribed);
+    }
+}
+
+#[tokio::test]
+async fn results_survive_the_engine_dropping_every_stream() {
+    let h = Harness::start().await;
+    let Some(engine) = h.local() else {
+        eprintln!("in-process only: fault injection needs the in-process engine");
+        return;
+    };
+    let release = Arc::new(Notify::new());
+    let started = Arc::new(Notify::new());
+    let (gate, signal) = (release.clone(), started.clone());
+    let gated = Task::new("gated", move |input: Value, _: Context| {
+        let (gate, signal) = (gate.clone(), signal.clone());
+        async move {
+            signal.notify_one();
+            gate.notified().await;
+            Ok::<_, TaskError>(json!({"n": input["n"]}))
+        }
+    });
+    let workflow = standalone(gated);
+    h.worker("resilient-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({"n": 1}), RunOptions::new())).await.expect("trigger");
+    within(started.notified()).await;
+
+    engine.drop_all_streams();
+    release.notify_one();
+    assert_eq!(within(run.result()).await.expect("result delivered after reconnect"), json!({"n": 1}));
+
+    // The worker is back on a fresh stream and keeps taking work.
+    let second = within(workflow.run_no_wait(&h.client, &json!({"n": 2}), RunOptions::new())).await.expect("trigger");
+    within(started.notified()).await;
+    release.notify_one();
+    assert_eq!(within(second.result()).await.expect("second result"), json!({"n": 2}));
+    let run = engine.wait_for_run(run.id(), WAIT).await.expect("first run");
+    assert_eq!(run.tasks[0].attempts.len(), 1, "the attempt was reported once, not rerun");
+}
+
+#[tokio::test]
+async fn a_task_can_refresh_its_timeout_release_its_slot_and_label_its_worker() {
+    let busy = Task::new("housekeeping", |_: Value, ctx: Context| async move {
+        let deadline = ctx.refresh_timeout("30s").await?;
+        ctx.release_slot().await?;
+        ctx.upsert_worker_labels([("zone".to_owned(), LabelValue::from("b"))]).await?;
+        Ok::<_, TaskError>(json!({"has_deadline": deadline.is_some()}))
+    })
+    .timeout("10s");
+    let workflow = standalone(busy);
+    let h = Harness::start().await;
+    let worker = h.worker("house-worker", |w| w.workflow(&workflow).label("zone", "a")).await;
+    let out = within(workflow.run(&h.client, &json!({}))).await.expect("result");
+    assert_eq!(out, json!({"has_deadline": true}));
+    if let Some(engine) = h.local() {
+        let info = engine.workers().into_iter().find(|w| w.id == worker.worker_id()).expect("worker");
+        assert_eq!(info.labels.get("zone"), Some(&hatchet_sdk::testing::LabelValue::Str("b".into())));
+    }
+}
