@@ -30,6 +30,8 @@ mod payload;
 mod priority;
 mod rate_limits;
 mod runs;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod transport;
 
 pub use client::Client;

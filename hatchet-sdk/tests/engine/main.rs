@@ -1,0 +1,10 @@
+//! The in-process engine's rules, checked the way a client observes them: raw protocol
+//! workers and the SDK client against [`hatchet_sdk::testing::TestEngine`].
+
+#![allow(clippy::unwrap_used)] // tests unwrap to inspect answers
+#![allow(dead_code)] // helpers are shared by the area modules; not every module uses all
+
+mod support;
+
+mod auth;
+mod registration;
