@@ -11,7 +11,7 @@ use tonic::Status;
 
 use super::model::{Task, TaskStatus};
 use super::payload::{check_jsonb, contains_nul, from_timestamp, timestamp};
-use super::state::{State, is_uuid, new_id};
+use super::state::{State, is_uuid};
 
 const NUL_IN_ERROR: &str = "error message contains invalid null character \\u0000. you likely need to either escape the character or strip it out of the error. this generally is the result of an LLM producing this unicode sequence in its output.";
 
@@ -50,7 +50,15 @@ impl State {
         mut req: pb::StepActionEvent,
         now: SystemTime,
     ) -> Result<pb::ActionEventResponse, Status> {
-        let task = self.task_for_event(&req.task_run_external_id)?;
+        // The engine answers INVALID_ARGUMENT for unknown ids here, not NOT_FOUND.
+        let task = self
+            .task_for_event(&req.task_run_external_id)
+            .map_err(|_| {
+                Status::invalid_argument(format!(
+                    "invalid task external run id {}",
+                    req.task_run_external_id
+                ))
+            })?;
         let retry_count = req.retry_count.unwrap_or(task.retry_count);
         // Events for an attempt that is no longer current change nothing.
         let current = task.status == TaskStatus::Running && task.retry_count == retry_count;
@@ -189,6 +197,19 @@ impl State {
         non_retryable: bool,
         now: SystemTime,
     ) {
+        self.fail_attempt(task_id, error, non_retryable, true, now);
+    }
+
+    /// Like [`fail`](Self::fail); `announce` is false for execution timeouts, which the
+    /// engine does not publish as STEP_RUN FAILED events.
+    pub(crate) fn fail_attempt(
+        &mut self,
+        task_id: &str,
+        error: String,
+        non_retryable: bool,
+        announce: bool,
+        now: SystemTime,
+    ) {
         self.release_slots(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
@@ -210,14 +231,16 @@ impl State {
                 task.def.backoff_max_seconds,
                 task.app_retry_count,
             );
-            self.emit_task_event(
-                &run_id,
-                task_id,
-                pb::ResourceEventType::Failed,
-                error,
-                Some(retry_count),
-                now,
-            );
+            if announce {
+                self.emit_task_event(
+                    &run_id,
+                    task_id,
+                    pb::ResourceEventType::Failed,
+                    error,
+                    Some(retry_count),
+                    now,
+                );
+            }
             match delay {
                 Some(delay) => {
                     if let Some(task) = self.tasks.get_mut(task_id) {
@@ -233,14 +256,16 @@ impl State {
         task.status = TaskStatus::Failed;
         task.error = Some(error.clone());
         let is_on_failure = task.is_on_failure;
-        self.emit_task_event(
-            &run_id,
-            task_id,
-            pb::ResourceEventType::Failed,
-            error,
-            Some(retry_count),
-            now,
-        );
+        if announce {
+            self.emit_task_event(
+                &run_id,
+                task_id,
+                pb::ResourceEventType::Failed,
+                error,
+                Some(retry_count),
+                now,
+            );
+        }
         self.cancel_descendants(&run_id, task_id, now);
         if !is_on_failure {
             self.start_on_failure(&run_id, now);
@@ -288,22 +313,20 @@ impl State {
         }
     }
 
-    /// Creates and queues the on-failure task after the first permanent failure.
+    /// Queues the run's on-failure task after the first permanent failure, with the errors
+    /// so far as `step_run_errors`.
     fn start_on_failure(&mut self, run_id: &str, now: SystemTime) {
         let Some(run) = self.runs.get(run_id) else {
             return;
         };
-        let Some(def) = run.version.on_failure.clone() else {
+        let Some(on_failure) = run.on_failure_task.clone() else {
             return;
         };
-        if run.on_failure_task.is_some() {
-            return;
-        }
         let errors: BTreeMap<String, String> = run
             .tasks
             .iter()
             .filter_map(|id| self.tasks.get(id))
-            .filter(|t| t.status == TaskStatus::Failed)
+            .filter(|t| t.status == TaskStatus::Failed && !t.is_on_failure)
             .map(|t| {
                 (
                     t.def.readable_id.clone(),
@@ -311,35 +334,51 @@ impl State {
                 )
             })
             .collect();
-        let id = new_id();
-        let task = Task {
-            id: id.clone(),
-            run_id: run_id.to_owned(),
-            action_id: def.action.clone(),
-            def,
-            is_on_failure: true,
-            status: TaskStatus::Pending,
-            retry_count: 0,
-            app_retry_count: 0,
-            attempts: Vec::new(),
-            output: None,
-            error: None,
-            worker_id: None,
-            created_at: now,
-            queued_at: None,
-            queue_seq: 0,
-            timeout_at: None,
-            retry_after: None,
-            holds_slots: false,
-            step_run_errors: errors,
-            cancel_reason: None,
+        let Some(task) = self.tasks.get_mut(&on_failure) else {
+            return;
         };
-        self.tasks.insert(id.clone(), task);
-        if let Some(run) = self.runs.get_mut(run_id) {
-            run.on_failure_task = Some(id.clone());
-            run.tasks.push(id.clone());
+        if task.status != TaskStatus::Pending {
+            return;
         }
-        self.enqueue(&id, now);
+        task.step_run_errors = errors;
+        self.enqueue(&on_failure, now);
+    }
+
+    /// Once every other task completed or was cancelled, the engine skips the on-failure
+    /// task: it completes with `{"skipped":true}`.
+    fn skip_on_failure(&mut self, run_id: &str, now: SystemTime) {
+        let Some(run) = self.runs.get(run_id) else {
+            return;
+        };
+        let Some(on_failure) = run.on_failure_task.clone() else {
+            return;
+        };
+        let others_done = run
+            .tasks
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| !t.is_on_failure)
+            .all(|t| matches!(t.status, TaskStatus::Completed | TaskStatus::Cancelled));
+        let pending = self
+            .tasks
+            .get(&on_failure)
+            .is_some_and(|t| t.status == TaskStatus::Pending);
+        if !(others_done && pending) {
+            return;
+        }
+        let output = r#"{"skipped":true}"#.to_owned();
+        if let Some(task) = self.tasks.get_mut(&on_failure) {
+            task.status = TaskStatus::Completed;
+            task.output = Some(output.clone());
+        }
+        self.emit_task_event(
+            run_id,
+            &on_failure,
+            pb::ResourceEventType::Completed,
+            output,
+            Some(0),
+            now,
+        );
     }
 
     /// Cancels a task that has not finished; a running one gets CANCEL_STEP_RUN.
@@ -392,6 +431,10 @@ impl State {
         if run.status.is_final() {
             return;
         }
+        self.skip_on_failure(run_id, now);
+        let Some(run) = self.runs.get(run_id) else {
+            return;
+        };
         let statuses: Vec<TaskStatus> = run
             .tasks
             .iter()
@@ -568,11 +611,17 @@ impl State {
         };
         run.status = TaskStatus::Running;
         run.finished_at = None;
-        if let Some(on_failure) = run.on_failure_task.take() {
-            run.tasks.retain(|t| t != &on_failure);
-            self.tasks.remove(&on_failure);
-        }
         let ids = run.tasks.clone();
+        if let Some(task) = run
+            .on_failure_task
+            .as_ref()
+            .and_then(|id| self.tasks.get_mut(id))
+        {
+            task.status = TaskStatus::Pending;
+            task.output = None;
+            task.error = None;
+            task.step_run_errors.clear();
+        }
         let mut reset: HashSet<String> = HashSet::from([name.to_owned()]);
         let mut changed = true;
         while changed {

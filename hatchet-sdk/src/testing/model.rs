@@ -57,6 +57,8 @@ pub(crate) struct Version {
     pub(crate) idempotency: Option<v1::IdempotencyConfig>,
     #[allow(dead_code)]
     pub(crate) input_json_schema: Option<Vec<u8>>,
+    /// The registration as received, to recognise an identical re-registration.
+    pub(crate) request: v1::CreateWorkflowVersionRequest,
 }
 
 impl Version {

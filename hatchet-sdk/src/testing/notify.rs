@@ -214,6 +214,7 @@ impl State {
         req: pb::PutLogRequest,
         now: SystemTime,
     ) -> Result<(), Status> {
+        check_task_id(&req.task_run_external_id)?;
         if !self.tasks.contains_key(&req.task_run_external_id) {
             return Err(Status::not_found(format!(
                 "task run not found: {}",
@@ -238,6 +239,7 @@ impl State {
         req: pb::PutStreamEventRequest,
         now: SystemTime,
     ) -> Result<(), Status> {
+        check_task_id(&req.task_run_external_id)?;
         if !self.tasks.contains_key(&req.task_run_external_id) {
             return Err(Status::not_found(format!(
                 "task run not found: {}",
@@ -314,5 +316,15 @@ impl State {
             buffer.delivered.push(chunk);
         }
         self.emit(event, false);
+    }
+}
+
+fn check_task_id(id: &str) -> Result<(), Status> {
+    if is_uuid(id) {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(
+            "task external run id is not a valid uuid",
+        ))
     }
 }

@@ -14,7 +14,7 @@ use hatchet_proto as pb;
 use serde_json::{Map, Value};
 
 use super::model::{Attempt, TaskStatus, TriggerSpec};
-use super::payload::{action_payload, as_object, assigned_action};
+use super::payload::{action_payload, assigned_action};
 use super::state::{HEARTBEAT_FRESH, State, WORKER_DEAD_AFTER};
 
 /// How long a gap in a task's stream `event_index` sequence is waited for.
@@ -134,18 +134,24 @@ impl State {
         let Some(run) = self.runs.get(&task.run_id) else {
             return;
         };
-        let parents = task
-            .def
-            .parents
+        // As the engine does at dispatch: the outputs of every completed task of the run,
+        // keyed by readable id; empty output reads as {}, non-object outputs are left out.
+        let parents = run
+            .tasks
             .iter()
-            .filter_map(|parent| {
-                let parent_task = run
-                    .tasks
-                    .iter()
-                    .filter_map(|id| self.tasks.get(id))
-                    .find(|t| &t.def.readable_id == parent)?;
-                let output = parent_task.output.as_deref().and_then(as_object);
-                Some((parent.clone(), output.unwrap_or_else(Map::new)))
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| t.id != task.id && t.status == TaskStatus::Completed)
+            .filter_map(|t| {
+                let output = t.output.as_deref().unwrap_or("");
+                let value = if output.trim().is_empty() {
+                    Value::Object(Map::new())
+                } else {
+                    match serde_json::from_str::<Value>(output) {
+                        Ok(v @ (Value::Object(_) | Value::Null)) => v,
+                        _ => return None,
+                    }
+                };
+                Some((t.def.readable_id.clone(), value))
             })
             .collect();
         let payload = action_payload(&run.input, &parents, &task.step_run_errors);
@@ -293,7 +299,13 @@ impl State {
                 .map(|t| t.def.timeout_text.clone())
                 .unwrap_or_default();
             self.send_cancel(&id);
-            self.fail(&id, format!("Task exceeded timeout of {text}"), false, now);
+            self.fail_attempt(
+                &id,
+                format!("Task exceeded timeout of {text}"),
+                false,
+                false,
+                now,
+            );
         }
         for id in schedule_timed_out {
             self.dequeue(&id);
@@ -343,18 +355,37 @@ impl State {
             };
             // Several missed fire times collapse into one run, as a ticker that was down.
             if entry.next_at <= now {
-                due.push((entry.workflow_name.clone(), entry.input.clone()));
+                due.push((
+                    entry.workflow_name.clone(),
+                    entry.input.clone(),
+                    entry.expression.clone(),
+                    entry.next_at,
+                ));
                 match super::cron::next_after(&parsed, now) {
                     Some(next) => entry.next_at = next,
                     None => entry.next_at = now + Duration::from_secs(u32::MAX.into()),
                 }
             }
         }
-        for (workflow_name, input) in due {
+        for (workflow_name, input, expression, at) in due {
+            let mut metadata = Map::new();
+            metadata.insert(
+                "hatchet__cron_expression".to_owned(),
+                Value::String(expression),
+            );
+            let at: chrono::DateTime<chrono::Utc> = at.into();
+            metadata.insert(
+                "hatchet__cron_scheduled_at".to_owned(),
+                Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            );
+            metadata.insert(
+                "hatchet__cron_name".to_owned(),
+                Value::String(String::new()),
+            );
             let spec = TriggerSpec {
                 workflow_name,
                 input,
-                metadata: Map::new(),
+                metadata,
                 parent: None,
                 priority: None,
                 desired_worker_id: None,

@@ -103,6 +103,16 @@ impl State {
         now: SystemTime,
     ) -> Result<v1::CreateWorkflowVersionResponse, Status> {
         let checked = validate::check(&req)?;
+        // The engine compares a checksum of the options with the newest version and keeps
+        // that version when nothing changed.
+        if let Some(latest) = self.workflows.get(&req.name).and_then(Workflow::latest)
+            && latest.request == req
+        {
+            return Ok(v1::CreateWorkflowVersionResponse {
+                id: latest.id.clone(),
+                workflow_id: latest.workflow_id.clone(),
+            });
+        }
         let workflow = self
             .workflows
             .entry(req.name.clone())
@@ -134,6 +144,7 @@ impl State {
             default_filters: req.default_filters.clone(),
             idempotency: req.idempotency.clone(),
             input_json_schema: req.input_json_schema.clone(),
+            request: req.clone(),
         });
         workflow.versions.push(version.clone());
         let response = v1::CreateWorkflowVersionResponse {
@@ -152,7 +163,7 @@ impl State {
             .cron_input
             .as_deref()
             .and_then(|i| serde_json::from_str(i).ok())
-            .unwrap_or_else(|| Value::Object(Map::new()));
+            .unwrap_or(Value::Null);
         for expression in &version.cron_triggers {
             let Some(parsed) = cron::parse(expression) else {
                 continue;
@@ -177,7 +188,7 @@ impl State {
     ) -> Result<pb::WorkerRegisterResponse, Status> {
         if req.slots.is_some() && !req.slot_config.is_empty() {
             return Err(Status::invalid_argument(
-                "cannot set both slots and slot_config",
+                "either slot_config or slots (deprecated) must be provided, not both",
             ));
         }
         let mut slot_config: BTreeMap<String, i32> = req.slot_config.into_iter().collect();
@@ -243,7 +254,10 @@ impl State {
         Status,
     > {
         let generation = self.next_sub_id();
-        let worker = self.worker_mut(worker_id)?;
+        let worker = self.worker_mut(worker_id).map_err(|e| match e.code() {
+            tonic::Code::NotFound => Status::not_found("not found"),
+            _ => e,
+        })?;
         let (sender, receiver) = mpsc::unbounded_channel();
         worker.listener = Some(super::model::Listener { generation, sender });
         worker.listener_established = true;
@@ -341,13 +355,20 @@ impl State {
             && !(1..=3).contains(&priority)
         {
             return Err(Status::invalid_argument(format!(
-                "priority must be between 1 and 3, got {priority}"
+                "Invalid request: priority must be between 1 and 3, got {priority}"
             )));
         }
-        let (parent, metadata, origin) = match req.parent_id.clone() {
+        if let Some(worker) = &req.desired_worker_id
+            && !is_uuid(worker)
+        {
+            return Err(Status::invalid_argument(format!(
+                "Invalid request: desiredWorkerId must be a valid UUID: {worker}"
+            )));
+        }
+        // As in the engine, `parent_id` is not read: the parent task decides.
+        let (parent, metadata, origin) = match req.parent_task_run_external_id.clone() {
             None => (None, own_metadata, origin),
-            Some(parent_run_id) => {
-                let parent_task = req.parent_task_run_external_id.clone().unwrap_or_default();
+            Some(parent_task) => {
                 if !is_uuid(&parent_task) {
                     return Err(Status::invalid_argument(format!(
                         "parentStepRunId must be a valid UUID: {parent_task:?}"
@@ -357,6 +378,9 @@ impl State {
                     .tasks
                     .get(&parent_task)
                     .and_then(|t| self.runs.get(&t.run_id));
+                if parent_run.is_none() {
+                    return Err(Status::not_found("not found"));
+                }
                 let mut metadata: Map<String, Value> = parent_run
                     .map(|r| {
                         r.metadata
@@ -367,7 +391,7 @@ impl State {
                     })
                     .unwrap_or_default();
                 metadata.extend(own_metadata);
-                let parent_workflow_run_id = parent_run.map_or(parent_run_id, |r| r.id.clone());
+                let parent_workflow_run_id = parent_run.map(|r| r.id.clone()).unwrap_or_default();
                 metadata.insert(
                     "hatchet__parent_workflow_run_id".to_owned(),
                     Value::String(parent_workflow_run_id.clone()),
@@ -412,7 +436,7 @@ impl State {
             Ok(())
         } else {
             Err(Status::invalid_argument(format!(
-                "workflow names not found: {}",
+                "could not trigger workflow: workflow names not found: {}",
                 missing.join(", ")
             )))
         }
@@ -450,7 +474,12 @@ impl State {
         let priority = spec.priority.or(version.default_priority).unwrap_or(1);
         let dag = version.is_dag();
         let mut task_ids = Vec::new();
-        for def in &version.tasks {
+        let defs = version
+            .tasks
+            .iter()
+            .map(|d| (d, false))
+            .chain(version.on_failure.iter().map(|d| (d, true)));
+        for (def, is_on_failure) in defs {
             let id = if dag { new_id() } else { run_id.clone() };
             task_ids.push(id.clone());
             self.tasks.insert(
@@ -459,7 +488,7 @@ impl State {
                     id,
                     run_id: run_id.clone(),
                     def: def.clone(),
-                    is_on_failure: false,
+                    is_on_failure,
                     action_id: def.action.clone(),
                     status: TaskStatus::Pending,
                     retry_count: 0,
@@ -495,8 +524,11 @@ impl State {
                 triggering_event: spec.triggering_event,
                 desired_worker_id: spec.desired_worker_id,
                 desired_labels: spec.desired_labels,
+                on_failure_task: version
+                    .on_failure
+                    .as_ref()
+                    .and_then(|_| task_ids.last().cloned()),
                 tasks: task_ids.clone(),
-                on_failure_task: None,
             },
         );
         self.run_order.push(run_id.clone());
@@ -507,7 +539,7 @@ impl State {
             let ready = self
                 .tasks
                 .get(&id)
-                .is_some_and(|t| t.def.parents.is_empty());
+                .is_some_and(|t| t.def.parents.is_empty() && !t.is_on_failure);
             if ready {
                 self.enqueue(&id, now);
             }
@@ -537,8 +569,11 @@ impl State {
             .workflows
             .values()
             .filter(|w| {
-                w.latest()
-                    .is_some_and(|v| v.event_triggers.iter().any(|t| t == &req.key))
+                w.latest().is_some_and(|v| {
+                    v.event_triggers
+                        .iter()
+                        .any(|t| event_key_matches(t, &req.key))
+                })
             })
             .map(|w| w.name.clone())
             .collect();
@@ -663,6 +698,24 @@ impl State {
     }
 }
 
+/// The engine matches keys with SQL `LIKE` after turning `*` into `%`: whole string, case
+/// sensitive, `*`/`%` any run of characters, `_` any single character.
+pub(crate) fn event_key_matches(trigger: &str, key: &str) -> bool {
+    if !trigger.contains(['*', '%', '_']) {
+        return trigger == key;
+    }
+    let mut pattern = String::from("^");
+    for c in trigger.chars() {
+        match c {
+            '*' | '%' => pattern.push_str(".*"),
+            '_' => pattern.push('.'),
+            other => pattern.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    pattern.push('$');
+    regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(key))
+}
+
 /// Parses a trigger input: empty means `{}`; otherwise valid JSON per the engine's rule.
 pub(crate) fn parse_json_field(text: &str, field: &str) -> Result<Value, Status> {
     if text.is_empty() {
@@ -675,9 +728,10 @@ pub(crate) fn parse_json_field(text: &str, field: &str) -> Result<Value, Status>
 
 /// The engine's checks on a pushed event.
 pub(crate) fn check_push(req: &pb::PushEventRequest) -> Result<(), Status> {
-    check_jsonb(&req.payload, "payload").map_err(Status::invalid_argument)?;
+    let invalid = |e: String| Status::invalid_argument(format!("Invalid request: {e}"));
+    check_jsonb(&req.payload, "payload").map_err(invalid)?;
     if let Some(metadata) = &req.additional_metadata {
-        check_jsonb(metadata, "additionalMetadata").map_err(Status::invalid_argument)?;
+        check_jsonb(metadata, "additionalMetadata").map_err(invalid)?;
     }
     if let Some(priority) = req.priority
         && !(1..=3).contains(&priority)

@@ -3,8 +3,9 @@
 //!
 //! The engine reports most problems as INVALID_ARGUMENT with the validator's text
 //! ("Validation failed with the following errors:\n0: validation failed on field '…': …");
-//! a few checks happen outside its validator and surface as UNKNOWN with a plain message
-//! (missing action or name, malformed action id, cycles), which this engine reproduces.
+//! a few checks happen outside its validator and surface as INTERNAL with a plain message
+//! (no tasks, missing action or name, malformed action id, cycles), which this engine
+//! reproduces.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
@@ -84,7 +85,7 @@ pub(crate) fn normalize_action(action: &str) -> Result<String, Status> {
     let parts: Vec<&str> = action.split(':').collect();
     if !(2..=3).contains(&parts.len()) {
         return Err(Status::new(
-            Code::Unknown,
+            Code::Internal,
             format!("invalid action id {action}, must have at least 2 strings separated : (colon)"),
         ));
     }
@@ -124,7 +125,10 @@ impl Errors {
 
 /// Checks a `CreateWorkflowVersionRequest` the way the engine does.
 pub(crate) fn check(req: &v1::CreateWorkflowVersionRequest) -> Result<Checked, Status> {
-    // Conversion step: plain errors (UNKNOWN) and missing parents (INVALID_ARGUMENT).
+    // Conversion step: plain errors (INTERNAL) and missing parents (INVALID_ARGUMENT).
+    if req.tasks.is_empty() {
+        return Err(Status::internal("tasks list cannot be nil"));
+    }
     let tasks = convert_tasks(&req.tasks)?;
     let on_failure = match &req.on_failure_task {
         Some(task) => convert_tasks(std::slice::from_ref(task))?
@@ -212,7 +216,7 @@ pub(crate) fn check(req: &v1::CreateWorkflowVersionRequest) -> Result<Checked, S
     }
     if has_cycle(&tasks) {
         return Err(Status::new(
-            Code::Unknown,
+            Code::Internal,
             format!("job {} has a cycle", req.name),
         ));
     }
@@ -375,13 +379,13 @@ fn convert_tasks(tasks: &[v1::CreateTaskOpts]) -> Result<Vec<TaskDef>, Status> {
     for (j, task) in tasks.iter().enumerate() {
         if task.action.is_empty() {
             return Err(Status::new(
-                Code::Unknown,
+                Code::Internal,
                 format!("task at index {j} is missing required field 'Action'"),
             ));
         }
         if task.readable_id.is_empty() {
             return Err(Status::new(
-                Code::Unknown,
+                Code::Internal,
                 format!("task at index {j} is missing required field 'ReadableId'"),
             ));
         }

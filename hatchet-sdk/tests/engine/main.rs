@@ -7,4 +7,14 @@
 mod support;
 
 mod auth;
+mod cancel;
+mod children;
+mod cron;
+mod events;
+mod faults;
 mod registration;
+mod retries;
+mod runs;
+mod streams;
+mod timeouts;
+mod workers;

@@ -31,11 +31,18 @@ async fn rejected(raw: &Raw, request: v1::CreateWorkflowVersionRequest, code: Co
 }
 
 #[tokio::test]
-async fn each_registration_creates_a_new_version_of_the_same_workflow() {
+async fn each_changed_registration_creates_a_new_version_of_the_same_workflow() {
     let engine = TestEngine::start().await.unwrap();
     let raw = Raw::new(&engine).await;
     let first = put(&raw, single("versions")).await.unwrap();
-    let second = put(&raw, single("versions")).await.unwrap();
+    let same = put(&raw, single("versions")).await.unwrap();
+    assert_eq!(
+        first.id, same.id,
+        "an identical registration keeps the version"
+    );
+    let mut changed = single("versions");
+    changed.description = "v2".to_owned();
+    let second = put(&raw, changed).await.unwrap();
     assert_eq!(first.workflow_id, second.workflow_id);
     assert_ne!(first.id, second.id);
     let run = engine
@@ -143,7 +150,7 @@ async fn parents_must_exist_and_form_no_cycle() {
         "dag",
         vec![task("dag", "a", &["b"]), task("dag", "b", &["a"])],
     );
-    rejected(&raw, cycle, Code::Unknown, "job dag has a cycle").await;
+    rejected(&raw, cycle, Code::Internal, "job dag has a cycle").await;
     let duplicate = workflow("dag", vec![task("dag", "a", &[]), task("dag", "a", &[])]);
     rejected(
         &raw,
@@ -153,13 +160,7 @@ async fn parents_must_exist_and_form_no_cycle() {
     )
     .await;
     let empty = workflow("dag", vec![]);
-    rejected(
-        &raw,
-        empty,
-        Code::InvalidArgument,
-        "CreateWorkflowVersionOpts.Tasks",
-    )
-    .await;
+    rejected(&raw, empty, Code::Internal, "tasks list cannot be nil").await;
 }
 
 #[tokio::test]
@@ -171,13 +172,13 @@ async fn missing_and_malformed_actions_are_rejected() {
     rejected(
         &raw,
         request,
-        Code::Unknown,
+        Code::Internal,
         "missing required field 'Action'",
     )
     .await;
     let mut request = single("actions");
     request.tasks[0].action = "no-colon".to_owned();
-    rejected(&raw, request, Code::Unknown, "invalid action id no-colon").await;
+    rejected(&raw, request, Code::Internal, "invalid action id no-colon").await;
     let mut request = single("actions");
     request.tasks[0].action = ":verb".to_owned();
     rejected(&raw, request, Code::InvalidArgument, "Invalid action ID").await;
