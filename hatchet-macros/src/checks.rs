@@ -1,7 +1,6 @@
 //! Checks made at expansion time so mistakes are reported on the offending literal.
 
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 
 use syn::LitStr;
 
@@ -53,19 +52,22 @@ pub(crate) fn duration(lit: &LitStr) -> syn::Result<f64> {
     Ok(total_ms)
 }
 
-/// Five-field cron expressions.
+/// Cron expressions as the engine takes them: five fields, or six with seconds first.
 pub(crate) fn cron(lit: &LitStr) -> syn::Result<()> {
     let text = lit.value();
     let fields = text.split_whitespace().count();
-    if fields != 5 {
+    if !matches!(fields, 5 | 6) {
         return Err(syn::Error::new(
             lit.span(),
             format!(
-                "cron `{text}` has {fields} fields; write five: minute hour day-of-month month day-of-week"
+                "cron `{text}` has {fields} fields; write five (minute hour day-of-month month day-of-week), or six with seconds first"
             ),
         ));
     }
-    croner::Cron::from_str(&text)
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(&text)
         .map(|_| ())
         .map_err(|e| syn::Error::new(lit.span(), format!("cron `{text}` is invalid: {e}")))
 }

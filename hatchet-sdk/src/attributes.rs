@@ -75,7 +75,7 @@
 //! | `description` | `description = "charges orders"` | `.description(..)` |
 //! | `version` | `version = "v2"` | `.version(..)` |
 //! | `on_events` | `on_events = ["order:placed", "order:retried"]` | `.on_event(..)` |
-//! | `on_crons` | `on_crons = ["*/15 * * * *"]` (five fields, UTC) | `.on_cron(..)` |
+//! | `on_crons` | `on_crons = ["*/15 * * * *"]` (UTC; five fields, or six with seconds first) | `.on_cron(..)` |
 //! | `cron_input` | `cron_input = serde_json::json!({"full": true})` | `.cron_input(..)` |
 //! | `concurrency` | `concurrency = 5`, or `concurrency(expression = "input.user_id", max_runs = 2, strategy = "GROUP_ROUND_ROBIN")`; repeatable | `.concurrency(..)` |
 //! | `sticky` | `sticky = "soft"` or `"hard"` | `.sticky(..)` |

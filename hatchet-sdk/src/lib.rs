@@ -32,6 +32,8 @@ mod priority;
 mod rate_limits;
 mod runs;
 mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod transport;
 pub mod worker;
 pub mod workflow;

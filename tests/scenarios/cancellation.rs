@@ -14,7 +14,11 @@ async fn wait_until_running(h: &Harness, run_id: &str) {
     within(async {
         loop {
             let details = h.client.runs().details(run_id).await.expect("details");
-            if details.tasks.values().any(|t| t.status == RunStatus::Running) {
+            if details
+                .tasks
+                .values()
+                .any(|t| t.status == RunStatus::Running)
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -42,10 +46,14 @@ async fn cancelling_a_run_fires_the_task_cancellation_token() {
     let workflow: Workflow<Value, Value> = Workflow::standalone(long).build().expect("valid");
     let h = Harness::start().await;
     h.worker("cancel-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
     wait_until_running(&h, run.id()).await;
 
-    let cancelled = within(h.client.runs().cancel(run.untyped())).await.expect("cancel");
+    let cancelled = within(h.client.runs().cancel(run.untyped()))
+        .await
+        .expect("cancel");
     assert!(!cancelled.is_empty());
     within(async {
         while !observed.load(Ordering::SeqCst) {
@@ -65,7 +73,10 @@ async fn cancelling_a_run_fires_the_task_cancellation_token() {
     .await;
     assert_eq!(details.status, RunStatus::Cancelled);
     let err = within(run.result()).await.unwrap_err();
-    assert!(matches!(err, Error::RunFailed(_)), "a cancelled run has no output: {err:?}");
+    assert!(
+        matches!(err, Error::RunFailed(_)),
+        "a cancelled run has no output: {err:?}"
+    );
 }
 
 #[tokio::test]
@@ -83,18 +94,28 @@ async fn a_task_that_ignores_cancellation_is_aborted_after_the_grace_period() {
     let workflow: Workflow<Value, Value> = Workflow::standalone(stubborn).build().expect("valid");
     let h = Harness::start().await;
     let worker = h
-        .worker("cancel-worker", |w| w.workflow(&workflow).cancel_grace_period(Duration::from_millis(100)))
+        .worker("cancel-worker", |w| {
+            w.workflow(&workflow)
+                .cancel_grace_period(Duration::from_millis(100))
+        })
         .await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
     wait_until_running(&h, run.id()).await;
-    within(h.client.runs().cancel(run.untyped())).await.expect("cancel");
+    within(h.client.runs().cancel(run.untyped()))
+        .await
+        .expect("cancel");
     within(async {
         while worker.running_tasks() > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;
-    assert!(!finished.load(Ordering::SeqCst), "the task was aborted before it finished");
+    assert!(
+        !finished.load(Ordering::SeqCst),
+        "the task was aborted before it finished"
+    );
     if let Some(engine) = h.local() {
         let run = engine.wait_for_run(run.id(), WAIT).await.expect("run ends");
         assert!(run.status.is_final());
@@ -111,7 +132,9 @@ async fn a_task_can_cancel_its_own_run() {
     let workflow: Workflow<Value, Value> = Workflow::standalone(quitter).build().expect("valid");
     let h = Harness::start().await;
     h.worker("cancel-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
     let details = within(async {
         loop {
             let d = h.client.runs().details(run.id()).await.expect("details");

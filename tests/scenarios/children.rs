@@ -34,7 +34,9 @@ async fn a_task_spawns_children_and_uses_their_results() {
     let sum = Task::new("sum-of-squares", |input: Value, ctx: Context| async move {
         let mut total = 0;
         for n in input["ns"].as_array().cloned().unwrap_or_default() {
-            let child = ctx.run_child("square", &json!({"n": n}), ChildOptions::new()).await?;
+            let child = ctx
+                .run_child("square", &json!({"n": n}), ChildOptions::new())
+                .await?;
             let squared: Squared = child.task("square")?;
             assert_eq!(squared.parent_task.as_deref(), Some(ctx.task_run_id()));
             total += squared.value;
@@ -43,11 +45,20 @@ async fn a_task_spawns_children_and_uses_their_results() {
     });
     let parent: Workflow<Value, Value> = Workflow::standalone(sum).build().expect("valid");
     let h = Harness::start().await;
-    h.worker("child-worker", |w| w.workflow(&parent).register::<square>().slots(4)).await;
-    let output = within(parent.run(&h.client, &json!({"ns": [1, 2, 3]}))).await.expect("run");
+    h.worker("child-worker", |w| {
+        w.workflow(&parent).register::<square>().slots(4)
+    })
+    .await;
+    let output = within(parent.run(&h.client, &json!({"ns": [1, 2, 3]})))
+        .await
+        .expect("run");
     assert_eq!(output, json!({"total": 14}));
     if let Some(engine) = h.local() {
-        let children: Vec<_> = engine.runs().into_iter().filter(|r| r.parent_task_id.is_some()).collect();
+        let children: Vec<_> = engine
+            .runs()
+            .into_iter()
+            .filter(|r| r.parent_task_id.is_some())
+            .collect();
         assert_eq!(children.len(), 3);
     }
     assert_eq!(square::definition().expect("valid").name(), "square");
@@ -60,7 +71,9 @@ async fn a_retried_parent_gets_its_existing_child_back() {
     let spawner = Task::new("spawner", move |_: Value, ctx: Context| {
         let counter = counter.clone();
         async move {
-            let child = ctx.spawn_child("square", &json!({"n": 5}), ChildOptions::new()).await?;
+            let child = ctx
+                .spawn_child("square", &json!({"n": 5}), ChildOptions::new())
+                .await?;
             if counter.fetch_add(1, Ordering::SeqCst) == 0 {
                 return Err(TaskError::new("fail after spawning"));
             }
@@ -70,11 +83,18 @@ async fn a_retried_parent_gets_its_existing_child_back() {
     .retries(1);
     let parent: Workflow<Value, Value> = Workflow::standalone(spawner).build().expect("valid");
     let h = Harness::start().await;
-    h.worker("child-worker", |w| w.workflow(&parent).register::<square>()).await;
-    let output = within(parent.run(&h.client, &json!({}))).await.expect("run");
+    h.worker("child-worker", |w| w.workflow(&parent).register::<square>())
+        .await;
+    let output = within(parent.run(&h.client, &json!({})))
+        .await
+        .expect("run");
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
     if let Some(engine) = h.local() {
-        let children: Vec<_> = engine.runs().into_iter().filter(|r| r.parent_task_id.is_some()).collect();
+        let children: Vec<_> = engine
+            .runs()
+            .into_iter()
+            .filter(|r| r.parent_task_id.is_some())
+            .collect();
         assert_eq!(children.len(), 1, "the retry must not spawn a second child");
         assert_eq!(output["child"], json!(children[0].id));
     }

@@ -47,7 +47,10 @@ impl Checkout {
         Ok(Receipt {
             order_id: order.id,
             total_cents: price.cents,
-            customer: ctx.metadata("customer").and_then(Value::as_str).map(str::to_owned),
+            customer: ctx
+                .metadata("customer")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 }
@@ -56,14 +59,21 @@ impl Checkout {
 async fn dag_runs_parents_first_and_children_read_typed_outputs() {
     let h = Harness::start().await;
     h.worker("dag-worker", |w| w.register::<Checkout>()).await;
-    let output = within(h.client.run::<Checkout>(&Order { id: 7, items: vec![250, 100] }))
-        .await
-        .expect("run succeeds");
+    let output = within(h.client.run::<Checkout>(&Order {
+        id: 7,
+        items: vec![250, 100],
+    }))
+    .await
+    .expect("run succeeds");
     assert_eq!(
         output,
         CheckoutOutput {
             price: Priced { cents: 350 },
-            charge: Receipt { order_id: 7, total_cents: 350, customer: None },
+            charge: Receipt {
+                order_id: 7,
+                total_cents: 350,
+                customer: None
+            },
         }
     );
 }
@@ -75,7 +85,10 @@ async fn run_metadata_reaches_every_task() {
     let workflow = Checkout::definition().expect("valid");
     let run = within(workflow.run_no_wait(
         &h.client,
-        &Order { id: 1, items: vec![5] },
+        &Order {
+            id: 1,
+            items: vec![5],
+        },
         RunOptions::new().metadata("customer", "acme"),
     ))
     .await
@@ -106,7 +119,9 @@ async fn builder_workflows_work_without_macros() {
         .expect("valid");
     let h = Harness::start().await;
     h.worker("etl-worker", |w| w.workflow(&etl)).await;
-    let output = within(etl.run(&h.client, &json!({"n": 21}))).await.expect("run");
+    let output = within(etl.run(&h.client, &json!({"n": 21})))
+        .await
+        .expect("run");
     assert_eq!(output.get("fetch"), Some(&json!({"rows": 21})));
     assert_eq!(output.get("double"), Some(&json!({"rows": 42})));
     assert_eq!(output.get("report"), Some(&json!({"summary": "21 -> 42"})));
@@ -115,11 +130,20 @@ async fn builder_workflows_work_without_macros() {
 #[tokio::test]
 async fn many_runs_complete_independently() {
     let h = Harness::start().await;
-    h.worker("dag-worker", |w| w.register::<Checkout>().slots(4)).await;
+    h.worker("dag-worker", |w| w.register::<Checkout>().slots(4))
+        .await;
     let workflow = Checkout::definition().expect("valid");
     let runs = within(workflow.run_many(
         &h.client,
-        (0..10).map(|i| (Order { id: i, items: vec![u32::try_from(i).unwrap_or(0)] }, RunOptions::new())),
+        (0..10).map(|i| {
+            (
+                Order {
+                    id: i,
+                    items: vec![u32::try_from(i).unwrap_or(0)],
+                },
+                RunOptions::new(),
+            )
+        }),
     ))
     .await
     .expect("bulk trigger");

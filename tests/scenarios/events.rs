@@ -20,14 +20,18 @@ struct Acknowledged {
 async fn acknowledge(input: OrderCreated, ctx: Context) -> Result<Acknowledged, TaskError> {
     Ok(Acknowledged {
         order_id: input.order_id,
-        source: ctx.metadata("source").and_then(|v| v.as_str()).map(str::to_owned),
+        source: ctx
+            .metadata("source")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
     })
 }
 
 #[tokio::test]
 async fn pushing_an_event_runs_the_listening_workflow_with_its_payload_and_metadata() {
     let h = Harness::start().await;
-    h.worker("event-worker", |w| w.register::<acknowledge>()).await;
+    h.worker("event-worker", |w| w.register::<acknowledge>())
+        .await;
     let event = Event::new("order:created", &OrderCreated { order_id: 42 })
         .unwrap()
         .metadata("source", "checkout");
@@ -35,29 +39,63 @@ async fn pushing_an_event_runs_the_listening_workflow_with_its_payload_and_metad
     assert!(pushed.key.ends_with("order:created"), "{}", pushed.key);
 
     if let Some(engine) = h.local() {
-        let event = engine.events().into_iter().find(|e| e.id == pushed.id).expect("stored event");
-        assert_eq!(event.triggered_runs.len(), 1, "exactly one workflow listens");
+        let event = engine
+            .events()
+            .into_iter()
+            .find(|e| e.id == pushed.id)
+            .expect("stored event");
+        assert_eq!(
+            event.triggered_runs.len(),
+            1,
+            "exactly one workflow listens"
+        );
         let run_id = event.triggered_runs[0].clone();
-        let run = engine.wait_for_run(&run_id, WAIT).await.expect("run finishes");
+        let run = engine
+            .wait_for_run(&run_id, WAIT)
+            .await
+            .expect("run finishes");
         let output = run.tasks[0].output_json().expect("output");
-        assert_eq!(output, serde_json::json!({"order_id": 42, "source": "checkout"}));
-        let output = within(h.client.runs().result(&run_id)).await.expect("result");
+        assert_eq!(
+            output,
+            serde_json::json!({"order_id": 42, "source": "checkout"})
+        );
+        let output = within(h.client.runs().result(&run_id))
+            .await
+            .expect("result");
         let typed: Acknowledged = output.task("acknowledge").expect("typed");
-        assert_eq!(typed, Acknowledged { order_id: 42, source: Some("checkout".into()) });
+        assert_eq!(
+            typed,
+            Acknowledged {
+                order_id: 42,
+                source: Some("checkout".into())
+            }
+        );
     }
 }
 
 #[tokio::test]
 async fn events_with_other_keys_trigger_nothing() {
     let h = Harness::start().await;
-    h.worker("event-worker", |w| w.register::<acknowledge>()).await;
-    let pushed = within(h.client.events().push("order:deleted", &OrderCreated { order_id: 1 }))
-        .await
-        .expect("push");
+    h.worker("event-worker", |w| w.register::<acknowledge>())
+        .await;
+    let pushed = within(
+        h.client
+            .events()
+            .push("order:deleted", &OrderCreated { order_id: 1 }),
+    )
+    .await
+    .expect("push");
     if let Some(engine) = h.local() {
-        let event = engine.events().into_iter().find(|e| e.id == pushed.id).expect("stored");
+        let event = engine
+            .events()
+            .into_iter()
+            .find(|e| e.id == pushed.id)
+            .expect("stored");
         assert!(event.triggered_runs.is_empty());
         assert!(engine.runs().is_empty());
     }
-    assert_eq!(acknowledge::definition().expect("valid").name(), "acknowledge");
+    assert_eq!(
+        acknowledge::definition().expect("valid").name(),
+        "acknowledge"
+    );
 }

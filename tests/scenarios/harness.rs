@@ -83,8 +83,13 @@ impl Harness {
     }
 
     /// Starts a worker configured by `configure`; it is shut down when the harness drops.
-    pub(crate) async fn worker(&self, name: &str, configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder) -> WorkerHandle {
-        let builder = hatchet_sdk::Worker::builder(&self.client, name).shutdown_timeout(Duration::from_secs(5));
+    pub(crate) async fn worker(
+        &self,
+        name: &str,
+        configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
+    ) -> WorkerHandle {
+        let builder = hatchet_sdk::Worker::builder(&self.client, name)
+            .shutdown_timeout(Duration::from_secs(5));
         let worker = configure(builder).build().expect("worker definition");
         let handle = within(worker.start()).await.expect("worker starts");
         self.workers.lock().expect("workers").push(handle.clone());
@@ -94,7 +99,12 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let workers = std::mem::take(
+            &mut *self
+                .workers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for worker in workers {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {

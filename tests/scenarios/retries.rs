@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 use crate::harness::{Harness, within};
 
 /// A standalone task that fails until attempt `succeed_on` (1-based) and counts its calls.
-fn flaky(name: &str, succeed_on: u32, retries: u32, calls: Arc<AtomicU32>) -> Workflow<Value, Value> {
+fn flaky(
+    name: &str,
+    succeed_on: u32,
+    retries: u32,
+    calls: Arc<AtomicU32>,
+) -> Workflow<Value, Value> {
     let task = Task::new(name, move |_: Value, ctx: Context| {
         let calls = calls.clone();
         async move {
@@ -31,7 +36,9 @@ async fn a_task_that_fails_once_succeeds_on_retry() {
     let workflow = flaky("flaky-once", 2, 3, calls.clone());
     let h = Harness::start().await;
     h.worker("retry-worker", |w| w.workflow(&workflow)).await;
-    let output = within(workflow.run(&h.client, &json!({}))).await.expect("succeeds on retry");
+    let output = within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("succeeds on retry");
     assert_eq!(output, json!({"attempt": 2, "retry_count": 1}));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
@@ -42,11 +49,22 @@ async fn a_task_out_of_retries_fails_the_run_with_its_last_error() {
     let workflow = flaky("always-fails", u32::MAX, 2, calls.clone());
     let h = Harness::start().await;
     h.worker("retry-worker", |w| w.workflow(&workflow)).await;
-    let err = within(workflow.run(&h.client, &json!({}))).await.unwrap_err();
-    let Error::RunFailed(failure) = err else { panic!("{err:?}") };
+    let err = within(workflow.run(&h.client, &json!({})))
+        .await
+        .unwrap_err();
+    let Error::RunFailed(failure) = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(failure.errors.len(), 1);
-    assert!(failure.errors[0].1.contains("attempt 3 failed"), "{failure}");
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "one attempt plus two retries");
+    assert!(
+        failure.errors[0].1.contains("attempt 3 failed"),
+        "{failure}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "one attempt plus two retries"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +82,9 @@ async fn non_retryable_errors_stop_retries() {
     let workflow: Workflow<Value, Value> = Workflow::standalone(task).build().expect("valid");
     let h = Harness::start().await;
     h.worker("retry-worker", |w| w.workflow(&workflow)).await;
-    let err = within(workflow.run(&h.client, &json!({}))).await.unwrap_err();
+    let err = within(workflow.run(&h.client, &json!({})))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("the order is invalid"), "{err}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -86,7 +106,9 @@ async fn a_panic_fails_the_attempt_and_the_worker_keeps_serving() {
     let workflow: Workflow<Value, Value> = Workflow::standalone(task).build().expect("valid");
     let h = Harness::start().await;
     h.worker("panic-worker", |w| w.workflow(&workflow)).await;
-    let output = within(workflow.run(&h.client, &json!({"n": 1}))).await.expect("retry succeeds");
+    let output = within(workflow.run(&h.client, &json!({"n": 1})))
+        .await
+        .expect("retry succeeds");
     assert_eq!(output, json!({"ok": true}));
     if let Some(engine) = h.local() {
         let run = engine.runs().into_iter().next().expect("one run");
@@ -117,22 +139,35 @@ async fn undecodable_input_fails_without_retry_naming_the_field() {
     let workflow: Workflow<Strict, Value> = Workflow::standalone(task).build().expect("valid");
     let h = Harness::start().await;
     h.worker("strict-worker", |w| w.workflow(&workflow)).await;
-    let run = within(h.client.runs().trigger("strict", &json!({"count": "many"}), Default::default()))
-        .await
-        .expect("trigger");
+    let run = within(h.client.runs().trigger(
+        "strict",
+        &json!({"count": "many"}),
+        Default::default(),
+    ))
+    .await
+    .expect("trigger");
     let err = within(run.result()).await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("cannot decode the input of task `strict` at `count`"), "{text}");
+    assert!(
+        text.contains("cannot decode the input of task `strict` at `count`"),
+        "{text}"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0, "the function never ran");
     if let Some(engine) = h.local() {
         let run = engine.run(run.id()).expect("run");
-        assert_eq!(run.tasks[0].attempts.len(), 1, "no retry after a decode failure");
+        assert_eq!(
+            run.tasks[0].attempts.len(),
+            1,
+            "no retry after a decode failure"
+        );
     }
 }
 
 #[tokio::test]
 async fn backoff_delays_retries_on_the_engine_clock() {
-    let Some(h) = Harness::with_manual_clock().await else { return };
+    let Some(h) = Harness::with_manual_clock().await else {
+        return;
+    };
     let engine = h.local().expect("in-process");
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
@@ -150,21 +185,40 @@ async fn backoff_delays_retries_on_the_engine_clock() {
     .backoff(Backoff::exponential(2.0));
     let workflow: Workflow<Value, Value> = Workflow::standalone(task).build().expect("valid");
     h.worker("backoff-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({}), Default::default())).await.expect("trigger");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), Default::default()))
+        .await
+        .expect("trigger");
 
     // First retry waits 2^1 s: nothing happens before the clock gets there.
-    within(engine.wait_for("first attempt to fail", crate::harness::WAIT, |e| {
-        e.run(run.id()).filter(|r| r.tasks[0].attempts.len() == 1 && r.tasks[0].attempts[0].error.is_some())
-    }))
+    within(
+        engine.wait_for("first attempt to fail", crate::harness::WAIT, |e| {
+            e.run(run.id()).filter(|r| {
+                r.tasks[0].attempts.len() == 1 && r.tasks[0].attempts[0].error.is_some()
+            })
+        }),
+    )
     .await
     .expect("first attempt fails");
     engine.clock().advance(Duration::from_millis(1900));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the retry must wait for its backoff");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the retry must wait for its backoff"
+    );
     engine.clock().advance(Duration::from_millis(100));
-    within(engine.wait_for("second attempt to fail", crate::harness::WAIT, |e| {
-        e.run(run.id()).filter(|r| r.tasks[0].attempts.iter().filter(|a| a.error.is_some()).count() == 2)
-    }))
+    within(
+        engine.wait_for("second attempt to fail", crate::harness::WAIT, |e| {
+            e.run(run.id()).filter(|r| {
+                r.tasks[0]
+                    .attempts
+                    .iter()
+                    .filter(|a| a.error.is_some())
+                    .count()
+                    == 2
+            })
+        }),
+    )
     .await
     .expect("second attempt fails");
     // The second retry waits 2^2 s.

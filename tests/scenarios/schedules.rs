@@ -19,13 +19,19 @@ impl Hourly {
 
 #[tokio::test]
 async fn cron_fires_at_each_matching_minute_of_the_engine_clock() {
-    let Some(h) = Harness::with_manual_clock().await else { return };
+    let Some(h) = Harness::with_manual_clock().await else {
+        return;
+    };
     let engine = h.local().expect("in-process");
     h.worker("cron-worker", |w| w.register::<Hourly>()).await;
     assert!(engine.runs().is_empty());
 
     // Move to the next full hour: exactly one run, with the cron input.
-    let now = engine.clock().now().duration_since(std::time::UNIX_EPOCH).expect("after epoch");
+    let now = engine
+        .clock()
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after epoch");
     let to_next_hour = Duration::from_secs(3600 - now.as_secs() % 3600);
     engine.clock().advance(to_next_hour);
     let run = engine
@@ -41,26 +47,43 @@ async fn cron_fires_at_each_matching_minute_of_the_engine_clock() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(engine.runs().len(), 1, "nothing fires between hours");
     engine.clock().advance(Duration::from_secs(1800));
-    engine.wait_for("the second cron run", WAIT, |e| (e.runs().len() == 2).then_some(())).await.expect("second run");
+    engine
+        .wait_for("the second cron run", WAIT, |e| {
+            (e.runs().len() == 2).then_some(())
+        })
+        .await
+        .expect("second run");
 }
 
 #[tokio::test]
 async fn scheduled_runs_start_at_their_time() {
-    let Some(h) = Harness::with_manual_clock().await else { return };
+    let Some(h) = Harness::with_manual_clock().await else {
+        return;
+    };
     let engine = h.local().expect("in-process");
     h.worker("cron-worker", |w| w.register::<Hourly>()).await;
     let at = engine.clock().now() + Duration::from_secs(600);
-    let scheduled = within(h.client.runs().schedule("hourly-report", &json!({"scope": "one"}), [at], RunOptions::new()))
-        .await
-        .expect("schedule");
+    let scheduled = within(h.client.runs().schedule(
+        "hourly-report",
+        &json!({"scope": "one"}),
+        [at],
+        RunOptions::new(),
+    ))
+    .await
+    .expect("schedule");
     assert_eq!(scheduled.scheduled.len(), 1);
     engine.clock().advance(Duration::from_secs(599));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(engine.runs().iter().all(|r| r.origin != "schedule"), "not before its time");
+    assert!(
+        engine.runs().iter().all(|r| r.origin != "schedule"),
+        "not before its time"
+    );
     engine.clock().advance(Duration::from_secs(1));
     let run = engine
         .wait_for("the scheduled run", WAIT, |e| {
-            e.runs().into_iter().find(|r| r.origin == "schedule" && r.status.is_final())
+            e.runs()
+                .into_iter()
+                .find(|r| r.origin == "schedule" && r.status.is_final())
         })
         .await
         .expect("scheduled run finished");

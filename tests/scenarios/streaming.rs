@@ -30,14 +30,25 @@ async fn narrate(_input: Value, ctx: Context) -> Result<Value, TaskError> {
 async fn a_client_reads_the_chunks_a_task_streams() {
     let h = Harness::start().await;
     h.worker("stream-worker", |w| w.register::<narrate>()).await;
-    let run = within(h.client.run_no_wait::<narrate>(&json!({}), RunOptions::new())).await.expect("trigger");
+    let run = within(
+        h.client
+            .run_no_wait::<narrate>(&json!({}), RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
     let chunks = within(async {
         let stream = h.client.runs().stream(run.id()).await.expect("subscribe");
         SUBSCRIBED.store(true, Ordering::SeqCst);
-        stream.map(|c| c.expect("chunk").text()).collect::<Vec<_>>().await
+        stream
+            .map(|c| c.expect("chunk").text())
+            .collect::<Vec<_>>()
+            .await
     })
     .await;
     assert_eq!(chunks, ["chunk-0", "chunk-1", "chunk-2"]);
-    assert_eq!(within(run.result()).await.expect("result"), json!({"chunks": 3}));
+    assert_eq!(
+        within(run.result()).await.expect("result"),
+        json!({"chunks": 3})
+    );
     assert!(narrate::definition().is_ok());
 }

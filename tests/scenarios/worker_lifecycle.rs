@@ -34,9 +34,13 @@ async fn context_exposes_ids_metadata_and_input() {
     let workflow = standalone(inspect);
     let h = Harness::start().await;
     let worker = h.worker("ctx-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({"n": 3}), RunOptions::new().metadata("team", "core")))
-        .await
-        .expect("trigger");
+    let run = within(workflow.run_no_wait(
+        &h.client,
+        &json!({"n": 3}),
+        RunOptions::new().metadata("team", "core"),
+    ))
+    .await
+    .expect("trigger");
     let out = within(run.result()).await.expect("result");
     assert_eq!(out["input"], json!({"n": 3}));
     assert_eq!(out["typed_n"], 3);
@@ -60,7 +64,9 @@ async fn task_logs_reach_the_engine_in_order() {
     let workflow = standalone(chatty);
     let h = Harness::start().await;
     h.worker("log-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
     within(run.result()).await.expect("result");
     if let Some(engine) = h.local() {
         let task_id = engine.run(run.id()).expect("run").tasks[0].id.clone();
@@ -69,7 +75,11 @@ async fn task_logs_reach_the_engine_in_order() {
         assert_eq!(logs[0].message, "starting");
         assert_eq!(logs[0].level.as_deref(), Some("INFO"));
         assert_eq!(logs[1].level.as_deref(), Some("WARN"));
-        assert_eq!(logs[2].message.len(), 10_000, "long lines are cut at 10 000 characters");
+        assert_eq!(
+            logs[2].message.len(),
+            10_000,
+            "long lines are cut at 10 000 characters"
+        );
         assert_eq!(logs[0].retry_count, Some(0));
     }
 }
@@ -91,12 +101,19 @@ async fn slots_bound_how_many_tasks_run_at_once() {
     });
     let workflow = standalone(busy);
     let h = Harness::start().await;
-    h.worker("slot-worker", |w| w.workflow(&workflow).slots(2)).await;
-    let runs = within(workflow.run_many(&h.client, (0..6).map(|_| (json!({}), RunOptions::new())))).await.expect("trigger");
+    h.worker("slot-worker", |w| w.workflow(&workflow).slots(2))
+        .await;
+    let runs = within(workflow.run_many(&h.client, (0..6).map(|_| (json!({}), RunOptions::new()))))
+        .await
+        .expect("trigger");
     for run in runs {
         within(run.result()).await.expect("result");
     }
-    assert_eq!(peak.load(Ordering::SeqCst), 2, "two slots, never more than two at once");
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        2,
+        "two slots, never more than two at once"
+    );
 }
 
 #[tokio::test]
@@ -114,13 +131,24 @@ async fn shutdown_drains_running_tasks_before_unsubscribing() {
     let workflow = standalone(slow);
     let h = Harness::start().await;
     let worker = h.worker("drain-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new())).await.expect("trigger");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
     within(started.notified()).await;
     within(worker.shutdown()).await.expect("graceful shutdown");
     assert_eq!(worker.running_tasks(), 0);
-    assert_eq!(within(run.result()).await.expect("the in-flight task finished"), json!({"drained": true}));
+    assert_eq!(
+        within(run.result())
+            .await
+            .expect("the in-flight task finished"),
+        json!({"drained": true})
+    );
     if let Some(engine) = h.local() {
-        let info = engine.workers().into_iter().find(|w| w.id == worker.worker_id()).expect("worker");
+        let info = engine
+            .workers()
+            .into_iter()
+            .find(|w| w.id == worker.worker_id())
+            .expect("worker");
         assert!(info.unsubscribed);
     }
 }
@@ -144,21 +172,41 @@ async fn results_survive_the_engine_dropping_every_stream() {
         }
     });
     let workflow = standalone(gated);
-    h.worker("resilient-worker", |w| w.workflow(&workflow)).await;
-    let run = within(workflow.run_no_wait(&h.client, &json!({"n": 1}), RunOptions::new())).await.expect("trigger");
+    h.worker("resilient-worker", |w| w.workflow(&workflow))
+        .await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({"n": 1}), RunOptions::new()))
+        .await
+        .expect("trigger");
     within(started.notified()).await;
 
     engine.drop_all_streams();
     release.notify_one();
-    assert_eq!(within(run.result()).await.expect("result delivered after reconnect"), json!({"n": 1}));
+    assert_eq!(
+        within(run.result())
+            .await
+            .expect("result delivered after reconnect"),
+        json!({"n": 1})
+    );
 
     // The worker is back on a fresh stream and keeps taking work.
-    let second = within(workflow.run_no_wait(&h.client, &json!({"n": 2}), RunOptions::new())).await.expect("trigger");
+    let second = within(workflow.run_no_wait(&h.client, &json!({"n": 2}), RunOptions::new()))
+        .await
+        .expect("trigger");
     within(started.notified()).await;
     release.notify_one();
-    assert_eq!(within(second.result()).await.expect("second result"), json!({"n": 2}));
-    let run = engine.wait_for_run(run.id(), WAIT).await.expect("first run");
-    assert_eq!(run.tasks[0].attempts.len(), 1, "the attempt was reported once, not rerun");
+    assert_eq!(
+        within(second.result()).await.expect("second result"),
+        json!({"n": 2})
+    );
+    let run = engine
+        .wait_for_run(run.id(), WAIT)
+        .await
+        .expect("first run");
+    assert_eq!(
+        run.tasks[0].attempts.len(),
+        1,
+        "the attempt was reported once, not rerun"
+    );
 }
 
 #[tokio::test]
@@ -166,17 +214,29 @@ async fn a_task_can_refresh_its_timeout_release_its_slot_and_label_its_worker() 
     let busy = Task::new("housekeeping", |_: Value, ctx: Context| async move {
         let deadline = ctx.refresh_timeout("30s").await?;
         ctx.release_slot().await?;
-        ctx.upsert_worker_labels([("zone".to_owned(), LabelValue::from("b"))]).await?;
+        ctx.upsert_worker_labels([("zone".to_owned(), LabelValue::from("b"))])
+            .await?;
         Ok::<_, TaskError>(json!({"has_deadline": deadline.is_some()}))
     })
     .timeout("10s");
     let workflow = standalone(busy);
     let h = Harness::start().await;
-    let worker = h.worker("house-worker", |w| w.workflow(&workflow).label("zone", "a")).await;
-    let out = within(workflow.run(&h.client, &json!({}))).await.expect("result");
+    let worker = h
+        .worker("house-worker", |w| w.workflow(&workflow).label("zone", "a"))
+        .await;
+    let out = within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("result");
     assert_eq!(out, json!({"has_deadline": true}));
     if let Some(engine) = h.local() {
-        let info = engine.workers().into_iter().find(|w| w.id == worker.worker_id()).expect("worker");
-        assert_eq!(info.labels.get("zone"), Some(&hatchet_sdk::testing::LabelValue::Str("b".into())));
+        let info = engine
+            .workers()
+            .into_iter()
+            .find(|w| w.id == worker.worker_id())
+            .expect("worker");
+        assert_eq!(
+            info.labels.get("zone"),
+            Some(&hatchet_sdk::testing::LabelValue::Str("b".into()))
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! finishes (reference §1.1, `SubscribeToWorkflowEvents`).
 
 use futures::Stream;
-use hatchet_proto::{ResourceEventType, ResourceType, SubscribeToWorkflowEventsRequest, WorkflowEvent};
+use hatchet_proto::{
+    ResourceEventType, ResourceType, SubscribeToWorkflowEventsRequest, WorkflowEvent,
+};
 use tonic::Streaming;
 
 use crate::client::Client;
@@ -27,7 +29,10 @@ impl StreamChunk {
 
 /// Opens the event stream of `run_id` and yields its stream chunks in order; the stream ends
 /// when the run finishes. Chunks sent before the subscription are not replayed.
-pub(crate) async fn chunks(client: &Client, run_id: &str) -> Result<impl Stream<Item = Result<StreamChunk>> + use<>> {
+pub(crate) async fn chunks(
+    client: &Client,
+    run_id: &str,
+) -> Result<impl Stream<Item = Result<StreamChunk>> + use<>> {
     let events = client
         .transport()
         .dispatcher()

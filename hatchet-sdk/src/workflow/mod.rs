@@ -266,7 +266,8 @@ impl<I: JsonSchema, O> WorkflowBuilder<I, O> {
         self
     }
 
-    /// Runs the workflow on a cron schedule (five fields, UTC: `"*/15 * * * *"`).
+    /// Runs the workflow on a cron schedule in UTC: five fields (`"*/15 * * * *"`), or six with
+    /// seconds first.
     pub fn on_cron(mut self, expression: impl Into<String>) -> Self {
         self.on_crons.push(expression.into());
         self

@@ -299,6 +299,19 @@ fn durations_are_checked_and_reported_with_the_task() {
 fn crons_are_checked() {
     let err = error_of(Workflow::builder("etl").on_cron("* * *").task(task("a")));
     assert!(err.contains("has 3 fields; write five"), "{err}");
+    assert!(
+        build(
+            Workflow::builder("etl")
+                .on_cron("30 0 9 * * *")
+                .task(task("a"))
+        )
+        .is_ok(),
+        "six fields: seconds first"
+    );
+    assert!(
+        error_of(Workflow::builder("etl").on_cron("@daily").task(task("a")))
+            .contains("has 1 fields")
+    );
     let err = error_of(
         Workflow::builder("etl")
             .on_cron("61 * * * *")

@@ -2,7 +2,6 @@
 //! with the workflow and task named. They mirror the engine's own validation (reference §3.2).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::str::FromStr;
 
 use crate::workflow::conditions::Condition;
 use crate::workflow::{DefinitionError, TaskDef, WorkflowDef};
@@ -174,15 +173,19 @@ fn check_concurrency(concurrency: &crate::workflow::Concurrency) -> Result<(), D
     Ok(())
 }
 
-/// Five-field cron expressions, as the engine takes them.
+/// Cron expressions as the engine takes them: five fields, or six with seconds first; no
+/// `@daily`-style nicknames.
 pub(crate) fn check_cron(expression: &str) -> Result<(), DefinitionError> {
     let fields = expression.split_whitespace().count();
-    if fields != 5 {
+    if !matches!(fields, 5 | 6) {
         return Err(DefinitionError::new(format!(
-            "cron `{expression}` has {fields} fields; write five: minute hour day-of-month month day-of-week"
+            "cron `{expression}` has {fields} fields; write five (minute hour day-of-month month day-of-week), or six with seconds first"
         )));
     }
-    croner::Cron::from_str(expression)
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(expression)
         .map(|_| ())
         .map_err(|e| DefinitionError::new(format!("cron `{expression}` is invalid: {e}")))
 }

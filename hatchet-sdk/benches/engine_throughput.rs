@@ -1,0 +1,186 @@
+//! No-op task throughput of the in-process engine with a minimal raw-protocol worker.
+//!
+//! ```text
+//! cargo bench -p hatchet-sdk --features testing --bench engine_throughput -- [TASKS]
+//! ```
+//!
+//! The worker is a hand-written tonic loop (Register, ListenV2, and STARTED + COMPLETED for
+//! each action): the floor any SDK worker is compared against. Prints a figure; asserts
+//! nothing about speed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hatchet_proto as pb;
+use hatchet_proto::dispatcher_client::DispatcherClient;
+use hatchet_proto::v1;
+use hatchet_proto::v1::admin_service_client::AdminServiceClient;
+use hatchet_proto::workflow_service_client::WorkflowServiceClient;
+use hatchet_sdk::testing::TestEngine;
+use tonic::Request;
+use tonic::transport::Channel;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const BATCH: usize = 500;
+const SLOTS: i32 = 1000;
+
+fn authed<T>(token: &str, message: T) -> Result<Request<T>, Error> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let total: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let engine = TestEngine::start().await?;
+    let token = engine.token().to_owned();
+    let channel = Channel::from_shared(format!("http://{}", engine.addr()))?
+        .connect()
+        .await?;
+
+    let mut admin = AdminServiceClient::new(channel.clone());
+    admin
+        .put_workflow(authed(
+            &token,
+            v1::CreateWorkflowVersionRequest {
+                name: "noop".to_owned(),
+                tasks: vec![v1::CreateTaskOpts {
+                    readable_id: "noop".to_owned(),
+                    action: "noop:noop".to_owned(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )?)
+        .await?;
+
+    let mut dispatcher = DispatcherClient::new(channel.clone());
+    let worker_id = dispatcher
+        .register(authed(
+            &token,
+            pb::WorkerRegisterRequest {
+                worker_name: "raw-floor".to_owned(),
+                actions: vec!["noop:noop".to_owned()],
+                slot_config: [("default".to_owned(), SLOTS)].into(),
+                ..Default::default()
+            },
+        )?)
+        .await?
+        .into_inner()
+        .worker_id;
+    let mut actions = dispatcher
+        .listen_v2(authed(
+            &token,
+            pb::WorkerListenRequest {
+                worker_id: worker_id.clone(),
+            },
+        )?)
+        .await?
+        .into_inner();
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let worker_done = done.clone();
+    let worker_token = token.clone();
+    let worker = tokio::spawn(async move {
+        while let Ok(Some(action)) = actions.message().await {
+            let mut client = dispatcher.clone();
+            let token = worker_token.clone();
+            let worker_id = worker_id.clone();
+            let done = worker_done.clone();
+            tokio::spawn(async move {
+                for (event_type, payload) in [
+                    (pb::StepActionEventType::StepEventTypeStarted, ""),
+                    (pb::StepActionEventType::StepEventTypeCompleted, "{}"),
+                ] {
+                    let event = pb::StepActionEvent {
+                        worker_id: worker_id.clone(),
+                        task_run_external_id: action.task_run_external_id.clone(),
+                        action_id: action.action_id.clone(),
+                        event_type: event_type as i32,
+                        event_payload: payload.to_owned(),
+                        retry_count: Some(action.retry_count),
+                        ..Default::default()
+                    };
+                    let Ok(request) = authed(&token, event) else {
+                        return;
+                    };
+                    if client.send_step_action_event(request).await.is_err() {
+                        return;
+                    }
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+    });
+
+    // Heartbeats keep the worker eligible for the whole run.
+    let mut heartbeats = DispatcherClient::new(channel.clone());
+    let heartbeat_token = token.clone();
+    let heartbeat_worker = engine.workers()[0].id.clone();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            if let Ok(request) = authed(
+                &heartbeat_token,
+                pb::HeartbeatRequest {
+                    worker_id: heartbeat_worker.clone(),
+                    heartbeat_at: None,
+                },
+            ) {
+                let _ = heartbeats.heartbeat(request).await;
+            }
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+    });
+
+    let mut workflows = WorkflowServiceClient::new(channel);
+    let started = Instant::now();
+    let mut triggered = 0;
+    while triggered < total {
+        // Keep the backlog bounded so the figure measures throughput, not queue depth.
+        while triggered - done.load(Ordering::Relaxed) > SLOTS as usize {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let n = BATCH.min(total - triggered);
+        let request = pb::BulkTriggerWorkflowRequest {
+            workflows: (0..n)
+                .map(|_| v1::TriggerWorkflowRequest {
+                    name: "noop".to_owned(),
+                    input: "{}".to_owned(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        workflows
+            .bulk_trigger_workflow(authed(&token, request)?)
+            .await?;
+        triggered += n;
+    }
+    while done.load(Ordering::Relaxed) < total {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err("the benchmark did not finish within 10 minutes".into());
+        }
+    }
+    let elapsed = started.elapsed();
+    worker.abort();
+    heartbeat.abort();
+    let completed = engine
+        .runs()
+        .iter()
+        .filter(|r| r.status == hatchet_sdk::testing::TaskStatus::Completed)
+        .count();
+    println!(
+        "engine_throughput: {total} no-op tasks in {:.2} s = {:.0} tasks/s (raw-protocol worker, {SLOTS} slots; {completed} runs completed)",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,473 @@
+//! [`TestEngine`]: starting, addressing, stopping and inspecting an in-process engine.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use hatchet_proto::dispatcher_server::DispatcherServer;
+use hatchet_proto::events_service_server::EventsServiceServer;
+use hatchet_proto::v1::admin_service_server::AdminServiceServer;
+use hatchet_proto::v1::v1_dispatcher_server::V1DispatcherServer;
+use hatchet_proto::workflow_service_server::WorkflowServiceServer;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
+
+use super::auth::Auth;
+use super::clock::{Clock, TestClock};
+use super::faults;
+use super::inspect::{ChunkInfo, EventInfo, LogInfo, RunInfo, TaskInfo, WorkerInfo};
+use super::model::TaskStatus;
+use super::services::{AuthCheck, EngineService};
+use super::shared::Shared;
+use super::state::State;
+use crate::{Client, ClientConfig, TlsStrategy};
+
+/// The version `GetVersion` reports by default: current enough that official SDKs use their
+/// current protocol (reference §5, step 2).
+pub const DEFAULT_ENGINE_VERSION: &str = "v0.104.7";
+/// The tenant id used unless the builder sets one (the engine's default seed tenant).
+pub const DEFAULT_TENANT_ID: &str = "707d0855-80ab-4e1f-a156-f1c4546cbf52";
+/// Largest gRPC message in either direction, as the engine's default.
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// How often time-based rules are checked on the real clock.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Why the engine could not start or a wait ended without its answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The listening socket could not be bound.
+    #[error("the test engine could not listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A wait helper gave up.
+    #[error("timed out after {timeout:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long it waited.
+        timeout: Duration,
+    },
+    /// The run id is not known to this engine.
+    #[error("run {0} does not exist in this engine")]
+    UnknownRun(String),
+}
+
+/// Options for [`TestEngine`]; start from [`TestEngine::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TestEngineBuilder {
+    ip: IpAddr,
+    port: u16,
+    manual_clock: Option<SystemTime>,
+    tenant_id: String,
+    version: String,
+}
+
+impl Default for TestEngineBuilder {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            manual_clock: None,
+            tenant_id: DEFAULT_TENANT_ID.to_owned(),
+            version: DEFAULT_ENGINE_VERSION.to_owned(),
+        }
+    }
+}
+
+impl TestEngineBuilder {
+    /// Listen on this port (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Listen on this address (default 127.0.0.1).
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Use a manual clock starting at the current time; see [`TestClock`].
+    pub fn manual_clock(self) -> Self {
+        self.manual_clock_at(SystemTime::now())
+    }
+
+    /// Use a manual clock starting at `start`.
+    pub fn manual_clock_at(mut self, start: SystemTime) -> Self {
+        self.manual_clock = Some(start);
+        self
+    }
+
+    /// The tenant id tokens name (default [`DEFAULT_TENANT_ID`]).
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = tenant_id.into();
+        self
+    }
+
+    /// The version `GetVersion` reports (default [`DEFAULT_ENGINE_VERSION`]).
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Starts the engine; it serves until dropped or [shut down](TestEngine::shutdown).
+    pub async fn start(self) -> Result<TestEngine, EngineError> {
+        let addr = SocketAddr::new(self.ip, self.port);
+        let listener = faults::bind(addr)
+            .await
+            .map_err(|source| EngineError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EngineError::Bind { addr, source })?;
+        let server_url = format!("http://{addr}");
+        let mut auth = Auth::new(self.tenant_id.clone(), server_url.clone());
+        let token = auth.mint(&addr.to_string());
+        let clock = match self.manual_clock {
+            Some(start) => Clock::manual(start),
+            None => Clock::Real,
+        };
+        let shared = Arc::new(Shared::new(
+            State::new(self.tenant_id.clone()),
+            clock,
+            auth,
+            self.version,
+        ));
+        let service = EngineService {
+            shared: shared.clone(),
+        };
+        let check = AuthCheck {
+            shared: shared.clone(),
+        };
+        let gzip = CompressionEncoding::Gzip;
+        let router = tonic::transport::Server::builder()
+            .add_service(InterceptedService::new(
+                DispatcherServer::new(service.clone())
+                    .accept_compressed(gzip)
+                    .send_compressed(gzip)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                check.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                EventsServiceServer::new(service.clone())
+                    .accept_compressed(gzip)
+                    .send_compressed(gzip)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                check.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                WorkflowServiceServer::new(service.clone())
+                    .accept_compressed(gzip)
+                    .send_compressed(gzip)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                check.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                AdminServiceServer::new(service.clone())
+                    .accept_compressed(gzip)
+                    .send_compressed(gzip)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                check.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                V1DispatcherServer::new(service)
+                    .accept_compressed(gzip)
+                    .send_compressed(gzip)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                check,
+            ));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let incoming = faults::incoming(listener, shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = router
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let ticking = shared.clone();
+        let ticker = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(TICK);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                ticking.tick();
+            }
+        });
+        Ok(TestEngine {
+            shared,
+            addr,
+            token,
+            tenant_id: self.tenant_id,
+            stop: Some(stop),
+            server: Some(server),
+            ticker,
+        })
+    }
+}
+
+/// A protocol-faithful Hatchet engine living in the test process.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use hatchet_sdk::testing::TestEngine;
+/// let engine = TestEngine::start().await?;
+/// let client = engine.client();
+/// let version = client.engine_version().await?;
+/// assert_eq!(version, "v0.104.7");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TestEngine {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    token: String,
+    tenant_id: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    ticker: JoinHandle<()>,
+}
+
+impl TestEngine {
+    /// Starts an engine on `127.0.0.1:0` with a real clock.
+    pub async fn start() -> Result<Self, EngineError> {
+        Self::builder().start().await
+    }
+
+    /// Options: port, manual clock, tenant id, version.
+    pub fn builder() -> TestEngineBuilder {
+        TestEngineBuilder::default()
+    }
+
+    /// The address the engine listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` for `HATCHET_CLIENT_HOST_PORT`.
+    pub fn host_port(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// A token this engine accepts (its claims point at this engine). Never log it outside
+    /// tests.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Mints another valid token, as `hatchet-admin token create` would.
+    pub fn mint_token(&self) -> String {
+        self.shared
+            .auth
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .mint(&self.addr.to_string())
+    }
+
+    /// The tenant id in this engine's tokens.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// The `HATCHET_CLIENT_*` variables a client of this engine needs.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("HATCHET_CLIENT_TOKEN".to_owned(), self.token.clone()),
+            ("HATCHET_CLIENT_HOST_PORT".to_owned(), self.host_port()),
+            (
+                "HATCHET_CLIENT_SERVER_URL".to_owned(),
+                format!("http://{}", self.addr),
+            ),
+            ("HATCHET_CLIENT_TLS_STRATEGY".to_owned(), "none".to_owned()),
+            (
+                "HATCHET_CLIENT_TENANT_ID".to_owned(),
+                self.tenant_id.clone(),
+            ),
+        ]
+    }
+
+    /// A client configuration pointed at this engine (plaintext).
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig::builder()
+            .token(self.token.clone())
+            .host_port(self.host_port())
+            .tls_strategy(TlsStrategy::None)
+            .build()
+            .expect("the engine's own token and address form a valid configuration")
+    }
+
+    /// A client connected to this engine.
+    pub fn client(&self) -> Client {
+        Client::new(self.client_config())
+            .expect("a plaintext client for the engine's address can always be built")
+    }
+
+    /// The engine's clock; see [`TestClock`] for manual clocks and worker liveness.
+    pub fn clock(&self) -> TestClock {
+        TestClock {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Stops serving and ends every open stream.
+    pub async fn shutdown(mut self) {
+        self.stop_now();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+    }
+
+    fn stop_now(&mut self) {
+        self.shared.with(|st, _| st.close_all_streams());
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.ticker.abort();
+    }
+
+    // ---- faults -----------------------------------------------------------------------
+
+    /// Ends every `ListenV2` and subscription stream now with UNAVAILABLE. Workers see their
+    /// stream break and their next heartbeat fail with FAILED_PRECONDITION until they listen
+    /// again.
+    pub fn drop_all_streams(&self) {
+        self.shared.with(|st, _| st.drop_all_streams());
+    }
+
+    /// For `duration` (real time), closes new connections at once and answers every call on
+    /// existing connections with UNAVAILABLE.
+    pub fn refuse_connections_for(&self, duration: Duration) {
+        self.shared.refuse_for(duration);
+    }
+
+    /// Stops crediting this worker with heartbeats when a manual clock advances, as if it
+    /// hung with its stream open (see [`TestClock`]).
+    pub fn silence_worker(&self, worker_id: &str) {
+        self.shared.with(|st, _| {
+            if let Some(worker) = st.workers.get_mut(worker_id) {
+                worker.silent = true;
+            }
+        });
+    }
+
+    // ---- inspection -------------------------------------------------------------------
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Vec<RunInfo> {
+        self.shared.read(State::all_runs)
+    }
+
+    /// One run.
+    pub fn run(&self, run_id: &str) -> Option<RunInfo> {
+        self.shared.read(|st| st.run_info(run_id))
+    }
+
+    /// One task.
+    pub fn task(&self, task_id: &str) -> Option<TaskInfo> {
+        self.shared.read(|st| st.task_info(task_id))
+    }
+
+    /// The log lines of a task.
+    pub fn logs(&self, task_id: &str) -> Vec<LogInfo> {
+        self.shared.read(|st| st.log_infos(task_id))
+    }
+
+    /// The stream chunks of a task, in the order subscribers received them.
+    pub fn stream_chunks(&self, task_id: &str) -> Vec<ChunkInfo> {
+        self.shared.read(|st| st.chunk_infos(task_id))
+    }
+
+    /// Every pushed event, oldest first.
+    pub fn events(&self) -> Vec<EventInfo> {
+        self.shared.read(State::event_infos)
+    }
+
+    /// Every registered worker, oldest first.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        self.shared.read(State::worker_infos)
+    }
+
+    /// Waits until `check` returns `Some`, re-checking after every state change; gives up
+    /// after `timeout` (real time).
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&Self) -> Option<T>,
+    ) -> Result<T, EngineError> {
+        let mut changed = self.shared.changed.subscribe();
+        let wait = async {
+            loop {
+                changed.borrow_and_update();
+                if let Some(found) = check(self) {
+                    return found;
+                }
+                if changed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        within(timeout, what, wait).await
+    }
+
+    /// Waits until the run has finished and returns it.
+    pub async fn wait_for_run(
+        &self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<RunInfo, EngineError> {
+        if self.run(run_id).is_none() {
+            return Err(EngineError::UnknownRun(run_id.to_owned()));
+        }
+        self.wait_for(&format!("run {run_id} to finish"), timeout, |e| {
+            e.run(run_id).filter(|r| r.status.is_final())
+        })
+        .await
+    }
+
+    /// Waits until the task has the given status and returns it.
+    pub async fn wait_for_task_status(
+        &self,
+        task_id: &str,
+        status: TaskStatus,
+        timeout: Duration,
+    ) -> Result<TaskInfo, EngineError> {
+        self.wait_for(&format!("task {task_id} to be {status:?}"), timeout, |e| {
+            e.task(task_id).filter(|t| t.status == status)
+        })
+        .await
+    }
+}
+
+async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    future: impl Future<Output = T>,
+) -> Result<T, EngineError> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .map_err(|_| EngineError::Timeout {
+            what: what.to_owned(),
+            timeout,
+        })
+}
+
+impl Drop for TestEngine {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}

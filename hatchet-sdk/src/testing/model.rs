@@ -1,0 +1,377 @@
+//! What the engine stores: registered workflows, runs, tasks, workers, events, logs.
+//!
+//! Options that later scheduling features read (concurrency, rate limits, conditions, label
+//! affinity, sticky, priority, idempotency, batching) are kept exactly as registered, so
+//! those features only need scheduler changes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hatchet_proto as pb;
+use hatchet_proto::v1;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::UnboundedSender;
+use tonic::Status;
+
+/// A registered workflow and all its versions (newest last).
+#[derive(Debug)]
+pub(crate) struct Workflow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) versions: Vec<Arc<Version>>,
+}
+
+impl Workflow {
+    pub(crate) fn latest(&self) -> Option<&Arc<Version>> {
+        self.versions.last()
+    }
+}
+
+/// One registration of a workflow.
+#[derive(Debug)]
+pub(crate) struct Version {
+    pub(crate) id: String,
+    pub(crate) workflow_id: String,
+    pub(crate) workflow_name: String,
+    pub(crate) version: String,
+    pub(crate) order: i64,
+    pub(crate) created_at: SystemTime,
+    pub(crate) tasks: Vec<TaskDef>,
+    pub(crate) on_failure: Option<TaskDef>,
+    pub(crate) event_triggers: Vec<String>,
+    pub(crate) cron_triggers: Vec<String>,
+    pub(crate) cron_input: Option<String>,
+    pub(crate) default_priority: Option<i32>,
+    /// Stored for sticky assignment (later issue).
+    #[allow(dead_code)]
+    pub(crate) sticky: Option<i32>,
+    /// Stored for concurrency control (later issue).
+    #[allow(dead_code)]
+    pub(crate) concurrency: Vec<v1::Concurrency>,
+    /// Stored for event filters (later issue).
+    #[allow(dead_code)]
+    pub(crate) default_filters: Vec<v1::DefaultFilter>,
+    /// Stored for idempotency keys (later issue).
+    #[allow(dead_code)]
+    pub(crate) idempotency: Option<v1::IdempotencyConfig>,
+    #[allow(dead_code)]
+    pub(crate) input_json_schema: Option<Vec<u8>>,
+    /// The registration as received, to recognise an identical re-registration.
+    pub(crate) request: v1::CreateWorkflowVersionRequest,
+}
+
+impl Version {
+    /// A workflow with more than one task (counting the on-failure task) runs as a DAG: its
+    /// tasks get their own ids. A single task shares the run's id, as in the engine.
+    pub(crate) fn is_dag(&self) -> bool {
+        self.tasks.len() + usize::from(self.on_failure.is_some()) > 1
+    }
+}
+
+/// One task of a workflow version.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskDef {
+    pub(crate) step_id: String,
+    pub(crate) readable_id: String,
+    pub(crate) action: String,
+    pub(crate) timeout: Duration,
+    /// The timeout as registered, quoted in timeout errors ("Task exceeded timeout of 60s").
+    pub(crate) timeout_text: String,
+    pub(crate) schedule_timeout: Duration,
+    pub(crate) parents: Vec<String>,
+    pub(crate) retries: i32,
+    pub(crate) backoff_factor: Option<f64>,
+    pub(crate) backoff_max_seconds: Option<i32>,
+    pub(crate) slot_requests: BTreeMap<String, i32>,
+    pub(crate) is_durable: bool,
+    /// Stored for later scheduling features.
+    #[allow(dead_code)]
+    pub(crate) rate_limits: Vec<v1::CreateTaskRateLimit>,
+    #[allow(dead_code)]
+    pub(crate) worker_labels: HashMap<String, v1::DesiredWorkerLabels>,
+    #[allow(dead_code)]
+    pub(crate) concurrency: Vec<v1::Concurrency>,
+    #[allow(dead_code)]
+    pub(crate) conditions: Option<v1::TaskConditions>,
+    #[allow(dead_code)]
+    pub(crate) batch: Option<v1::TaskBatchConfig>,
+}
+
+/// How a run came to be; `triggered_by` in the payload is always "manual", as in the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Manual,
+    Event,
+    Cron,
+    Schedule,
+    Child,
+}
+
+/// A request to start a run, from any source.
+#[derive(Debug, Clone)]
+pub(crate) struct TriggerSpec {
+    pub(crate) workflow_name: String,
+    pub(crate) input: Value,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) parent: Option<ParentLink>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) desired_worker_id: Option<String>,
+    pub(crate) desired_labels: HashMap<String, v1::DesiredWorkerLabels>,
+    pub(crate) origin: Origin,
+    pub(crate) triggering_event: Option<(String, String)>,
+}
+
+/// The task that spawned a child run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParentLink {
+    pub(crate) workflow_run_id: String,
+    pub(crate) task_id: String,
+    pub(crate) child_index: Option<i32>,
+    pub(crate) child_key: Option<String>,
+}
+
+/// Status of a run or task, as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Waiting for its parents.
+    Pending,
+    /// Waiting for a worker.
+    Queued,
+    /// Failed, waiting out its retry backoff.
+    Backoff,
+    /// Assigned to a worker.
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled (by a client, a schedule timeout or an upstream failure).
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Whether the task or run has finished.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Pending | Self::Queued | Self::Backoff => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub(crate) fn to_proto(self) -> v1::RunStatus {
+        match self {
+            Self::Pending | Self::Queued | Self::Backoff => v1::RunStatus::Queued,
+            Self::Running => v1::RunStatus::Running,
+            Self::Completed => v1::RunStatus::Completed,
+            Self::Failed => v1::RunStatus::Failed,
+            Self::Cancelled => v1::RunStatus::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) id: String,
+    pub(crate) version: Arc<Version>,
+    pub(crate) input: Value,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) status: TaskStatus,
+    pub(crate) created_at: SystemTime,
+    pub(crate) finished_at: Option<SystemTime>,
+    pub(crate) priority: i32,
+    pub(crate) parent: Option<ParentLink>,
+    pub(crate) origin: Origin,
+    pub(crate) triggering_event: Option<(String, String)>,
+    pub(crate) desired_worker_id: Option<String>,
+    /// Stored for label affinity (later issue).
+    #[allow(dead_code)]
+    pub(crate) desired_labels: HashMap<String, v1::DesiredWorkerLabels>,
+    /// Task ids in registration order; the on-failure task last once created.
+    pub(crate) tasks: Vec<String>,
+    pub(crate) on_failure_task: Option<String>,
+}
+
+/// One attempt of a task on a worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    pub(crate) retry_count: i32,
+    pub(crate) worker_id: String,
+    pub(crate) assigned_at: SystemTime,
+    pub(crate) started_at: Option<SystemTime>,
+    pub(crate) finished_at: Option<SystemTime>,
+    pub(crate) status: TaskStatus,
+    pub(crate) output: Option<String>,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub(crate) id: String,
+    pub(crate) run_id: String,
+    pub(crate) def: TaskDef,
+    pub(crate) is_on_failure: bool,
+    pub(crate) action_id: String,
+    pub(crate) status: TaskStatus,
+    /// Every delivery counts (reassignments too); this is `AssignedAction.retry_count`.
+    pub(crate) retry_count: i32,
+    /// Retries spent on application failures; compared with `retries` and used for backoff.
+    pub(crate) app_retry_count: i32,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) output: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) worker_id: Option<String>,
+    pub(crate) created_at: SystemTime,
+    pub(crate) queued_at: Option<SystemTime>,
+    pub(crate) queue_seq: u64,
+    pub(crate) timeout_at: Option<SystemTime>,
+    pub(crate) retry_after: Option<SystemTime>,
+    pub(crate) holds_slots: bool,
+    pub(crate) step_run_errors: BTreeMap<String, String>,
+    pub(crate) cancel_reason: Option<String>,
+}
+
+/// A worker label value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LabelValue {
+    /// A string label.
+    Str(String),
+    /// An integer label.
+    Int(i32),
+}
+
+impl LabelValue {
+    pub(crate) fn from_proto(label: &pb::WorkerLabels) -> Option<Self> {
+        match (&label.str_value, label.int_value) {
+            (Some(s), _) => Some(Self::Str(s.clone())),
+            (None, Some(i)) => Some(Self::Int(i)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The open `ListenV2` stream of a worker.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) generation: u64,
+    pub(crate) sender: UnboundedSender<Result<pb::AssignedAction, Status>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) actions: BTreeSet<String>,
+    pub(crate) labels: BTreeMap<String, LabelValue>,
+    pub(crate) slot_config: BTreeMap<String, i32>,
+    pub(crate) used_slots: BTreeMap<String, i32>,
+    pub(crate) last_heartbeat: SystemTime,
+    pub(crate) listener: Option<Listener>,
+    /// A `ListenV2` stream was established at least once (the engine's `lastListenerEstablished`).
+    pub(crate) listener_established: bool,
+    pub(crate) unsubscribed: bool,
+    /// Not credited with heartbeats when a manual clock advances.
+    pub(crate) silent: bool,
+    pub(crate) runtime: Option<pb::RuntimeInfo>,
+}
+
+impl Worker {
+    pub(crate) fn free_slots(&self, slot_type: &str) -> i32 {
+        self.slot_config.get(slot_type).copied().unwrap_or(0)
+            - self.used_slots.get(slot_type).copied().unwrap_or(0)
+    }
+}
+
+/// A pushed event.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvent {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) payload: String,
+    pub(crate) metadata: Option<String>,
+    pub(crate) timestamp: SystemTime,
+    pub(crate) scope: Option<String>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) triggered_runs: Vec<String>,
+}
+
+/// A `PutLog` line.
+#[derive(Debug, Clone)]
+pub(crate) struct LogLine {
+    pub(crate) task_id: String,
+    pub(crate) message: String,
+    pub(crate) level: Option<String>,
+    pub(crate) metadata: String,
+    pub(crate) retry_count: Option<i32>,
+    pub(crate) created_at: SystemTime,
+}
+
+/// A `PutStreamEvent` chunk.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    pub(crate) index: Option<i64>,
+    pub(crate) data: Vec<u8>,
+    pub(crate) metadata: String,
+    pub(crate) created_at: SystemTime,
+}
+
+/// The per-task reordering buffer: chunks go out in `event_index` order; a gap is waited
+/// for at most [`STREAM_GAP_WAIT`](super::scheduler::STREAM_GAP_WAIT).
+#[derive(Debug, Default)]
+pub(crate) struct ChunkBuffer {
+    pub(crate) next_index: i64,
+    pub(crate) pending: BTreeMap<i64, (Chunk, Instant)>,
+    pub(crate) delivered: Vec<Chunk>,
+}
+
+/// A run to start later, from `ScheduleWorkflow`.
+#[derive(Debug, Clone)]
+pub(crate) struct Scheduled {
+    pub(crate) trigger_at: SystemTime,
+    pub(crate) spec: TriggerSpec,
+    pub(crate) fired: bool,
+}
+
+/// A cron trigger of a workflow's latest version.
+#[derive(Debug)]
+pub(crate) struct CronEntry {
+    pub(crate) workflow_name: String,
+    pub(crate) expression: String,
+    pub(crate) input: Value,
+    pub(crate) next_at: SystemTime,
+}
+
+/// A `SubscribeToWorkflowRuns` stream.
+#[derive(Debug)]
+pub(crate) struct RunSubscriber {
+    pub(crate) id: u64,
+    pub(crate) sender: UnboundedSender<Result<pb::WorkflowRunEvent, Status>>,
+    pub(crate) watching: HashSet<String>,
+}
+
+/// What a `SubscribeToWorkflowEvents` stream follows.
+#[derive(Debug)]
+pub(crate) enum EventFilter {
+    Run(String),
+    Metadata {
+        key: String,
+        value: String,
+        active: HashSet<String>,
+    },
+}
+
+/// A `SubscribeToWorkflowEvents` stream.
+#[derive(Debug)]
+pub(crate) struct EventSubscriber {
+    pub(crate) filter: EventFilter,
+    pub(crate) sender: UnboundedSender<Result<pb::WorkflowEvent, Status>>,
+}

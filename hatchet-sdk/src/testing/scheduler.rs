@@ -1,0 +1,424 @@
+//! Assignment and time: the queue, worker choice, slots, and every rule that fires on the
+//! clock (backoff, execution and schedule timeouts, dead workers, schedules, crons).
+//!
+//! Assignment order is priority (3 first) then arrival. A worker is eligible for a task if it
+//! registered the task's action, its `ListenV2` stream is open, its last heartbeat is under
+//! 5 s old, and it has free slots of every type the task requests; among eligible workers
+//! the run's desired worker wins, then the one with most free slots. Later scheduling
+//! features (concurrency, rate limits, label affinity, sticky) plug in as extra filters in
+//! [`State::eligible`] and gates in [`State::dispatch`].
+
+use std::time::{Duration, Instant, SystemTime};
+
+use hatchet_proto as pb;
+use serde_json::{Map, Value};
+
+use super::model::{Attempt, TaskStatus, TriggerSpec};
+use super::payload::{action_payload, assigned_action};
+use super::state::{HEARTBEAT_FRESH, State, WORKER_DEAD_AFTER};
+
+/// How long a gap in a task's stream `event_index` sequence is waited for.
+pub(crate) const STREAM_GAP_WAIT: Duration = Duration::from_secs(1);
+
+impl State {
+    /// Puts a task in the queue.
+    pub(crate) fn enqueue(&mut self, task_id: &str, now: SystemTime) {
+        let seq = self.next_seq();
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        let priority = self.runs.get(&task.run_id).map_or(1, |r| r.priority);
+        let first_time = task.queued_at.is_none() && task.attempts.is_empty();
+        task.status = TaskStatus::Queued;
+        task.queued_at = Some(now);
+        task.queue_seq = seq;
+        task.retry_after = None;
+        task.worker_id = None;
+        task.timeout_at = None;
+        self.queue.insert((-priority, seq), task_id.to_owned());
+        if first_time {
+            let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
+            self.emit_task_event(
+                &run_id,
+                task_id,
+                pb::ResourceEventType::Started,
+                String::new(),
+                Some(retry_count),
+                now,
+            );
+        }
+    }
+
+    pub(crate) fn dequeue(&mut self, task_id: &str) {
+        if let Some(task) = self.tasks.get(task_id) {
+            let priority = self.runs.get(&task.run_id).map_or(1, |r| r.priority);
+            self.queue.remove(&(-priority, task.queue_seq));
+        }
+    }
+
+    fn worker_alive(&self, worker_id: &str, now: SystemTime) -> bool {
+        self.workers.get(worker_id).is_some_and(|w| {
+            w.listener.is_some()
+                && !w.unsubscribed
+                && now.duration_since(w.last_heartbeat).unwrap_or_default() < HEARTBEAT_FRESH
+        })
+    }
+
+    /// The workers that may take `task_id` now, best first.
+    fn eligible(&self, task_id: &str, now: SystemTime) -> Vec<String> {
+        let Some(task) = self.tasks.get(task_id) else {
+            return Vec::new();
+        };
+        let desired = self
+            .runs
+            .get(&task.run_id)
+            .and_then(|r| r.desired_worker_id.clone());
+        let mut candidates: Vec<(bool, i32, usize, &String)> = self
+            .worker_order
+            .iter()
+            .enumerate()
+            .filter_map(|(order, id)| {
+                let worker = self.workers.get(id)?;
+                let fits = worker.actions.contains(&task.action_id)
+                    && self.worker_alive(id, now)
+                    && task
+                        .def
+                        .slot_requests
+                        .iter()
+                        .all(|(slot, units)| worker.free_slots(slot) >= *units);
+                fits.then(|| {
+                    let free: i32 = task
+                        .def
+                        .slot_requests
+                        .keys()
+                        .map(|s| worker.free_slots(s))
+                        .sum();
+                    (desired.as_deref() == Some(id.as_str()), free, order, id)
+                })
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        candidates.into_iter().map(|c| c.3.clone()).collect()
+    }
+
+    /// Assigns queued tasks to workers until no more can be placed.
+    pub(crate) fn dispatch(&mut self, now: SystemTime) {
+        if self.queue.is_empty() {
+            return;
+        }
+        if !self.has_capacity() {
+            return;
+        }
+        let queued: Vec<String> = self.queue.values().cloned().collect();
+        for task_id in queued {
+            match self.eligible(&task_id, now).into_iter().next() {
+                Some(worker_id) => self.assign(&task_id, &worker_id, now),
+                // Every slot is taken: nothing further down the queue fits either.
+                None if !self.has_capacity() => return,
+                None => {}
+            }
+        }
+    }
+
+    fn has_capacity(&self) -> bool {
+        self.workers
+            .values()
+            .any(|w| w.listener.is_some() && w.slot_config.keys().any(|s| w.free_slots(s) > 0))
+    }
+
+    fn assign(&mut self, task_id: &str, worker_id: &str, now: SystemTime) {
+        self.dequeue(task_id);
+        let Some(task) = self.tasks.get(task_id) else {
+            return;
+        };
+        let Some(run) = self.runs.get(&task.run_id) else {
+            return;
+        };
+        // As the engine does at dispatch: the outputs of every completed task of the run,
+        // keyed by readable id; empty output reads as {}, non-object outputs are left out.
+        let parents = run
+            .tasks
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| t.id != task.id && t.status == TaskStatus::Completed)
+            .filter_map(|t| {
+                let output = t.output.as_deref().unwrap_or("");
+                let value = if output.trim().is_empty() {
+                    Value::Object(Map::new())
+                } else {
+                    match serde_json::from_str::<Value>(output) {
+                        Ok(v @ (Value::Object(_) | Value::Null)) => v,
+                        _ => return None,
+                    }
+                };
+                Some((t.def.readable_id.clone(), value))
+            })
+            .collect();
+        let payload = action_payload(&run.input, &parents, &task.step_run_errors);
+        let mut action = assigned_action(
+            &self.tenant_id,
+            run,
+            task,
+            pb::ActionType::StartStepRun,
+            payload,
+        );
+        action.retry_count = task.retry_count;
+        let run_id = run.id.clone();
+        let Some(worker) = self.workers.get_mut(worker_id) else {
+            return;
+        };
+        let sent = worker
+            .listener
+            .as_ref()
+            .is_some_and(|l| l.sender.send(Ok(action)).is_ok());
+        if !sent {
+            worker.listener = None;
+            self.enqueue(task_id, now);
+            return;
+        }
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        for (slot, units) in &task.def.slot_requests {
+            *worker.used_slots.entry(slot.clone()).or_default() += units;
+        }
+        task.holds_slots = true;
+        task.status = TaskStatus::Running;
+        task.worker_id = Some(worker_id.to_owned());
+        task.timeout_at = Some(now + task.def.timeout);
+        task.attempts.push(Attempt {
+            retry_count: task.retry_count,
+            worker_id: worker_id.to_owned(),
+            assigned_at: now,
+            started_at: None,
+            finished_at: None,
+            status: TaskStatus::Running,
+            output: None,
+            error: None,
+        });
+        if let Some(run) = self.runs.get_mut(&run_id)
+            && !run.status.is_final()
+        {
+            run.status = TaskStatus::Running;
+        }
+    }
+
+    /// Gives back the slots a task holds on its worker.
+    pub(crate) fn release_slots(&mut self, task_id: &str) {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        if !task.holds_slots {
+            return;
+        }
+        task.holds_slots = false;
+        if let Some(worker) = task
+            .worker_id
+            .as_ref()
+            .and_then(|w| self.workers.get_mut(w))
+        {
+            for (slot, units) in &task.def.slot_requests {
+                if let Some(used) = worker.used_slots.get_mut(slot) {
+                    *used = (*used - units).max(0);
+                }
+            }
+        }
+    }
+
+    /// Sends CANCEL_STEP_RUN for the task's current attempt to its worker, if connected.
+    pub(crate) fn send_cancel(&mut self, task_id: &str) {
+        let Some(task) = self.tasks.get(task_id) else {
+            return;
+        };
+        let Some(run) = self.runs.get(&task.run_id) else {
+            return;
+        };
+        let action = assigned_action(
+            &self.tenant_id,
+            run,
+            task,
+            pb::ActionType::CancelStepRun,
+            String::new(),
+        );
+        if let Some(listener) = task
+            .worker_id
+            .as_ref()
+            .and_then(|w| self.workers.get(w))
+            .and_then(|w| w.listener.as_ref())
+        {
+            let _ = listener.sender.send(Ok(action));
+        }
+    }
+
+    /// Runs every rule that is due at `now`, then assigns what became ready.
+    pub(crate) fn tick(&mut self, now: SystemTime) {
+        let mut backoff_done = Vec::new();
+        let mut timed_out = Vec::new();
+        let mut schedule_timed_out = Vec::new();
+        let mut orphaned = Vec::new();
+        for task in self.tasks.values() {
+            match task.status {
+                TaskStatus::Backoff if task.retry_after.is_some_and(|t| t <= now) => {
+                    backoff_done.push(task.id.clone());
+                }
+                TaskStatus::Running => {
+                    let dead = task
+                        .worker_id
+                        .as_ref()
+                        .and_then(|w| self.workers.get(w))
+                        .is_none_or(|w| {
+                            now.duration_since(w.last_heartbeat).unwrap_or_default()
+                                >= WORKER_DEAD_AFTER
+                        });
+                    if dead {
+                        orphaned.push(task.id.clone());
+                    } else if task.timeout_at.is_some_and(|t| t <= now) {
+                        timed_out.push(task.id.clone());
+                    }
+                }
+                TaskStatus::Queued
+                    if task
+                        .queued_at
+                        .is_some_and(|q| q + task.def.schedule_timeout <= now) =>
+                {
+                    schedule_timed_out.push(task.id.clone());
+                }
+                _ => {}
+            }
+        }
+        for id in backoff_done {
+            self.enqueue(&id, now);
+        }
+        for id in orphaned {
+            self.reassign(&id, now);
+        }
+        for id in timed_out {
+            let text = self
+                .tasks
+                .get(&id)
+                .map(|t| t.def.timeout_text.clone())
+                .unwrap_or_default();
+            self.send_cancel(&id);
+            self.fail_attempt(
+                &id,
+                format!("Task exceeded timeout of {text}"),
+                false,
+                false,
+                now,
+            );
+        }
+        for id in schedule_timed_out {
+            self.dequeue(&id);
+            self.cancel(&id, "scheduling timed out", now);
+        }
+        self.fire_schedules(now);
+        self.fire_crons(now);
+        self.flush_stream_gaps(Instant::now());
+        self.dispatch(now);
+    }
+
+    /// Requeues a task whose worker went silent; this costs a delivery, not a retry.
+    fn reassign(&mut self, task_id: &str, now: SystemTime) {
+        self.release_slots(task_id);
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        if let Some(attempt) = task.attempts.last_mut() {
+            attempt.status = TaskStatus::Cancelled;
+            attempt.finished_at = Some(now);
+            attempt.error = Some("worker stopped heartbeating; task reassigned".to_owned());
+        }
+        task.retry_count += 1;
+        self.enqueue(task_id, now);
+    }
+
+    fn fire_schedules(&mut self, now: SystemTime) {
+        let due: Vec<TriggerSpec> = self
+            .scheduled
+            .iter_mut()
+            .filter(|s| !s.fired && s.trigger_at <= now)
+            .map(|s| {
+                s.fired = true;
+                s.spec.clone()
+            })
+            .collect();
+        for spec in due {
+            let _ = self.trigger(spec, now);
+        }
+    }
+
+    fn fire_crons(&mut self, now: SystemTime) {
+        let mut due = Vec::new();
+        for entry in &mut self.crons {
+            let Some(parsed) = super::cron::parse(&entry.expression) else {
+                continue;
+            };
+            // Several missed fire times collapse into one run, as a ticker that was down.
+            if entry.next_at <= now {
+                due.push((
+                    entry.workflow_name.clone(),
+                    entry.input.clone(),
+                    entry.expression.clone(),
+                    entry.next_at,
+                ));
+                match super::cron::next_after(&parsed, now) {
+                    Some(next) => entry.next_at = next,
+                    None => entry.next_at = now + Duration::from_secs(u32::MAX.into()),
+                }
+            }
+        }
+        for (workflow_name, input, expression, at) in due {
+            let mut metadata = Map::new();
+            metadata.insert(
+                "hatchet__cron_expression".to_owned(),
+                Value::String(expression),
+            );
+            let at: chrono::DateTime<chrono::Utc> = at.into();
+            metadata.insert(
+                "hatchet__cron_scheduled_at".to_owned(),
+                Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            );
+            metadata.insert(
+                "hatchet__cron_name".to_owned(),
+                Value::String(String::new()),
+            );
+            let spec = TriggerSpec {
+                workflow_name,
+                input,
+                metadata,
+                parent: None,
+                priority: None,
+                desired_worker_id: None,
+                desired_labels: Default::default(),
+                origin: super::model::Origin::Cron,
+                triggering_event: None,
+            };
+            let _ = self.trigger(spec, now);
+        }
+    }
+
+    /// Delivers buffered stream chunks whose predecessors did not arrive in time.
+    fn flush_stream_gaps(&mut self, now: Instant) {
+        let stale: Vec<String> = self
+            .chunks
+            .iter()
+            .filter(|(_, b)| {
+                b.pending
+                    .values()
+                    .next()
+                    .is_some_and(|(_, at)| now.duration_since(*at) >= STREAM_GAP_WAIT)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for task_id in stale {
+            self.flush_chunks(&task_id);
+        }
+    }
+
+    /// The run's JSON input, for inspection.
+    pub(crate) fn run_input(&self, run_id: &str) -> Value {
+        self.runs
+            .get(run_id)
+            .map_or(Value::Null, |r| r.input.clone())
+    }
+}

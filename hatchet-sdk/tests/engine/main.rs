@@ -1,0 +1,20 @@
+//! The in-process engine's rules, checked the way a client observes them: raw protocol
+//! workers and the SDK client against [`hatchet_sdk::testing::TestEngine`].
+
+#![allow(clippy::unwrap_used)] // tests unwrap to inspect answers
+#![allow(dead_code)] // helpers are shared by the area modules; not every module uses all
+
+mod support;
+
+mod auth;
+mod cancel;
+mod children;
+mod cron;
+mod events;
+mod faults;
+mod registration;
+mod retries;
+mod runs;
+mod streams;
+mod timeouts;
+mod workers;
