@@ -1,31 +1,78 @@
 //! Run: `cargo run --example quickstart`
 //!
-//! Connects to the engine named by the `HATCHET_CLIENT_*` environment, prints its version,
-//! and pushes one event.
-use hatchet_sdk::{Client, Event};
+//! A two-task workflow end to end: define it with the macros, start a worker, run it and
+//! print the typed result. Uses the engine named by `HATCHET_CLIENT_*` when
+//! `HATCHET_CLIENT_TOKEN` is set, else the in-process engine.
+
+use hatchet_sdk::{Context, TaskError, Worker, workflow};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct Greeting {
+    name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Shouted {
+    text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Counted {
+    text: String,
+    letters: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct GreetOutput {
+    shout: Shouted,
+    count: Counted,
+}
+
+struct Greet;
+
+#[workflow(name = "quickstart-greet", output = GreetOutput)]
+impl Greet {
+    #[task(retries = 2, timeout = "30s")]
+    async fn shout(input: Greeting, ctx: Context) -> Result<Shouted, TaskError> {
+        ctx.log(format!("greeting {}", input.name)).await?;
+        Ok(Shouted {
+            text: format!("HELLO, {}!", input.name.to_uppercase()),
+        })
+    }
+
+    #[task(after = "shout")]
+    async fn count(_input: Greeting, shout: Shouted, _ctx: Context) -> Result<Counted, TaskError> {
+        let letters = shout.text.chars().filter(|c| c.is_alphabetic()).count();
+        Ok(Counted {
+            text: shout.text,
+            letters,
+        })
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = match Client::from_env() {
-        Ok(client) => client,
-        Err(hatchet_sdk::Error::Config(err)) => {
-            eprintln!("quickstart needs an engine: {err}");
-            eprintln!("see README.md, \"Live integration testing\", to start one locally");
-            std::process::exit(2);
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let engine = hatchet_examples::connect().await?;
+    let client = &engine.client;
+
+    let worker = Worker::builder(client, "quickstart-worker")
+        .register::<Greet>()
+        .build()?
+        .start()
+        .await?;
+
+    let output = client
+        .run::<Greet>(&Greeting {
+            name: "Ada".to_owned(),
+        })
+        .await?;
+    println!("shout: {}", output.shout.text);
     println!(
-        "engine {} at {}",
-        client.engine_version().await?,
-        client.config().host_port()
+        "count: {} letters in {:?}",
+        output.count.letters, output.count.text
     );
-    let event = Event::new(
-        "quickstart:hello",
-        &serde_json::json!({"greeting": "hello from Rust"}),
-    )?
-    .metadata("source", "quickstart");
-    let pushed = client.events().send(event).await?;
-    println!("pushed event {} ({})", pushed.id, pushed.key);
+
+    worker.shutdown().await?;
     Ok(())
 }
