@@ -46,8 +46,8 @@ pub(crate) fn duration(lit: &LitStr) -> syn::Result<f64> {
         total_ms += value * unit_ms;
         rest = &tail[len..];
     }
-    if total_ms <= 0.0 {
-        return Err(bad("it must be longer than zero"));
+    if total_ms < 1.0 {
+        return Err(bad("it must be at least 1ms"));
     }
     Ok(total_ms)
 }

@@ -31,7 +31,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         .map(|a| a.0)
         .unwrap_or_default();
     let spec = task::parse(&args, &function.sig, STANDALONE_KEYS, &mut errors);
-    let options = workflow_options(&args, &mut errors);
+    // `concurrency` of a standalone task is the task's own (task::parse), not the workflow's.
+    let options = workflow_options(&args, STANDALONE_KEYS, &mut errors);
     let generated = spec.and_then(|spec| {
         if let Some(first) = spec.after.first() {
             errors.push(syn::Error::new(first.span(), "a standalone task has no other tasks to run after; put it in a #[workflow] impl"));

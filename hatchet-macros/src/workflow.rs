@@ -37,12 +37,16 @@ pub(crate) const STANDALONE_KEYS: &[&str] = &[
     "idempotency",
 ];
 
-/// Builder calls for workflow-level keys (`name`, `output` and `defaults` are read by the
-/// caller).
-pub(crate) fn workflow_options(args: &[Arg], errors: &mut Errors) -> Vec<TokenStream> {
+/// Builder calls for the workflow-level keys among `keys` (`name`, `output` and `defaults`
+/// are read by the caller).
+pub(crate) fn workflow_options(
+    args: &[Arg],
+    keys: &[&str],
+    errors: &mut Errors,
+) -> Vec<TokenStream> {
     let p = quote!(::hatchet_sdk::__private);
     let mut calls = Vec::new();
-    for arg in args {
+    for arg in args.iter().filter(|a| keys.contains(&a.name().as_str())) {
         let call = match arg.name().as_str() {
             "description" | "version" => arg.str().map(|s| {
                 let method = &arg.key;
@@ -233,7 +237,7 @@ fn generate(item_impl: &ItemImpl, args: &[Arg], tasks: &[TaskSpec]) -> syn::Resu
         Some(a) => errors.ok(defaults(a)).unwrap_or_default(),
         None => Vec::new(),
     };
-    let options = workflow_options(args, &mut errors);
+    let options = workflow_options(args, WORKFLOW_KEYS, &mut errors);
 
     // The DAG: names unique, parents known, no cycles, one on_failure and one on_success.
     let mut seen: Vec<&str> = Vec::new();
@@ -258,7 +262,14 @@ fn generate(item_impl: &ItemImpl, args: &[Arg], tasks: &[TaskSpec]) -> syn::Resu
     let dag: Vec<&TaskSpec> = tasks.iter().filter(|t| t.role == Role::Task).collect();
     let dag_names: Vec<&str> = dag.iter().map(|t| t.name.as_str()).collect();
     for t in &dag {
-        for parent in &t.after {
+        for (i, parent) in t.after.iter().enumerate() {
+            if t.after[..i].iter().any(|p| p.value() == parent.value()) {
+                errors.push(syn::Error::new(
+                    parent.span(),
+                    format!("`{}` is listed twice in `after`", parent.value()),
+                ));
+                continue;
+            }
             if !dag_names.contains(&parent.value().as_str()) {
                 errors.push(syn::Error::new(
                     parent.span(),

@@ -111,6 +111,8 @@ struct Inner {
     cancellation: CancellationToken,
     next_child_index: AtomicI32,
     next_stream_index: AtomicI64,
+    /// The worker slot this attempt holds, until it ends or calls `release_slot`.
+    slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl Context {
@@ -118,6 +120,7 @@ impl Context {
         client: Client,
         assignment: Assignment,
         cancellation: CancellationToken,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -126,6 +129,7 @@ impl Context {
                 cancellation,
                 next_child_index: AtomicI32::new(0),
                 next_stream_index: AtomicI64::new(0),
+                slot: std::sync::Mutex::new(slot),
             }),
         }
     }
@@ -167,7 +171,7 @@ impl Context {
                 self.task_name()
             )));
         }
-        payload::decode(&format!("the output of parent `{parent}`"), value.clone())
+        payload::decode_output(&format!("the output of parent `{parent}`"), value.clone())
     }
 
     /// Whether the parent task `parent` was skipped by a `skip_if` condition.
@@ -345,6 +349,10 @@ impl Context {
     /// Gives the task's worker slot back while the task keeps running (for tasks that mostly
     /// wait).
     pub async fn release_slot(&self) -> Result<()> {
+        // Free the worker's own slot too, or the engine's next assignment would wait for it.
+        if let Ok(mut slot) = self.inner.slot.lock() {
+            slot.take();
+        }
         self.client()
             .transport()
             .dispatcher()

@@ -114,6 +114,8 @@ impl Error {
             Error::InvalidArgument(_) => tonic::Code::InvalidArgument,
             Error::ResourceExhausted(_) => tonic::Code::ResourceExhausted,
             Error::AlreadyExists(_) => tonic::Code::AlreadyExists,
+            Error::Timeout(_) => tonic::Code::DeadlineExceeded,
+            Error::Connection { .. } => tonic::Code::Unavailable,
             Error::Status { code, .. } => *code,
             _ => return None,
         })

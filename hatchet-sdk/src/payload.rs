@@ -83,6 +83,16 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, value: Value) -> Result<T>
     })
 }
 
+/// Decodes a task output: like [`decode`], but `{}` also decodes as `()` or `None`, since
+/// tasks returning those send `{}` (outputs must be objects).
+pub(crate) fn decode_output<T: DeserializeOwned>(what: &str, value: Value) -> Result<T> {
+    let empty = value.as_object().is_some_and(Map::is_empty);
+    match decode(what, value) {
+        Err(error) if empty => serde_json::from_value(Value::Null).map_err(|_| error),
+        result => result,
+    }
+}
+
 fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

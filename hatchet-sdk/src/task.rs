@@ -72,7 +72,7 @@ where
 {
     fn from(error: E) -> Self {
         let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-        let retryable = !error.is::<NonRetryable>();
+        let retryable = !stops_retries(error.as_ref());
         // The message keeps the whole chain of causes, as a log line would.
         let mut message = error.to_string();
         let mut source = error.source();
@@ -83,6 +83,28 @@ where
         }
         Self { message, retryable }
     }
+}
+
+/// Whether `error`, or any error in its chain of causes, says retrying cannot help: a
+/// [`NonRetryable`], or an SDK error about a payload that will not decode on a retry either.
+fn stops_retries(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<NonRetryable>() {
+            return true;
+        }
+        let undecodable = e.downcast_ref::<crate::Error>().is_some_and(|sdk| {
+            matches!(
+                sdk,
+                crate::Error::Json { .. } | crate::Error::InvalidPayload(_)
+            )
+        });
+        if undecodable {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// An error that tells the engine not to retry the task.
@@ -203,6 +225,31 @@ mod tests {
         assert!(err.is_retryable());
         let err: TaskError = "plain text".into();
         assert_eq!(err.message(), "plain text");
+    }
+
+    #[test]
+    fn non_retryable_is_found_anywhere_in_the_chain() {
+        #[derive(Debug)]
+        struct Wrapper(NonRetryable);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("charging failed")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err: TaskError = Wrapper(NonRetryable::new("card declined")).into();
+        assert!(!err.is_retryable());
+        assert_eq!(err.message(), "charging failed: card declined");
+        let decode = crate::Error::InvalidPayload("parent `a` was skipped".into());
+        assert!(!TaskError::from(decode).is_retryable());
+        let network = crate::Error::Connection {
+            message: "down".into(),
+        };
+        assert!(TaskError::from(network).is_retryable());
     }
 
     #[test]

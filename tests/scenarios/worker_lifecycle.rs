@@ -240,3 +240,112 @@ async fn a_task_can_refresh_its_timeout_release_its_slot_and_label_its_worker() 
         );
     }
 }
+
+#[hatchet_sdk::task]
+async fn fire_and_forget(_input: Value, _ctx: Context) -> Result<(), TaskError> {
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_task_returning_unit_runs_to_a_unit_result() {
+    let h = Harness::start().await;
+    h.worker("unit-worker", |w| w.register::<fire_and_forget>())
+        .await;
+    within(h.client.run::<fire_and_forget>(&json!({})))
+        .await
+        .expect("() decodes from {}");
+}
+
+#[tokio::test]
+async fn release_slot_lets_the_next_task_start_on_a_one_slot_worker() {
+    let second_started = Arc::new(Notify::new());
+    let (signal, wait) = (second_started.clone(), second_started.clone());
+    let first = Arc::new(AtomicU32::new(0));
+    let waiter = Task::new("waiter", move |_: Value, ctx: Context| {
+        let (signal, wait, first) = (signal.clone(), wait.clone(), first.clone());
+        async move {
+            if first.fetch_add(1, Ordering::SeqCst) == 0 {
+                // The first run gives its slot back, then waits for the second run to start.
+                ctx.release_slot().await?;
+                wait.notified().await;
+            } else {
+                signal.notify_one();
+            }
+            Ok::<_, TaskError>(json!({}))
+        }
+    });
+    let workflow = standalone(waiter);
+    let h = Harness::start().await;
+    h.worker("one-slot-worker", |w| w.workflow(&workflow).slots(1))
+        .await;
+    let a = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("first");
+    if let Some(engine) = h.local() {
+        engine
+            .wait_for("the first task to release its slot", WAIT, |e| {
+                e.workers()
+                    .into_iter()
+                    .find(|w| w.used_slots.get("default") == Some(&0) && e.runs().len() == 1)
+            })
+            .await
+            .expect("slot released");
+    } else {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let b = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("second");
+    within(b.result())
+        .await
+        .expect("the second run ran while the first held no slot");
+    within(a.result())
+        .await
+        .expect("the first run finished after the second started");
+}
+
+#[tokio::test]
+async fn worker_build_rejects_tasks_it_could_never_run() {
+    let h = Harness::start().await;
+    let gpu = standalone(
+        Task::new("render", |_: Value, _: Context| async {
+            Ok::<_, TaskError>(json!({}))
+        })
+        .slots("gpu", 1),
+    );
+    let err = hatchet_sdk::Worker::builder(&h.client, "cpu-only")
+        .workflow(&gpu)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("needs `gpu` slots, which worker `cpu-only` does not offer"),
+        "{err}"
+    );
+    assert!(
+        hatchet_sdk::Worker::builder(&h.client, "gpu")
+            .workflow(&gpu)
+            .slot_type("gpu", 1)
+            .build()
+            .is_ok()
+    );
+
+    let lower: Workflow<Value, Value> = Workflow::builder("etl")
+        .task(Task::new("load", |_: Value, _: Context| async {
+            Ok::<_, TaskError>(json!({}))
+        }))
+        .build()
+        .expect("valid");
+    let upper: Workflow<Value, Value> = Workflow::builder("ETL")
+        .task(Task::new("load", |_: Value, _: Context| async {
+            Ok::<_, TaskError>(json!({}))
+        }))
+        .build()
+        .expect("valid");
+    let err = hatchet_sdk::Worker::builder(&h.client, "w")
+        .workflow(&lower)
+        .workflow(&upper)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("differ only in case"), "{err}");
+}

@@ -16,8 +16,9 @@ use crate::backoff::reconnect_delay;
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 
-/// After this many consecutive failed connections, pending waiters get the error.
-const MAX_CONSECUTIVE_FAILURES: u32 = 5;
+/// After the stream has been down this long, pending waiters get the error; an engine
+/// restart shorter than that is ridden out.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 /// A stream that lived this long counts as healthy: its loss starts a fresh failure count.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 const MAX_DELAY: Duration = Duration::from_secs(5);
@@ -64,6 +65,11 @@ struct Pending(HashMap<String, Vec<Reply>>);
 impl Pending {
     /// Records the waiter; true if the run id is new and must be sent to the engine.
     fn add(&mut self, watch: Watch) -> bool {
+        // Waiters that gave up (a caller's timeout) are dropped here, so a long-lived client
+        // does not accumulate them.
+        if self.0.len() % 64 == 63 {
+            self.prune();
+        }
         let waiters = self.0.entry(watch.run_id).or_default();
         waiters.push(watch.reply);
         waiters.len() == 1
@@ -97,6 +103,7 @@ impl Pending {
 async fn serve(transport: Transport, mut commands: mpsc::UnboundedReceiver<Watch>) {
     let mut pending = Pending::default();
     let mut failures = 0u32;
+    let mut down_since: Option<Instant> = None;
     loop {
         pending.prune();
         if pending.0.is_empty() {
@@ -160,6 +167,7 @@ async fn serve(transport: Transport, mut commands: mpsc::UnboundedReceiver<Watch
                 item = incoming.recv() => match item {
                     Some(Ok(event)) => {
                         failures = 0;
+                        down_since = None;
                         pending.resolve(event);
                     }
                     Some(Err(status)) => break status,
@@ -171,19 +179,31 @@ async fn serve(transport: Transport, mut commands: mpsc::UnboundedReceiver<Watch
 
         if connected_at.elapsed() >= HEALTHY_AFTER {
             failures = 0;
+            down_since = None;
         }
         failures += 1;
+        let down_for = down_since.get_or_insert_with(Instant::now).elapsed();
         tracing::debug!(failures, status = %lost, "run-result stream lost; reconnecting");
-        if failures >= MAX_CONSECUTIVE_FAILURES {
+        // A refused token or request will not get better; an unreachable engine may.
+        let hopeless = matches!(
+            lost.code(),
+            tonic::Code::Unauthenticated
+                | tonic::Code::PermissionDenied
+                | tonic::Code::InvalidArgument
+                | tonic::Code::Unimplemented
+        );
+        if hopeless || down_for >= GIVE_UP_AFTER {
             let status = tonic::Status::new(
                 lost.code(),
                 format!(
-                    "lost the run-result stream {failures} times in a row: {}",
+                    "lost the run-result stream for {}s: {}",
+                    down_for.as_secs(),
                     lost.message()
                 ),
             );
             pending.fail_all(&status);
             failures = 0;
+            down_since = None;
             continue;
         }
         tokio::time::sleep(reconnect_delay(failures, MAX_DELAY)).await;

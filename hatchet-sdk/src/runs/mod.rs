@@ -106,7 +106,7 @@ impl RunOutput {
                 self.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })?;
-        payload::decode(&format!("the output of task `{task}`"), value)
+        payload::decode_output(&format!("the output of task `{task}`"), value)
     }
 
     /// All outputs, keyed by task name.

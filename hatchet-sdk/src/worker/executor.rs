@@ -2,6 +2,7 @@
 //! panic capture and at-most-once reporting per attempt.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ pub(crate) struct Executor {
     grace: Duration,
     attempts: Mutex<Attempts>,
     idle: Notify,
+    /// Set when the shutdown deadline aborts what is still running.
+    shutting_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Executor {
@@ -87,6 +90,7 @@ impl Executor {
             grace,
             attempts: Mutex::new(Attempts::default()),
             idle: Notify::new(),
+            shutting_down: AtomicBool::new(false),
         })
     }
 
@@ -116,6 +120,7 @@ impl Executor {
 
     /// Aborts everything still running (after a shutdown deadline).
     pub(crate) fn abort_all(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
         for running in self.attempts().running.values() {
             running.cancellation.cancel();
             running.abort.abort();
@@ -150,9 +155,19 @@ impl Executor {
         // The body runs in its own task so it can be aborted, and so a panic surfaces as a
         // JoinError here instead of taking the worker down.
         let permit_slots = self.slots.clone();
+        // STARTED goes out in the background so a slow engine does not hold the task back;
+        // the final event waits for it, keeping the order the engine expects.
+        let started = tokio::spawn({
+            let reporter = self.reporter.clone();
+            let action = action.clone();
+            async move { reporter.started(&action).await }
+        });
         let body = tokio::spawn(async move {
-            let _permit = permit_slots.acquire_owned().await;
-            executor.run_body(body_action, body_cancellation).await
+            // The permit moves into the task's Context, so `release_slot` can give it back.
+            let permit = permit_slots.acquire_owned().await.ok();
+            executor
+                .run_body(body_action, body_cancellation, permit)
+                .await
         });
         self.attempts().running.insert(
             key.clone(),
@@ -169,11 +184,22 @@ impl Executor {
                     message: format!("task panicked: {}", panic_message(e.into_panic())),
                     retryable: true,
                 }),
-                // Aborted after a cancellation: the engine already knows (reference §5 step 6).
+                // Aborted at the shutdown deadline: tell the engine so it retries the task
+                // elsewhere now rather than when the task times out.
+                Err(_) if executor.shutting_down.load(Ordering::SeqCst) => Some(Outcome::Failed {
+                    message: "the worker shut down before the task finished".to_owned(),
+                    retryable: true,
+                }),
+                // Aborted after an engine cancellation: the engine already knows
+                // (reference §5 step 6).
                 Err(_) => None,
             };
+            let _ = started.await;
+            let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             // An engine-initiated cancel gets no event back.
-            if let Some(outcome) = outcome.filter(|_| !cancellation.is_cancelled()) {
+            if let Some(outcome) =
+                outcome.filter(|_| shutdown_abort || !cancellation.is_cancelled())
+            {
                 executor.reporter.finished(&action, outcome).await;
             }
             executor.attempts().remember_finished(key);
@@ -185,8 +211,8 @@ impl Executor {
         &self,
         action: AssignedAction,
         cancellation: CancellationToken,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Option<Outcome> {
-        self.reporter.started(&action).await;
         let worker_id = self
             .worker_id
             .read()
@@ -218,10 +244,25 @@ impl Executor {
             attempt = assignment.retry_count,
         );
         let input = assignment.input.clone();
-        let context = Context::new(self.client.clone(), assignment, cancellation);
+        let context = Context::new(self.client.clone(), assignment, cancellation, permit);
         let result = task.call(input, context).instrument(span).await;
         Some(match result {
-            Ok(output) => Outcome::Completed(output.to_string()),
+            Ok(output) => {
+                let output = output.to_string();
+                // A result over the message limit would be refused on every retry: say so.
+                let limit = self.client.transport().max_send();
+                if output.len() + 1024 > limit {
+                    Outcome::Failed {
+                        message: format!(
+                            "the task's output is {} bytes, over the {limit}-byte message limit",
+                            output.len()
+                        ),
+                        retryable: false,
+                    }
+                } else {
+                    Outcome::Completed(output)
+                }
+            }
             Err(error) => Outcome::Failed {
                 message: error.message().to_owned(),
                 retryable: error.is_retryable(),

@@ -19,6 +19,10 @@ use crate::worker::executor::Executor;
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(4);
 const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(5);
+const REGISTER_DEADLINE: Duration = Duration::from_secs(30);
+/// The engine may refuse heartbeats until a re-opened stream is marked active; tolerate that
+/// briefly after connecting instead of tearing the new stream down.
+const HEARTBEAT_GRACE: Duration = Duration::from_secs(5);
 const MAX_DELAY: Duration = Duration::from_secs(5);
 /// A stream that lived this long was healthy: its loss starts a fresh backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
@@ -56,12 +60,25 @@ impl Registration {
 
 /// Registers and returns the worker id.
 pub(crate) async fn register(transport: &Transport, registration: &Registration) -> Result<String> {
-    let response = transport
-        .dispatcher()
-        .register(registration.to_proto())
-        .await?
-        .into_inner();
+    let mut dispatcher = transport.dispatcher();
+    let response = tokio::time::timeout(
+        REGISTER_DEADLINE,
+        dispatcher.register(registration.to_proto()),
+    )
+    .await
+    .map_err(|_| Error::Timeout("worker registration took longer than 30 s".to_owned()))??
+    .into_inner();
     Ok(response.worker_id)
+}
+
+/// Errors after which retrying cannot help: the worker stops and reports them.
+fn is_fatal(error: &Error) -> bool {
+    matches!(error, Error::Unauthenticated(_) | Error::InvalidArgument(_))
+        || matches!(
+            error,
+            Error::Status { code, .. }
+                if matches!(code, tonic::Code::PermissionDenied | tonic::Code::Unimplemented)
+        )
 }
 
 /// Why a connection ended.
@@ -69,26 +86,37 @@ enum Ended {
     Shutdown,
     /// The engine forgot the worker: register again.
     Unknown,
+    /// Retrying cannot help (bad token, rejected worker).
+    Fatal(Error),
     /// Anything else: reconnect after backoff.
     Lost(String),
 }
 
 /// Keeps the worker connected until `shutdown` fires, handing every action to `executor`.
+/// Returns the error that stopped it, if retrying could not help.
 pub(crate) async fn run(
     transport: Transport,
     registration: Registration,
     worker_id: Arc<RwLock<String>>,
     executor: Arc<Executor>,
     shutdown: CancellationToken,
-) {
+) -> Option<Error> {
     let mut failures = 0u32;
     let mut registered = true;
     loop {
         if shutdown.is_cancelled() {
-            return;
+            return None;
         }
         if !registered {
-            match register(&transport, &registration).await {
+            let attempt = tokio::select! {
+                () = shutdown.cancelled() => return None,
+                attempt = register(&transport, &registration) => attempt,
+            };
+            match attempt {
+                Err(error) if is_fatal(&error) => {
+                    tracing::error!(%error, "the engine refused the worker; stopping");
+                    return Some(error);
+                }
                 Ok(id) => {
                     tracing::info!(worker_id = %id, "worker registered again");
                     if let Ok(mut current) = worker_id.write() {
@@ -100,7 +128,7 @@ pub(crate) async fn run(
                     failures += 1;
                     tracing::warn!(%error, failures, "worker registration failed");
                     if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
-                        return;
+                        return None;
                     }
                     continue;
                 }
@@ -109,12 +137,20 @@ pub(crate) async fn run(
         let id = worker_id.read().map(|id| id.clone()).unwrap_or_default();
         let connected_at = Instant::now();
         match connection(&transport, &id, &executor, &shutdown).await {
-            Ended::Shutdown => return,
+            Ended::Shutdown => return None,
+            Ended::Fatal(error) => {
+                tracing::error!(worker_id = %id, %error, "the engine refused the worker; stopping");
+                return Some(error);
+            }
             Ended::Unknown => {
                 tracing::info!(worker_id = %id, "the engine no longer knows this worker");
                 registered = false;
-                failures = 0;
-                continue;
+                // Back off here too, so an engine that keeps forgetting the worker is not
+                // flooded with registrations.
+                failures += 1;
+                if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
+                    return None;
+                }
             }
             Ended::Lost(reason) => {
                 if connected_at.elapsed() >= HEALTHY_AFTER {
@@ -123,7 +159,7 @@ pub(crate) async fn run(
                 failures += 1;
                 tracing::info!(worker_id = %id, failures, %reason, "action stream lost; reconnecting");
                 if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
-                    return;
+                    return None;
                 }
             }
         }
@@ -158,7 +194,10 @@ async fn connection(
         beat = &mut heartbeats => heartbeat_ended(beat),
         opened = open => match opened {
             Err(status) if status.code() == tonic::Code::NotFound => Ended::Unknown,
-            Err(status) => Ended::Lost(status.to_string()),
+            Err(status) => match Error::from(status) {
+                error if is_fatal(&error) => Ended::Fatal(error),
+                error => Ended::Lost(error.to_string()),
+            },
             Ok(response) => {
                 let mut stream = response.into_inner();
                 loop {
@@ -182,6 +221,7 @@ async fn connection(
 fn heartbeat_ended(result: std::result::Result<Error, tokio::task::JoinError>) -> Ended {
     match result {
         Ok(Error::NotFound(_)) => Ended::Unknown,
+        Ok(error) if is_fatal(&error) => Ended::Fatal(error),
         Ok(error) => Ended::Lost(format!("heartbeat failed: {error}")),
         Err(e) => Ended::Lost(format!("heartbeat task ended: {e}")),
     }
@@ -191,6 +231,7 @@ fn heartbeat_ended(result: std::result::Result<Error, tokio::task::JoinError>) -
 /// FAILED_PRECONDITION means the engine saw the stream close, so the stream is re-opened.
 async fn heartbeat(transport: Transport, worker_id: String) -> Error {
     let mut dispatcher = transport.dispatcher();
+    let connected_at = std::time::Instant::now();
     let mut interval = tokio::time::interval(HEARTBEAT_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -202,6 +243,14 @@ async fn heartbeat(transport: Transport, worker_id: String) -> Error {
         let call = dispatcher.heartbeat(request);
         match tokio::time::timeout(HEARTBEAT_DEADLINE, call).await {
             Ok(Ok(_)) => {}
+            Ok(Err(status))
+                if status.code() == tonic::Code::FailedPrecondition
+                    && connected_at.elapsed() < HEARTBEAT_GRACE =>
+            {
+                // The new stream may not be marked active yet: try again shortly.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                interval.reset_immediately();
+            }
             Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
                 // An engine without heartbeats keeps workers alive through the stream.
                 std::future::pending::<()>().await;

@@ -90,7 +90,9 @@ impl WorkerBuilder {
         self
     }
 
-    /// How long a graceful shutdown waits for running tasks (default 60 s).
+    /// How long a graceful shutdown waits for running tasks (default 25 s). The worker stops
+    /// heartbeating when it stops taking work, and the engine hands a silent worker's tasks to
+    /// other workers after 30 s, so a longer drain risks running a task twice.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -131,7 +133,43 @@ impl WorkerBuilder {
                 "a worker needs at least one slot".to_owned(),
             ));
         }
+        self.check_tasks()?;
         Ok(Worker { builder: self })
+    }
+
+    /// Rejects tasks this worker could never run: ones needing a slot type it does not offer,
+    /// and workflows whose names differ only in case (the engine lower-cases action ids, so
+    /// one would silently run the other's functions).
+    fn check_tasks(&self) -> Result<()> {
+        let ns = self.client.config().namespace();
+        let mut actions = HashMap::new();
+        for def in &self.workflows {
+            for task in def.all_tasks() {
+                let action = ns.action_id(&def.name, &task.name);
+                if let Some(other) = actions.insert(action, &def.name)
+                    && other != &def.name
+                {
+                    return Err(Error::InvalidPayload(format!(
+                        "workflows `{other}` and `{}` both have a task `{}` and their names differ only in case: the engine would treat them as one",
+                        def.name, task.name
+                    )));
+                }
+                for slot_type in task.effective_slot_requests().keys() {
+                    let offered = match slot_type.as_str() {
+                        DEFAULT_SLOT => self.slots,
+                        DURABLE_SLOT => self.durable_slots,
+                        other => self.extra_slots.get(other).copied().unwrap_or(0),
+                    };
+                    if offered == 0 {
+                        return Err(Error::InvalidPayload(format!(
+                            "task `{}` of workflow `{}` needs `{slot_type}` slots, which worker `{}` does not offer: add .slot_type(\"{slot_type}\", n)",
+                            task.name, def.name, self.name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -152,16 +190,18 @@ impl Worker {
             extra_slots: HashMap::new(),
             labels: HashMap::new(),
             workflows: Vec::new(),
-            shutdown_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(25),
             cancel_grace_period: Duration::from_secs(1),
             errors: Vec::new(),
         }
     }
 
-    /// Registers the workflows and the worker, then serves tasks in the background.
+    /// Registers the workflows and the worker, then serves tasks in the background until
+    /// [`WorkerHandle::shutdown`] (dropping the handle does not stop the worker).
     ///
     /// Fails if the engine rejects a workflow or the worker; later connection losses are
     /// retried in the background.
+    #[must_use = "the worker runs until WorkerHandle::shutdown is called"]
     pub async fn start(self) -> Result<WorkerHandle> {
         let b = self.builder;
         let transport = b.client.transport().clone();
@@ -231,13 +271,26 @@ impl Worker {
             b.cancel_grace_period,
         );
         let stop_listening = CancellationToken::new();
-        let listener = tokio::spawn(listener::run(
-            transport.clone(),
-            registration,
-            worker_id.clone(),
-            executor.clone(),
-            stop_listening.clone(),
-        ));
+        let stopped = CancellationToken::new();
+        let fatal = Arc::new(std::sync::Mutex::new(None));
+        let listener = tokio::spawn({
+            let (stop, stopped, fatal) = (stop_listening.clone(), stopped.clone(), fatal.clone());
+            let run = listener::run(
+                transport.clone(),
+                registration,
+                worker_id.clone(),
+                executor.clone(),
+                stop,
+            );
+            async move {
+                if let Some(error) = run.await {
+                    if let Ok(mut slot) = fatal.lock() {
+                        *slot = Some(error);
+                    }
+                    stopped.cancel();
+                }
+            }
+        });
         Ok(WorkerHandle {
             inner: Arc::new(HandleInner {
                 client: b.client,
@@ -246,15 +299,20 @@ impl Worker {
                 stop_listening,
                 listener: tokio::sync::Mutex::new(Some(listener)),
                 shutdown_timeout: b.shutdown_timeout,
-                stopped: CancellationToken::new(),
+                stopped,
+                fatal,
             }),
         })
     }
 
     /// Starts the worker and serves until ctrl-c or SIGTERM, then shuts down gracefully.
+    /// Returns early with the error if the engine refuses the worker for good.
     pub async fn run(self) -> Result<()> {
         let handle = self.start().await?;
-        shutdown_signal().await;
+        tokio::select! {
+            () = shutdown_signal() => {}
+            stopped = handle.wait() => return stopped,
+        }
         tracing::info!("shutdown signal received; draining in-flight tasks");
         handle.shutdown().await
     }
@@ -301,6 +359,7 @@ struct HandleInner {
     listener: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
     stopped: CancellationToken,
+    fatal: Arc<std::sync::Mutex<Option<Error>>>,
 }
 
 impl WorkerHandle {
@@ -336,20 +395,28 @@ impl WorkerHandle {
             );
             inner.executor.abort_all();
         }
-        let unsubscribed = inner
-            .client
-            .transport()
-            .dispatcher()
-            .unsubscribe(hatchet_proto::WorkerUnsubscribeRequest {
-                worker_id: self.worker_id(),
-            })
-            .await;
+        let mut dispatcher = inner.client.transport().dispatcher();
+        let unsubscribe = dispatcher.unsubscribe(hatchet_proto::WorkerUnsubscribeRequest {
+            worker_id: self.worker_id(),
+        });
+        let unsubscribed = tokio::time::timeout(Duration::from_secs(5), unsubscribe).await;
         inner.stopped.cancel();
-        unsubscribed.map(|_| ()).map_err(Error::from)
+        match unsubscribed {
+            Ok(result) => result.map(|_| ()).map_err(Error::from),
+            Err(_) => Err(Error::Timeout(
+                "Unsubscribe took longer than 5 s".to_owned(),
+            )),
+        }
     }
 
-    /// Resolves once the worker has shut down.
-    pub async fn wait(&self) {
+    /// Resolves once the worker has stopped: after [`WorkerHandle::shutdown`] (`Ok`), or when
+    /// the engine refused it for good, such as a revoked token (`Err`).
+    pub async fn wait(&self) -> Result<()> {
         self.inner.stopped.cancelled().await;
+        let fatal = self.inner.fatal.lock().ok().and_then(|mut e| e.take());
+        match fatal {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 }

@@ -14,6 +14,8 @@ use crate::transport::Transport;
 /// it by then anyway (reference §5 step 5).
 const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
 const MAX_DELAY: Duration = Duration::from_secs(5);
+/// One delivery attempt; a hung call is retried like a failed one.
+const ATTEMPT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The final outcome of one attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,12 +85,12 @@ impl Reporter {
         loop {
             // The worker may have re-registered under a new id while we were retrying.
             event.worker_id = self.worker_id();
-            match self
-                .transport
-                .dispatcher()
-                .send_step_action_event(event.clone())
+            let mut dispatcher = self.transport.dispatcher();
+            let call = dispatcher.send_step_action_event(event.clone());
+            let sent = tokio::time::timeout(ATTEMPT_DEADLINE, call)
                 .await
-            {
+                .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer within 10 s")));
+            match sent {
                 Ok(_) => return,
                 Err(status) if is_permanent(status.code()) => {
                     tracing::warn!(task_run_id = %event.task_run_external_id, %status, "the engine refused a task event");
@@ -118,6 +120,7 @@ fn is_permanent(code: tonic::Code) -> bool {
             | tonic::Code::PermissionDenied
             | tonic::Code::Unauthenticated
             | tonic::Code::Unimplemented
+            | tonic::Code::OutOfRange
     )
 }
 

@@ -356,7 +356,8 @@ impl<I: JsonSchema, O> WorkflowBuilder<I, O> {
             );
         }
         for task in &mut tasks {
-            task.parents.dedup();
+            let mut seen = std::collections::HashSet::new();
+            task.parents.retain(|p| seen.insert(p.clone()));
         }
         let def = WorkflowDef {
             name,

@@ -189,8 +189,8 @@ impl<I> Task<I> {
         self
     }
 
-    /// Marks the task durable: it runs in durable slots and may sleep and wait for events
-    /// without holding a worker slot.
+    /// Marks the task durable: the engine runs it in `durable` slots. (Durable sleeps and
+    /// waits through the durable-task stream are not part of this SDK yet.)
     pub fn durable(mut self) -> Self {
         self.def.durable = true;
         self

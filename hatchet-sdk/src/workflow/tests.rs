@@ -292,7 +292,10 @@ fn durations_are_checked_and_reported_with_the_task() {
         "{err}"
     );
     let err = error_of(Workflow::builder("etl").task(task("a").timeout(Duration::ZERO)));
-    assert!(err.contains("timeout must be longer than zero"), "{err}");
+    assert!(err.contains("timeout must be at least 1ms"), "{err}");
+    let err =
+        error_of(Workflow::builder("etl").task(task("a").timeout(Duration::from_micros(500))));
+    assert!(err.contains("timeout must be at least 1ms"), "{err}");
 }
 
 #[test]

@@ -100,9 +100,9 @@ fn check_task(task: &TaskDef) -> Result<(), DefinitionError> {
         ("timeout", task.timeout),
         ("schedule_timeout", task.schedule_timeout),
     ] {
-        if duration.is_some_and(|d| d.as_duration().is_zero()) {
+        if duration.is_some_and(|d| d.as_duration() < std::time::Duration::from_millis(1)) {
             return Err(DefinitionError::new(format!(
-                "{what} must be longer than zero"
+                "{what} must be at least 1ms (the engine counts in milliseconds)"
             )));
         }
     }
@@ -142,9 +142,9 @@ fn check_task(task: &TaskDef) -> Result<(), DefinitionError> {
 
 fn check_condition(condition: &Condition) -> Result<(), DefinitionError> {
     match condition {
-        Condition::Sleep(d) if d.as_duration().is_zero() => Err(DefinitionError::new(
-            "a sleep condition must be longer than zero",
-        )),
+        Condition::Sleep(d) if d.as_duration() < std::time::Duration::from_millis(1) => Err(
+            DefinitionError::new("a sleep condition must be at least 1ms"),
+        ),
         Condition::UserEvent { key, .. } if key.trim().is_empty() => Err(DefinitionError::new(
             "a user-event condition has an empty event key",
         )),
