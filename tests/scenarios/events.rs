@@ -1,5 +1,7 @@
 //! Event triggers: pushing an event runs the workflows listening for its key.
 
+use std::sync::Mutex;
+
 use hatchet_sdk::{Context, Event, TaskError, WorkflowDefinition, task};
 use serde::{Deserialize, Serialize};
 
@@ -16,15 +18,39 @@ struct Acknowledged {
     source: Option<String>,
 }
 
+/// What the task saw, so the test can observe event-triggered runs on any engine (the worker
+/// runs in this process).
+static SEEN: Mutex<Vec<Acknowledged>> = Mutex::new(Vec::new());
+
 #[task(on_events = ["order:created"])]
 async fn acknowledge(input: OrderCreated, ctx: Context) -> Result<Acknowledged, TaskError> {
+    let source = ctx
+        .metadata("source")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    SEEN.lock().unwrap().push(Acknowledged {
+        order_id: input.order_id,
+        source: source.clone(),
+    });
     Ok(Acknowledged {
         order_id: input.order_id,
-        source: ctx
-            .metadata("source")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
+        source,
     })
+}
+
+async fn wait_seen(order_id: u64) -> Acknowledged {
+    within(async {
+        loop {
+            if let Some(seen) = SEEN.lock().unwrap().iter().find(|a| a.order_id == order_id) {
+                return Acknowledged {
+                    order_id,
+                    source: seen.source.clone(),
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -37,6 +63,13 @@ async fn pushing_an_event_runs_the_listening_workflow_with_its_payload_and_metad
         .metadata("source", "checkout");
     let pushed = within(h.client.events().send(event)).await.expect("push");
     assert!(pushed.key.ends_with("order:created"), "{}", pushed.key);
+    assert_eq!(
+        wait_seen(42).await,
+        Acknowledged {
+            order_id: 42,
+            source: Some("checkout".into())
+        }
+    );
 
     if let Some(engine) = h.local() {
         let event = engine
@@ -85,6 +118,19 @@ async fn events_with_other_keys_trigger_nothing() {
     )
     .await
     .expect("push");
+    // A matching event pushed after it is handled; the unmatched one never is.
+    within(
+        h.client
+            .events()
+            .push("order:created", &OrderCreated { order_id: 2 }),
+    )
+    .await
+    .expect("push");
+    wait_seen(2).await;
+    assert!(
+        SEEN.lock().unwrap().iter().all(|a| a.order_id != 1),
+        "order:deleted triggered the workflow"
+    );
     if let Some(engine) = h.local() {
         let event = engine
             .events()
@@ -92,7 +138,11 @@ async fn events_with_other_keys_trigger_nothing() {
             .find(|e| e.id == pushed.id)
             .expect("stored");
         assert!(event.triggered_runs.is_empty());
-        assert!(engine.runs().is_empty());
+        assert_eq!(
+            engine.runs().len(),
+            1,
+            "only the order:created event started a run"
+        );
     }
     assert_eq!(
         acknowledge::definition().expect("valid").name(),

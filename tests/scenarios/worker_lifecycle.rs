@@ -256,8 +256,17 @@ async fn a_task_returning_unit_runs_to_a_unit_result() {
         .expect("() decodes from {}");
 }
 
+/// In-process only: the engine there hands a released slot to the next task at once. A real
+/// engine (v0.104.7) frees the slot in its database but was not seen to assign the slot to a
+/// new task while the releasing task still ran, so live runs only check that the call works
+/// (see `a_task_can_refresh_its_timeout_release_its_slot_and_label_its_worker`).
 #[tokio::test]
 async fn release_slot_lets_the_next_task_start_on_a_one_slot_worker() {
+    let h = Harness::start().await;
+    let Some(engine) = h.local() else {
+        eprintln!("in-process only: slot hand-over timing differs on a real engine");
+        return;
+    };
     let second_started = Arc::new(Notify::new());
     let (signal, wait) = (second_started.clone(), second_started.clone());
     let first = Arc::new(AtomicU32::new(0));
@@ -275,24 +284,19 @@ async fn release_slot_lets_the_next_task_start_on_a_one_slot_worker() {
         }
     });
     let workflow = standalone(waiter);
-    let h = Harness::start().await;
     h.worker("one-slot-worker", |w| w.workflow(&workflow).slots(1))
         .await;
     let a = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
         .await
         .expect("first");
-    if let Some(engine) = h.local() {
-        engine
-            .wait_for("the first task to release its slot", WAIT, |e| {
-                e.workers()
-                    .into_iter()
-                    .find(|w| w.used_slots.get("default") == Some(&0) && e.runs().len() == 1)
-            })
-            .await
-            .expect("slot released");
-    } else {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    engine
+        .wait_for("the first task to release its slot", WAIT, |e| {
+            e.workers()
+                .into_iter()
+                .find(|w| w.used_slots.get("default") == Some(&0) && e.runs().len() == 1)
+        })
+        .await
+        .expect("slot released");
     let b = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
         .await
         .expect("second");

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use hatchet_proto::{
-    HeartbeatRequest, RuntimeInfo, Sdks, WorkerListenRequest, WorkerRegisterRequest,
-};
+use hatchet_proto::{HeartbeatRequest, RuntimeInfo, WorkerListenRequest, WorkerRegisterRequest};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::reconnect_delay;
@@ -47,8 +45,9 @@ impl Registration {
             webhook_id: None,
             runtime_info: Some(RuntimeInfo {
                 sdk_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-                // The protocol has no value for Rust; the `extra` field says which SDK this is.
-                language: Some(Sdks::Unknown as i32),
+                // The protocol has no value for Rust, and the engine refuses a worker that names
+                // `UNKNOWN` ("invalid sdk"); the `extra` field says which SDK this is.
+                language: None,
                 language_version: None,
                 os: Some(std::env::consts::OS.to_owned()),
                 extra: Some("hatchet-rs".to_owned()),
