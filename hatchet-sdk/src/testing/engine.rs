@@ -5,22 +5,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto::dispatcher_server::DispatcherServer;
-use hatchet_proto::events_service_server::EventsServiceServer;
-use hatchet_proto::v1::admin_service_server::AdminServiceServer;
-use hatchet_proto::v1::v1_dispatcher_server::V1DispatcherServer;
-use hatchet_proto::workflow_service_server::WorkflowServiceServer;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::codec::CompressionEncoding;
-use tonic::service::interceptor::InterceptedService;
 
 use super::auth::Auth;
 use super::clock::{Clock, TestClock};
 use super::faults;
 use super::inspect::{ChunkInfo, EventInfo, LogInfo, RunInfo, TaskInfo, WorkerInfo};
 use super::model::TaskStatus;
-use super::services::{AuthCheck, EngineService};
+use super::server;
 use super::shared::Shared;
 use super::state::State;
 use crate::{Client, ClientConfig, TlsStrategy};
@@ -30,8 +23,6 @@ use crate::{Client, ClientConfig, TlsStrategy};
 pub const DEFAULT_ENGINE_VERSION: &str = "v0.104.7";
 /// The tenant id used unless the builder sets one (the engine's default seed tenant).
 pub const DEFAULT_TENANT_ID: &str = "707d0855-80ab-4e1f-a156-f1c4546cbf52";
-/// Largest gRPC message in either direction, as the engine's default.
-const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 /// How often time-based rules are checked on the real clock.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -142,54 +133,10 @@ impl TestEngineBuilder {
             auth,
             self.version,
         ));
-        let service = EngineService {
-            shared: shared.clone(),
-        };
-        let check = AuthCheck {
-            shared: shared.clone(),
-        };
-        let gzip = CompressionEncoding::Gzip;
+        // HTTP/1.1 too: the REST endpoints share the gRPC port (see `rest`).
         let router = tonic::transport::Server::builder()
-            .add_service(InterceptedService::new(
-                DispatcherServer::new(service.clone())
-                    .accept_compressed(gzip)
-                    .send_compressed(gzip)
-                    .max_decoding_message_size(MAX_MESSAGE)
-                    .max_encoding_message_size(MAX_MESSAGE),
-                check.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                EventsServiceServer::new(service.clone())
-                    .accept_compressed(gzip)
-                    .send_compressed(gzip)
-                    .max_decoding_message_size(MAX_MESSAGE)
-                    .max_encoding_message_size(MAX_MESSAGE),
-                check.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                WorkflowServiceServer::new(service.clone())
-                    .accept_compressed(gzip)
-                    .send_compressed(gzip)
-                    .max_decoding_message_size(MAX_MESSAGE)
-                    .max_encoding_message_size(MAX_MESSAGE),
-                check.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                AdminServiceServer::new(service.clone())
-                    .accept_compressed(gzip)
-                    .send_compressed(gzip)
-                    .max_decoding_message_size(MAX_MESSAGE)
-                    .max_encoding_message_size(MAX_MESSAGE),
-                check.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                V1DispatcherServer::new(service)
-                    .accept_compressed(gzip)
-                    .send_compressed(gzip)
-                    .max_decoding_message_size(MAX_MESSAGE)
-                    .max_encoding_message_size(MAX_MESSAGE),
-                check,
-            ));
+            .accept_http1(true)
+            .add_routes(server::routes(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         let incoming = faults::incoming(listener, shared.clone());
         let server = tokio::spawn(async move {
@@ -283,7 +230,8 @@ impl TestEngine {
         &self.tenant_id
     }
 
-    /// The `HATCHET_CLIENT_*` variables a client of this engine needs.
+    /// The `HATCHET_CLIENT_*` variables a client of this engine needs. The gRPC address and
+    /// the REST base URL (`HATCHET_CLIENT_SERVER_URL`) are the same port.
     pub fn env_vars(&self) -> Vec<(String, String)> {
         vec![
             ("HATCHET_CLIENT_TOKEN".to_owned(), self.token.clone()),

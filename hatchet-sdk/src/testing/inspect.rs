@@ -177,6 +177,10 @@ pub struct WorkerInfo {
     pub listening: bool,
     /// Whether it unsubscribed.
     pub unsubscribed: bool,
+    /// Whether it was paused over REST (`PATCH /api/v1/workers/{id}`): it gets no new tasks.
+    pub paused: bool,
+    /// When it registered (engine clock).
+    pub registered_at: SystemTime,
     /// The SDK version it reported in its runtime info.
     pub sdk_version: Option<String>,
 }
@@ -296,19 +300,25 @@ impl State {
     pub(crate) fn worker_infos(&self) -> Vec<WorkerInfo> {
         self.worker_order
             .iter()
-            .filter_map(|id| self.workers.get(id))
-            .map(|w| WorkerInfo {
-                id: w.id.clone(),
-                name: w.name.clone(),
-                actions: w.actions.iter().cloned().collect(),
-                labels: w.labels.clone(),
-                slots: w.slot_config.clone(),
-                used_slots: w.used_slots.clone(),
-                last_heartbeat: w.last_heartbeat,
-                listening: w.listener.is_some(),
-                unsubscribed: w.unsubscribed,
-                sdk_version: w.runtime.as_ref().and_then(|r| r.sdk_version.clone()),
-            })
+            .filter_map(|id| self.worker_info(id))
             .collect()
+    }
+
+    pub(crate) fn worker_info(&self, worker_id: &str) -> Option<WorkerInfo> {
+        let w = self.workers.get(worker_id)?;
+        Some(WorkerInfo {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            actions: w.actions.iter().cloned().collect(),
+            labels: w.labels.clone(),
+            slots: w.slot_config.clone(),
+            used_slots: w.used_slots.clone(),
+            last_heartbeat: w.last_heartbeat,
+            listening: w.listener.is_some(),
+            unsubscribed: w.unsubscribed,
+            paused: w.paused,
+            registered_at: w.registered_at,
+            sdk_version: w.runtime.as_ref().and_then(|r| r.sdk_version.clone()),
+        })
     }
 }

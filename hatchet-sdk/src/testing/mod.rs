@@ -5,7 +5,10 @@
 //! token authentication and the engine's rules (reference §1–§5): registration validation,
 //! DAG scheduling with the engine's `action_payload`, slots, heartbeats and reassignment,
 //! retries with backoff, timeouts, cancellation, replay, child runs, events, schedules,
-//! crons, logs and streams. Clients use it like a real engine: [`TestEngine::client`] gives a
+//! crons, logs and streams. The same port also answers the REST calls official SDKs make in
+//! their ordinary flow, over HTTP/1.1 (`POST /api/v1/stable/tenants/{tenant}/tasks/cancel`,
+//! `PATCH /api/v1/workers/{worker}`), so the official Python SDK can cancel runs and pause
+//! its workers. Clients use it like a real engine: [`TestEngine::client`] gives a
 //! [`Client`](crate::Client), [`TestEngine::env_vars`] the `HATCHET_CLIENT_*` variables for
 //! any other SDK.
 //!
@@ -42,7 +45,9 @@ mod lifecycle;
 mod model;
 mod notify;
 mod payload;
+mod rest;
 mod scheduler;
+mod server;
 mod services;
 mod shared;
 mod state;

@@ -281,6 +281,11 @@ pub(crate) struct Worker {
     pub(crate) unsubscribed: bool,
     /// Not credited with heartbeats when a manual clock advances.
     pub(crate) silent: bool,
+    /// Paused over REST (`PATCH /api/v1/workers/{id}`): keeps its tasks, gets no new ones.
+    pub(crate) paused: bool,
+    pub(crate) registered_at: SystemTime,
+    /// Last change through the REST API or registration (the REST `updatedAt`).
+    pub(crate) updated_at: SystemTime,
     pub(crate) runtime: Option<pb::RuntimeInfo>,
 }
 

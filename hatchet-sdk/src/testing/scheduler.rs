@@ -60,6 +60,7 @@ impl State {
         self.workers.get(worker_id).is_some_and(|w| {
             w.listener.is_some()
                 && !w.unsubscribed
+                && !w.paused
                 && now.duration_since(w.last_heartbeat).unwrap_or_default() < HEARTBEAT_FRESH
         })
     }

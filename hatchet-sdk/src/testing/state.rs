@@ -219,6 +219,9 @@ impl State {
                 listener_established: false,
                 unsubscribed: false,
                 silent: false,
+                paused: false,
+                registered_at: now,
+                updated_at: now,
                 runtime: req.runtime_info,
             },
         );

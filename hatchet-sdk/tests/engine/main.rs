@@ -13,6 +13,7 @@ mod cron;
 mod events;
 mod faults;
 mod registration;
+mod rest;
 mod retries;
 mod runs;
 mod streams;

@@ -1,0 +1,323 @@
+//! The part of the engine's REST API that official SDKs call in their ordinary flow:
+//!
+//! * `POST /api/v1/stable/tenants/{tenant}/tasks/cancel` — the Python SDK's `runs.cancel`
+//!   (`{"externalIds": [...]}` or `{"filter": {...}}` → `{"ids": [...]}`), a proxy for
+//!   `v1.AdminService/CancelTasks` exactly as in the engine;
+//! * `PATCH /api/v1/workers/{worker}` — `{"isPaused": true}`, sent by a Python worker that
+//!   is shutting down; a paused worker keeps its running tasks and gets no new ones.
+//!
+//! Served on the gRPC port: the server accepts HTTP/1.1 next to HTTP/2, so the token's
+//! `server_url` and `HATCHET_CLIENT_SERVER_URL` name the one address the engine has.
+//! Authentication is the engine's REST bearer scheme (`Authorization: Bearer <token>`,
+//! checked like the gRPC side; failures are 403 "Please provide valid credentials"). Error
+//! bodies have the OpenAPI `APIErrors` shape `{"errors": [{"description": "..."}]}`.
+
+use std::sync::{Arc, PoisonError};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State as Engine};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use chrono::{DateTime, SecondsFormat, Utc};
+use hatchet_proto::v1;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tonic::{Code, Status};
+
+use super::inspect::WorkerInfo;
+use super::shared::Shared;
+
+/// The REST routes, to be merged with the gRPC services' router.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/stable/tenants/{tenant}/tasks/cancel",
+            post(cancel_tasks),
+        )
+        .route("/api/v1/workers/{worker}", patch(update_worker))
+        .with_state(shared)
+}
+
+/// Unknown paths: gRPC calls get UNIMPLEMENTED (as tonic answers), anything else a REST 404.
+pub(crate) async fn fallback(request: Request) -> Response {
+    let grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        return Status::unimplemented("").into_http::<axum::body::Body>();
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "Not Found").into_response()
+}
+
+/// A REST error: a status and the `APIErrors` body.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    description: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            description: description.into(),
+        }
+    }
+
+    fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, description)
+    }
+
+    fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Please provide valid credentials")
+    }
+
+    /// The status a gRPC error of the proxied call maps to.
+    fn from_status(status: &Status) -> Self {
+        let code = match status.code() {
+            Code::InvalidArgument => StatusCode::BAD_REQUEST,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::PermissionDenied | Code::Unauthenticated => StatusCode::FORBIDDEN,
+            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(code, status.message())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(
+            self.status,
+            &json!({ "errors": [{ "description": self.description }] }),
+        )
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` the way the engine's REST middleware reads it
+/// (the header split on `Bearer`, the rest trimmed), then the token like the gRPC side.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    if shared.refusing() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the test engine is refusing connections (injected fault)",
+        ));
+    }
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let parts: Vec<&str> = value.split("Bearer").collect();
+    let [_, token] = parts.as_slice() else {
+        return Err(ApiError::forbidden());
+    };
+    shared
+        .auth
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .verify(token.trim())
+        .ok_or_else(ApiError::forbidden)
+}
+
+/// A JSON body, or the 400 the engine's generated handlers answer for one that does not
+/// decode.
+fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("can't decode JSON body: {e}")))
+}
+
+// ---- POST /api/v1/stable/tenants/{tenant}/tasks/cancel ------------------------------------
+
+/// `V1CancelTaskRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelBody {
+    external_ids: Option<Vec<uuid::Uuid>>,
+    filter: Option<FilterBody>,
+}
+
+/// `V1TaskFilter`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilterBody {
+    since: Option<String>,
+    until: Option<String>,
+    statuses: Option<Vec<String>>,
+    workflow_ids: Option<Vec<uuid::Uuid>>,
+    additional_metadata: Option<Vec<String>>,
+}
+
+fn rfc3339(field: &str, text: &str) -> Result<prost_types::Timestamp, ApiError> {
+    let at = DateTime::parse_from_rfc3339(text).map_err(|e| {
+        ApiError::bad_request(format!(
+            "can't decode JSON body: `{field}` must be an RFC 3339 time, got {text:?}: {e}"
+        ))
+    })?;
+    Ok(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    })
+}
+
+impl FilterBody {
+    fn into_proto(self) -> Result<v1::TasksFilter, ApiError> {
+        Ok(v1::TasksFilter {
+            since: self
+                .since
+                .as_deref()
+                .map(|s| rfc3339("since", s))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|s| rfc3339("until", s))
+                .transpose()?,
+            statuses: self.statuses.unwrap_or_default(),
+            workflow_ids: self
+                .workflow_ids
+                .unwrap_or_default()
+                .iter()
+                .map(uuid::Uuid::to_string)
+                .collect(),
+            additional_metadata: self.additional_metadata.unwrap_or_default(),
+        })
+    }
+}
+
+fn check_tenant(shared: &Shared, tenant: &str) -> Result<(), ApiError> {
+    let tenant =
+        uuid::Uuid::parse_str(tenant).map_err(|_| ApiError::bad_request("invalid tenant id"))?;
+    let ours = shared.read(|st| uuid::Uuid::parse_str(&st.tenant_id).ok());
+    if ours == Some(tenant) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+async fn cancel_tasks(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(cancel(&shared, &tenant, &headers, &body))
+}
+
+fn cancel(
+    shared: &Shared,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    authenticate(shared, headers)?;
+    check_tenant(shared, tenant)?;
+    let body: CancelBody = decode(body)?;
+    let request = v1::CancelTasksRequest {
+        external_ids: body
+            .external_ids
+            .unwrap_or_default()
+            .iter()
+            .map(uuid::Uuid::to_string)
+            .collect(),
+        filter: body.filter.map(FilterBody::into_proto).transpose()?,
+    };
+    let response = shared
+        .with(|st, now| st.cancel_tasks(request, now))
+        .map_err(|e| ApiError::from_status(&e))?;
+    Ok(json!({ "ids": response.cancelled_tasks }))
+}
+
+// ---- PATCH /api/v1/workers/{worker} -------------------------------------------------------
+
+/// `UpdateWorkerRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateWorkerBody {
+    is_paused: Option<bool>,
+}
+
+async fn update_worker(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(worker_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(update(&shared, &worker_id, &headers, &body))
+}
+
+fn update(
+    shared: &Shared,
+    worker_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    authenticate(shared, headers)?;
+    if uuid::Uuid::parse_str(worker_id).is_err() {
+        return Err(ApiError::bad_request("invalid worker id"));
+    }
+    let body: UpdateWorkerBody = decode(body)?;
+    let info = shared.with(|st, now| {
+        let worker = st.worker_mut(worker_id).ok()?;
+        if let Some(paused) = body.is_paused {
+            worker.paused = paused;
+            worker.updated_at = now;
+        }
+        let updated_at = worker.updated_at;
+        // Unpausing may make queued tasks assignable.
+        st.dispatch(now);
+        Some((st.worker_info(worker_id)?, updated_at))
+    });
+    let (info, updated_at) =
+        info.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "worker not found"))?;
+    Ok(worker_json(&info, updated_at))
+}
+
+fn time(at: SystemTime) -> String {
+    DateTime::<Utc>::from(at).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The engine's `Worker` resource (the fields this engine knows).
+fn worker_json(info: &WorkerInfo, updated_at: SystemTime) -> Value {
+    let status = if info.paused {
+        "PAUSED"
+    } else if info.listening && !info.unsubscribed {
+        "ACTIVE"
+    } else {
+        "INACTIVE"
+    };
+    json!({
+        "metadata": {
+            "id": info.id,
+            "createdAt": time(info.registered_at),
+            "updatedAt": time(updated_at),
+        },
+        "name": info.name,
+        "type": "SELFHOSTED",
+        "status": status,
+        "actions": info.actions,
+        "lastHeartbeatAt": time(info.last_heartbeat),
+    })
+}
