@@ -191,6 +191,13 @@ impl State {
                 "either slot_config or slots (deprecated) must be provided, not both",
             ));
         }
+        // The engine stores the SDK language in an enum column without an UNKNOWN value: a
+        // worker naming it fails with an internal error (observed against v0.104.7, which logs
+        // "invalid sdk: UNKNOWN"). Leaving the language unset is fine.
+        let language = req.runtime_info.as_ref().and_then(|r| r.language);
+        if language.is_some_and(|l| !(1..=4).contains(&l)) {
+            return Err(Status::internal("An internal error occurred."));
+        }
         let mut slot_config: BTreeMap<String, i32> = req.slot_config.into_iter().collect();
         if slot_config.is_empty() {
             slot_config.insert("default".to_owned(), req.slots.unwrap_or(100));

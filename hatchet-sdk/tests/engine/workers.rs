@@ -211,3 +211,35 @@ async fn unsubscribe_and_labels_need_a_known_worker() {
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
 }
+
+/// Pinned against the real engine (v0.104.7): a worker that names the SDK `UNKNOWN` cannot be
+/// stored, and Register fails with INTERNAL; a known language or none at all is accepted.
+#[tokio::test]
+async fn register_refuses_the_unknown_sdk_language_like_the_real_engine() {
+    let engine = TestEngine::start().await.unwrap();
+    let raw = Raw::new(&engine).await;
+    let mut dispatcher = raw.dispatcher.clone();
+    let request = |language: Option<i32>| pb::WorkerRegisterRequest {
+        worker_name: "w".to_owned(),
+        actions: vec!["a:b".to_owned()],
+        runtime_info: Some(pb::RuntimeInfo {
+            language,
+            extra: Some("hatchet-rs".to_owned()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = dispatcher
+        .register(request(Some(pb::Sdks::Unknown as i32)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Internal);
+    assert!(dispatcher.register(request(None)).await.is_ok());
+    assert!(
+        dispatcher
+            .register(request(Some(pb::Sdks::Python as i32)))
+            .await
+            .is_ok()
+    );
+    assert_eq!(engine.workers().len(), 2);
+}
