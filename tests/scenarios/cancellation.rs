@@ -147,3 +147,47 @@ async fn a_task_can_cancel_its_own_run() {
     .await;
     assert_eq!(details.status, RunStatus::Cancelled);
 }
+
+static MACRO_CANCEL_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// Runs until cancelled.
+#[hatchet_sdk::task(timeout = "10m")]
+async fn watch_forever(_input: Value, ctx: Context) -> Result<Value, TaskError> {
+    ctx.cancelled().await;
+    MACRO_CANCEL_SEEN.store(true, Ordering::SeqCst);
+    Err(TaskError::new("cancelled"))
+}
+
+#[tokio::test]
+async fn macro_declared_tasks_see_cancellation() {
+    let h = Harness::start().await;
+    h.worker("watch-worker", |w| w.register::<watch_forever>())
+        .await;
+    let run = within(
+        h.client
+            .run_no_wait::<watch_forever>(&json!({}), RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    wait_until_running(&h, run.id()).await;
+    within(h.client.runs().cancel(run.untyped()))
+        .await
+        .expect("cancel");
+    within(async {
+        while !MACRO_CANCEL_SEEN.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let details = within(async {
+        loop {
+            let d = h.client.runs().details(run.id()).await.expect("details");
+            if d.done {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(details.status, RunStatus::Cancelled);
+}

@@ -226,3 +226,43 @@ async fn backoff_delays_retries_on_the_engine_clock() {
     let output = within(run.result()).await.expect("third attempt succeeds");
     assert_eq!(output, json!({"n": 3}));
 }
+
+static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+struct Payment {
+    cents: i64,
+}
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Paid {
+    retry_count: i32,
+}
+
+/// Fails its first attempt, then succeeds; negative amounts stop retries.
+#[hatchet_sdk::task(retries = 2)]
+async fn pay(input: Payment, ctx: Context) -> Result<Paid, TaskError> {
+    if input.cents < 0 {
+        return Err(NonRetryable::new("negative amount").into());
+    }
+    if input.cents == 1 && FLAKY_CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+        return Err(TaskError::new("provider timed out"));
+    }
+    Ok(Paid {
+        retry_count: ctx.retry_count(),
+    })
+}
+
+#[tokio::test]
+async fn macro_declared_retries_retry_and_non_retryable_errors_do_not() {
+    let h = Harness::start().await;
+    h.worker("pay-worker", |w| w.register::<pay>()).await;
+    let paid = within(h.client.run::<pay>(&Payment { cents: 1 }))
+        .await
+        .expect("second attempt succeeds");
+    assert_eq!(paid, Paid { retry_count: 1 });
+    let err = within(h.client.run::<pay>(&Payment { cents: -5 }))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("negative amount"), "{err}");
+}

@@ -353,3 +353,43 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
         .unwrap_err();
     assert!(err.to_string().contains("differ only in case"), "{err}");
 }
+
+#[tokio::test]
+async fn a_worker_the_engine_forgot_registers_again_and_keeps_serving() {
+    let h = Harness::start().await;
+    let Some(engine) = h.local() else {
+        eprintln!("in-process only: fault injection needs the in-process engine");
+        return;
+    };
+    let echo = standalone(Task::new("echo", |input: Value, _: Context| async move {
+        Ok::<_, TaskError>(json!({"echo": input["n"]}))
+    }));
+    let worker = h.worker("amnesia-worker", |w| w.workflow(&echo)).await;
+    let first_id = worker.worker_id();
+    assert_eq!(
+        within(echo.run(&h.client, &json!({"n": 1})))
+            .await
+            .expect("before"),
+        json!({"echo": 1})
+    );
+
+    engine.forget_worker(&first_id);
+    within(async {
+        while worker.worker_id() == first_id {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        within(echo.run(&h.client, &json!({"n": 2})))
+            .await
+            .expect("after"),
+        json!({"echo": 2})
+    );
+    let registered: Vec<_> = engine
+        .workers()
+        .into_iter()
+        .filter(|w| w.name == "amnesia-worker")
+        .collect();
+    assert_eq!(registered.len(), 2, "the worker registered a second time");
+}

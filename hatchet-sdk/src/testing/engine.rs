@@ -302,6 +302,12 @@ impl TestEngine {
         self.shared.refuse_for(duration);
     }
 
+    /// Forgets the worker (injected fault): its stream ends and its next heartbeat, stream or
+    /// call answers NOT_FOUND, so an SDK must register again.
+    pub fn forget_worker(&self, worker_id: &str) {
+        self.shared.with(|st, _| st.forget_worker(worker_id));
+    }
+
     /// Stops crediting this worker with heartbeats when a manual clock advances, as if it
     /// hung with its stream open (see [`TestClock`]).
     pub fn silence_worker(&self, worker_id: &str) {

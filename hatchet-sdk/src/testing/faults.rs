@@ -29,6 +29,19 @@ impl State {
         }
     }
 
+    /// Forgets a worker, as an engine that lost its worker rows would: its stream ends and
+    /// every later call for it answers NOT_FOUND.
+    pub(crate) fn forget_worker(&mut self, worker_id: &str) {
+        if let Some(worker) = self.workers.get_mut(worker_id) {
+            worker.forgotten = true;
+            if let Some(listener) = worker.listener.take() {
+                let _ = listener.sender.send(Err(Status::unavailable(
+                    "worker forgotten by the test engine",
+                )));
+            }
+        }
+    }
+
     /// Ends every stream quietly, for shutdown.
     pub(crate) fn close_all_streams(&mut self) {
         for worker in self.workers.values_mut() {

@@ -226,6 +226,7 @@ impl State {
                 listener_established: false,
                 unsubscribed: false,
                 silent: false,
+                forgotten: false,
                 paused: false,
                 registered_at: now,
                 updated_at: now,
@@ -248,6 +249,7 @@ impl State {
         }
         self.workers
             .get_mut(worker_id)
+            .filter(|w| !w.forgotten)
             .ok_or_else(|| Status::not_found(format!("worker not found: {worker_id}")))
     }
 
