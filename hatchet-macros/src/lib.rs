@@ -7,6 +7,7 @@
 
 mod args;
 mod checks;
+mod options;
 mod standalone;
 mod task;
 mod workflow;

@@ -7,6 +7,7 @@ use syn::{Attribute, ImplItem, ItemImpl, LitStr, Type};
 
 use crate::args::{Arg, Args, Errors, check_keys};
 use crate::checks;
+use crate::options;
 use crate::task::{self, Role, TaskSpec};
 
 /// Workflow keys, in the order the docs list them.
@@ -60,19 +61,15 @@ pub(crate) fn workflow_options(
             "cron_input" => arg
                 .expr("serde_json::json!({...})")
                 .map(|e| quote!(.cron_input(&#e))),
-            "concurrency" => task::concurrency_value(arg).map(|c| quote!(.concurrency(#c))),
+            "concurrency" => options::concurrency_value(arg).map(|c| quote!(.concurrency(#c))),
             "sticky" => arg.str().and_then(|s| {
-                let variant = match s.value().to_ascii_lowercase().as_str() {
-                    "soft" => quote!(Soft),
-                    "hard" => quote!(Hard),
-                    other => {
-                        return Err(syn::Error::new(
-                            s.span(),
-                            format!("unknown sticky strategy `{other}`; use \"soft\" or \"hard\""),
-                        ));
-                    }
-                };
-                Ok(quote!(.sticky(#p::StickyStrategy::#variant)))
+                let variant = options::named_variant(
+                    &s,
+                    "sticky strategy",
+                    quote!(#p::StickyStrategy),
+                    &[("soft", "Soft"), ("hard", "Hard")],
+                )?;
+                Ok(quote!(.sticky(#variant)))
             }),
             "default_priority" => arg.int().and_then(|(n, span)| {
                 let variant = match n {
@@ -121,18 +118,13 @@ fn idempotency(arg: &Arg) -> syn::Result<TokenStream> {
     let method = match get("method") {
         None => quote!(),
         Some(m) => {
-            let lit = m.str()?;
-            let variant = match lit.value().to_ascii_lowercase().as_str() {
-                "ttl" => quote!(Ttl),
-                "status" => quote!(Status),
-                other => {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        format!("unknown idempotency method `{other}`; use \"ttl\" or \"status\""),
-                    ));
-                }
-            };
-            quote!(.method(#p::IdempotencyMethod::#variant))
+            let variant = options::named_variant(
+                &m.str()?,
+                "idempotency method",
+                quote!(#p::IdempotencyMethod),
+                &[("ttl", "Ttl"), ("status", "Status")],
+            )?;
+            quote!(.method(#variant))
         }
     };
     Ok(
@@ -379,7 +371,7 @@ fn defaults(arg: &Arg) -> syn::Result<Vec<(String, TokenStream)>> {
     );
     let calls = nested
         .iter()
-        .filter_map(|a| errors.ok(task::option(a)).map(|call| (a.name(), call)))
+        .filter_map(|a| errors.ok(options::option(a)).map(|call| (a.name(), call)))
         .collect();
     errors.finish()?;
     Ok(calls)

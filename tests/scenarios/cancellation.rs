@@ -10,6 +10,28 @@ use serde_json::{Value, json};
 
 use crate::harness::{Harness, WAIT, within};
 
+async fn wait_until_done(h: &Harness, run_id: &str) -> hatchet_sdk::RunDetails {
+    within(async {
+        loop {
+            let details = h.client.runs().details(run_id).await.expect("details");
+            if details.done {
+                return details;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+async fn wait_until_set(flag: &AtomicBool) {
+    within(async {
+        while !flag.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 async fn wait_until_running(h: &Harness, run_id: &str) {
     within(async {
         loop {
@@ -55,22 +77,8 @@ async fn cancelling_a_run_fires_the_task_cancellation_token() {
         .await
         .expect("cancel");
     assert!(!cancelled.is_empty());
-    within(async {
-        while !observed.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    let details = within(async {
-        loop {
-            let d = h.client.runs().details(run.id()).await.expect("details");
-            if d.done {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    wait_until_set(&observed).await;
+    let details = wait_until_done(&h, run.id()).await;
     assert_eq!(details.status, RunStatus::Cancelled);
     let err = within(run.result()).await.unwrap_err();
     assert!(
@@ -135,16 +143,7 @@ async fn a_task_can_cancel_its_own_run() {
     let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
         .await
         .expect("trigger");
-    let details = within(async {
-        loop {
-            let d = h.client.runs().details(run.id()).await.expect("details");
-            if d.done {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let details = wait_until_done(&h, run.id()).await;
     assert_eq!(details.status, RunStatus::Cancelled);
 }
 
@@ -173,21 +172,7 @@ async fn macro_declared_tasks_see_cancellation() {
     within(h.client.runs().cancel(run.untyped()))
         .await
         .expect("cancel");
-    within(async {
-        while !MACRO_CANCEL_SEEN.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    let details = within(async {
-        loop {
-            let d = h.client.runs().details(run.id()).await.expect("details");
-            if d.done {
-                return d;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    wait_until_set(&MACRO_CANCEL_SEEN).await;
+    let details = wait_until_done(&h, run.id()).await;
     assert_eq!(details.status, RunStatus::Cancelled);
 }
