@@ -34,6 +34,16 @@ impl Harness {
         Self::local_engine(TestEngine::builder()).await
     }
 
+    /// An in-process engine for a scenario that needs its inspection or fault API; `None`
+    /// (after saying why) when running live.
+    pub(crate) async fn in_process(reason: &str) -> Option<Self> {
+        if live() {
+            eprintln!("in-process only: {reason}");
+            return None;
+        }
+        Some(Self::local_engine(TestEngine::builder()).await)
+    }
+
     /// An in-process engine whose clock only moves when the test advances it; `None` when
     /// running live (such scenarios run in-process only).
     pub(crate) async fn with_manual_clock() -> Option<Self> {

@@ -155,11 +155,10 @@ async fn shutdown_drains_running_tasks_before_unsubscribing() {
 
 #[tokio::test]
 async fn results_survive_the_engine_dropping_every_stream() {
-    let h = Harness::start().await;
-    let Some(engine) = h.local() else {
-        eprintln!("in-process only: fault injection needs the in-process engine");
+    let Some(h) = Harness::in_process("fault injection needs the in-process engine").await else {
         return;
     };
+    let engine = h.local().expect("in-process");
     let release = Arc::new(Notify::new());
     let started = Arc::new(Notify::new());
     let (gate, signal) = (release.clone(), started.clone());
@@ -262,11 +261,11 @@ async fn a_task_returning_unit_runs_to_a_unit_result() {
 /// (see `a_task_can_refresh_its_timeout_release_its_slot_and_label_its_worker`).
 #[tokio::test]
 async fn release_slot_lets_the_next_task_start_on_a_one_slot_worker() {
-    let h = Harness::start().await;
-    let Some(engine) = h.local() else {
-        eprintln!("in-process only: slot hand-over timing differs on a real engine");
+    let Some(h) = Harness::in_process("slot hand-over timing differs on a real engine").await
+    else {
         return;
     };
+    let engine = h.local().expect("in-process");
     let second_started = Arc::new(Notify::new());
     let (signal, wait) = (second_started.clone(), second_started.clone());
     let first = Arc::new(AtomicU32::new(0));
@@ -356,11 +355,10 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
 
 #[tokio::test]
 async fn a_worker_the_engine_forgot_registers_again_and_keeps_serving() {
-    let h = Harness::start().await;
-    let Some(engine) = h.local() else {
-        eprintln!("in-process only: fault injection needs the in-process engine");
+    let Some(h) = Harness::in_process("fault injection needs the in-process engine").await else {
         return;
     };
+    let engine = h.local().expect("in-process");
     let echo = standalone(Task::new("echo", |input: Value, _: Context| async move {
         Ok::<_, TaskError>(json!({"echo": input["n"]}))
     }));
