@@ -1,21 +1,52 @@
 //! Rust SDK for [Hatchet](https://hatchet.run), the distributed, Postgres-backed task
 //! orchestrator.
 //!
-//! A [`Client`] connects to an engine (configured from the standard `HATCHET_CLIENT_*`
-//! environment or a [`ClientConfig`] builder) and lets you push [events](Client::events),
-//! [trigger and await runs](Client::runs) and manage [rate limits](Client::rate_limits).
+//! - **Define** work as plain async functions: [`#[workflow]`](macro@workflow) on an `impl` block of
+//!   [`#[task]`](macro@task) functions makes a DAG, `#[task]` on a free function a standalone task.
+//!   Every key is listed in [`attributes`]; the same definitions can be built by hand with
+//!   [`Workflow::builder`] and [`Task::new`].
+//! - **Run** them on a [`Worker`]: it registers the workflows, receives tasks from the engine,
+//!   runs each with a [`Context`] (input, parent outputs, metadata, logs, streaming, child
+//!   runs, cancellation) and reports results.
+//! - **Use** the engine from a [`Client`]: trigger runs and read typed results
+//!   ([`Client::run`]), push [events](Client::events), manage [runs](Client::runs) and
+//!   [rate limits](Client::rate_limits). Configuration comes from the standard
+//!   `HATCHET_CLIENT_*` environment or a [`ClientConfig`] builder.
+//! - **Test** with the in-process engine of the `testing` feature (`hatchet_sdk::testing`):
+//!   a real gRPC server on `127.0.0.1:0` with a controllable clock and fault injection.
 //!
 //! ```no_run
-//! use hatchet_sdk::{Client, RunOptions};
+//! use hatchet_sdk::{workflow, Client, Context, TaskError, Worker};
+//! use serde::{Deserialize, Serialize};
 //!
-//! # async fn demo() -> hatchet_sdk::Result<()> {
+//! #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+//! struct Order { id: u64, items: Vec<u32> }
+//! #[derive(Serialize, Deserialize)]
+//! struct Priced { cents: u64 }
+//! #[derive(Serialize, Deserialize)]
+//! struct Receipt { order_id: u64, cents: u64 }
+//!
+//! struct Checkout;
+//!
+//! #[workflow(name = "checkout", on_events = ["order:placed"])]
+//! impl Checkout {
+//!     #[task(retries = 3, timeout = "30s")]
+//!     async fn price(order: Order, _ctx: Context) -> Result<Priced, TaskError> {
+//!         Ok(Priced { cents: order.items.iter().map(|c| u64::from(*c)).sum() })
+//!     }
+//!
+//!     #[task(after = "price")]
+//!     async fn charge(order: Order, price: Priced, _ctx: Context) -> Result<Receipt, TaskError> {
+//!         Ok(Receipt { order_id: order.id, cents: price.cents })
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::from_env()?;
-//! let run = client
-//!     .runs()
-//!     .trigger("greet", &serde_json::json!({"name": "Ada"}), RunOptions::new())
-//!     .await?;
-//! let output = run.result().await?;
-//! println!("{}", output.get("say-hello").unwrap_or(&serde_json::Value::Null));
+//! let worker = Worker::builder(&client, "checkout-worker").register::<Checkout>().build()?.start().await?;
+//! let output = client.run::<Checkout>(&Order { id: 7, items: vec![250, 100] }).await?;
+//! let receipt: Receipt = output.task("charge")?;
+//! worker.shutdown().await?;
 //! # Ok(()) }
 //! ```
 
