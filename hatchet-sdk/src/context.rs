@@ -383,6 +383,16 @@ impl Context {
         Ok(())
     }
 
+    /// Pushes an event from this task, tagged with the run and task it came from
+    /// (`hatchet__source_workflow_run_id`, `hatchet__source_step_run_id`), as the official SDKs
+    /// do.
+    pub async fn push_event(&self, event: crate::Event) -> Result<crate::PushedEvent> {
+        let event = event
+            .metadata("hatchet__source_workflow_run_id", self.workflow_run_id())
+            .metadata("hatchet__source_step_run_id", self.task_run_id());
+        self.client().events().send(event).await
+    }
+
     /// Cancels the whole run this task belongs to.
     pub async fn cancel_run(&self) -> Result<()> {
         self.client().runs().cancel(self.workflow_run_id()).await?;

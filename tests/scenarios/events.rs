@@ -149,3 +149,39 @@ async fn events_with_other_keys_trigger_nothing() {
         "acknowledge"
     );
 }
+
+#[tokio::test]
+async fn events_pushed_from_a_task_say_where_they_came_from() {
+    let Some(h) = Harness::in_process("reads the stored event's metadata").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let announcer = hatchet_sdk::Task::new(
+        "announce",
+        |_: serde_json::Value, ctx: Context| async move {
+            let pushed = ctx
+                .push_event(Event::new("order:announced", &serde_json::json!({"n": 1}))?)
+                .await?;
+            Ok::<_, TaskError>(serde_json::json!({"event": pushed.id}))
+        },
+    );
+    let workflow: hatchet_sdk::Workflow<serde_json::Value, serde_json::Value> =
+        hatchet_sdk::Workflow::standalone(announcer)
+            .build()
+            .unwrap();
+    h.worker("announce-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &serde_json::json!({}), Default::default()))
+        .await
+        .unwrap();
+    let output = within(run.result()).await.unwrap();
+    let event = engine
+        .events()
+        .into_iter()
+        .find(|e| output["event"] == e.id.as_str())
+        .expect("stored");
+    let metadata: serde_json::Value =
+        serde_json::from_str(event.metadata.as_deref().unwrap()).unwrap();
+    assert_eq!(metadata["hatchet__source_workflow_run_id"], run.id());
+    let task_id = engine.run(run.id()).unwrap().tasks[0].id.clone();
+    assert_eq!(metadata["hatchet__source_step_run_id"], task_id.as_str());
+}
