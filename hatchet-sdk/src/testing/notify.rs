@@ -214,13 +214,7 @@ impl State {
         req: pb::PutLogRequest,
         now: SystemTime,
     ) -> Result<(), Status> {
-        check_task_id(&req.task_run_external_id)?;
-        if !self.tasks.contains_key(&req.task_run_external_id) {
-            return Err(Status::not_found(format!(
-                "task run not found: {}",
-                req.task_run_external_id
-            )));
-        }
+        self.check_log_target(&req.task_run_external_id)?;
         self.logs.push(LogLine {
             task_id: req.task_run_external_id,
             message: req.message,
@@ -239,13 +233,7 @@ impl State {
         req: pb::PutStreamEventRequest,
         now: SystemTime,
     ) -> Result<(), Status> {
-        check_task_id(&req.task_run_external_id)?;
-        if !self.tasks.contains_key(&req.task_run_external_id) {
-            return Err(Status::not_found(format!(
-                "task run not found: {}",
-                req.task_run_external_id
-            )));
-        }
+        self.check_log_target(&req.task_run_external_id)?;
         let chunk = Chunk {
             index: req.event_index,
             data: req.message,
@@ -317,14 +305,18 @@ impl State {
         }
         self.emit(event, false);
     }
-}
 
-fn check_task_id(id: &str) -> Result<(), Status> {
-    if is_uuid(id) {
+    /// The task a log line or stream chunk names: the engine's own messages for these two
+    /// calls differ from those of step action events.
+    fn check_log_target(&self, task_id: &str) -> Result<(), Status> {
+        if !is_uuid(task_id) {
+            return Err(Status::invalid_argument(
+                "task external run id is not a valid uuid",
+            ));
+        }
+        if !self.tasks.contains_key(task_id) {
+            return Err(Status::not_found(format!("task run not found: {task_id}")));
+        }
         Ok(())
-    } else {
-        Err(Status::invalid_argument(
-            "task external run id is not a valid uuid",
-        ))
     }
 }

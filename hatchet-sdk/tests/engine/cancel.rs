@@ -7,7 +7,7 @@ use hatchet_sdk::{RunFilter, RunOptions};
 use serde_json::json;
 use tonic::Code;
 
-use crate::support::{Raw, RawWorker, WAIT, action, single};
+use crate::support::{Raw, RawWorker, WAIT, action, single, tagged_and_untagged_runs};
 
 #[tokio::test]
 async fn cancelling_a_running_run_sends_cancel_step_run() {
@@ -37,22 +37,8 @@ async fn cancelling_a_running_run_sends_cancel_step_run() {
 #[tokio::test]
 async fn cancel_by_filter_and_argument_errors() {
     let engine = TestEngine::start().await.unwrap();
-    Raw::new(&engine).await.register(single("queued")).await;
+    let (tagged, other) = tagged_and_untagged_runs(&engine).await;
     let client = engine.client();
-    let tagged = client
-        .runs()
-        .trigger(
-            "queued",
-            &json!({}),
-            RunOptions::new().metadata("batch", "7"),
-        )
-        .await
-        .unwrap();
-    let other = client
-        .runs()
-        .trigger("queued", &json!({}), RunOptions::new())
-        .await
-        .unwrap();
     let since = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
     let cancelled = client
         .runs()

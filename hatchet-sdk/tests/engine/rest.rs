@@ -10,7 +10,7 @@ use hatchet_sdk::RunOptions;
 use hatchet_sdk::testing::{TaskStatus, TestEngine};
 use serde_json::{Value, json};
 
-use crate::support::{Raw, RawWorker, WAIT, action, single};
+use crate::support::{Raw, RawWorker, WAIT, action, single, tagged_and_untagged_runs};
 
 /// One HTTP/1.1 answer.
 #[derive(Debug)]
@@ -125,22 +125,7 @@ async fn rest_cancel_by_run_id_cancels_its_tasks_and_answers_their_ids() {
 #[tokio::test]
 async fn rest_cancel_by_filter_selects_runs_like_the_grpc_call() {
     let engine = TestEngine::start().await.unwrap();
-    Raw::new(&engine).await.register(single("queued")).await;
-    let client = engine.client();
-    let tagged = client
-        .runs()
-        .trigger(
-            "queued",
-            &json!({}),
-            RunOptions::new().metadata("batch", "7"),
-        )
-        .await
-        .unwrap();
-    let other = client
-        .runs()
-        .trigger("queued", &json!({}), RunOptions::new())
-        .await
-        .unwrap();
+    let (tagged, other) = tagged_and_untagged_runs(&engine).await;
     let since = chrono::DateTime::<chrono::Utc>::from(SystemTime::now() - Duration::from_secs(60))
         .to_rfc3339();
     let body = json!({ "filter": { "since": since, "additionalMetadata": ["batch:7"] } });

@@ -9,6 +9,8 @@ use hatchet_proto::v1;
 use hatchet_proto::v1::admin_service_client::AdminServiceClient;
 use hatchet_proto::workflow_service_client::WorkflowServiceClient;
 use hatchet_sdk::testing::TestEngine;
+use hatchet_sdk::{RunOptions, WorkflowRunRef};
+use serde_json::json;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -241,4 +243,29 @@ impl RawWorker {
 /// The parsed `action_payload` of an action.
 pub(crate) fn payload(action: &pb::AssignedAction) -> serde_json::Value {
     serde_json::from_str(&action.action_payload).expect("payload is JSON")
+}
+
+/// Registers `queued` and triggers two runs of it that stay queued (no worker takes them):
+/// the first tagged `batch: 7`, the second untagged, so a filter on the tag must select
+/// only the first.
+pub(crate) async fn tagged_and_untagged_runs(
+    engine: &TestEngine,
+) -> (WorkflowRunRef, WorkflowRunRef) {
+    Raw::new(engine).await.register(single("queued")).await;
+    let client = engine.client();
+    let tagged = client
+        .runs()
+        .trigger(
+            "queued",
+            &json!({}),
+            RunOptions::new().metadata("batch", "7"),
+        )
+        .await
+        .unwrap();
+    let untagged = client
+        .runs()
+        .trigger("queued", &json!({}), RunOptions::new())
+        .await
+        .unwrap();
+    (tagged, untagged)
 }

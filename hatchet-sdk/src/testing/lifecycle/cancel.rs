@@ -1,0 +1,114 @@
+//! Cancelling tasks: by the worker, by a client (`v1.AdminService/CancelTasks`), and
+//! downstream of a task that failed or was cancelled.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use hatchet_proto as pb;
+use hatchet_proto::v1;
+use tonic::Status;
+
+use crate::testing::model::TaskStatus;
+use crate::testing::state::State;
+
+impl State {
+    /// Cancels a task that has not finished; a running one gets CANCEL_STEP_RUN.
+    pub(crate) fn cancel(&mut self, task_id: &str, reason: &str, now: SystemTime) -> bool {
+        let Some(task) = self.tasks.get(task_id) else {
+            return false;
+        };
+        if task.status.is_final() {
+            return false;
+        }
+        match task.status {
+            TaskStatus::Running => {
+                self.send_cancel(task_id);
+                self.release_slots(task_id);
+            }
+            TaskStatus::Queued => self.dequeue(task_id),
+            _ => {}
+        }
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return false;
+        };
+        task.status = TaskStatus::Cancelled;
+        task.timeout_at = None;
+        task.cancel_reason = Some(reason.to_owned());
+        if let Some(attempt) = task.attempts.last_mut()
+            && !attempt.status.is_final()
+        {
+            attempt.status = TaskStatus::Cancelled;
+            attempt.finished_at = Some(now);
+        }
+        let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
+        self.emit_task_event(
+            &run_id,
+            task_id,
+            pb::ResourceEventType::Cancelled,
+            String::new(),
+            Some(retry_count),
+            now,
+        );
+        self.cancel_descendants(&run_id, task_id, now);
+        self.finish_if_done(&run_id, now);
+        true
+    }
+
+    /// Cancels the tasks downstream of `task_id` that have not finished.
+    pub(super) fn cancel_descendants(&mut self, run_id: &str, task_id: &str, now: SystemTime) {
+        let Some(run) = self.runs.get(run_id) else {
+            return;
+        };
+        let Some(root) = self.tasks.get(task_id).map(|t| t.def.readable_id.clone()) else {
+            return;
+        };
+        let mut doomed: HashSet<String> = HashSet::from([root]);
+        let mut changed = true;
+        let tasks: Vec<(String, String, Vec<String>)> = run
+            .tasks
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    t.def.readable_id.clone(),
+                    t.def.parents.clone(),
+                )
+            })
+            .collect();
+        while changed {
+            changed = false;
+            for (_, name, parents) in &tasks {
+                if !doomed.contains(name) && parents.iter().any(|p| doomed.contains(p)) {
+                    doomed.insert(name.clone());
+                    changed = true;
+                }
+            }
+        }
+        for (id, name, _) in tasks {
+            let open = self.tasks.get(&id).is_some_and(|t| !t.status.is_final());
+            if id != task_id && doomed.contains(&name) && open {
+                self.cancel(&id, "an upstream task failed or was cancelled", now);
+            }
+        }
+    }
+
+    /// `v1.AdminService/CancelTasks`.
+    pub(crate) fn cancel_tasks(
+        &mut self,
+        req: v1::CancelTasksRequest,
+        now: SystemTime,
+    ) -> Result<v1::CancelTasksResponse, Status> {
+        let selected = self.select_tasks(&req.external_ids, req.filter.as_ref())?;
+        let mut cancelled = Vec::new();
+        for id in selected {
+            if self.cancel(&id, "cancelled by a client", now) {
+                cancelled.push(id);
+            }
+        }
+        self.dispatch(now);
+        Ok(v1::CancelTasksResponse {
+            cancelled_tasks: cancelled,
+        })
+    }
+}

@@ -1,0 +1,138 @@
+//! `EventsService/Push`: stored events and the workflows their keys trigger.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use hatchet_proto as pb;
+use serde_json::{Map, Value};
+use tonic::Status;
+
+use super::{State, new_id};
+use crate::testing::model::{Origin, StoredEvent, TriggerSpec};
+use crate::testing::payload::{as_object, check_jsonb, from_timestamp, timestamp};
+
+impl State {
+    /// `EventsService/Push`: stores the event and triggers every workflow whose event
+    /// triggers name its key.
+    pub(crate) fn push_event(
+        &mut self,
+        req: pb::PushEventRequest,
+        now: SystemTime,
+    ) -> Result<pb::Event, Status> {
+        check_push(&req)?;
+        Ok(self.store_event(req, now))
+    }
+
+    pub(crate) fn store_event(&mut self, req: pb::PushEventRequest, now: SystemTime) -> pb::Event {
+        let id = new_id();
+        let timestamp_at = from_timestamp(req.event_timestamp.as_ref()).unwrap_or(now);
+        let mut names: Vec<String> = self
+            .workflows
+            .values()
+            .filter(|w| {
+                w.latest().is_some_and(|v| {
+                    v.event_triggers
+                        .iter()
+                        .any(|t| event_key_matches(t, &req.key))
+                })
+            })
+            .map(|w| w.name.clone())
+            .collect();
+        names.sort();
+        let original = req
+            .additional_metadata
+            .as_deref()
+            .and_then(as_object)
+            .unwrap_or_default();
+        let mut metadata: Map<String, Value> = original
+            .iter()
+            .filter(|(k, _)| !k.starts_with("hatchet__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        metadata.insert("hatchet__event_id".to_owned(), Value::String(id.clone()));
+        metadata.insert(
+            "hatchet__event_key".to_owned(),
+            Value::String(req.key.clone()),
+        );
+        for key in [
+            "hatchet__source_workflow_run_id",
+            "hatchet__source_step_run_id",
+        ] {
+            if let Some(v) = original.get(key) {
+                metadata.insert(key.to_owned(), v.clone());
+            }
+        }
+        let input = serde_json::from_str(&req.payload).unwrap_or(Value::Null);
+        let mut triggered = Vec::new();
+        for name in names {
+            let spec = TriggerSpec {
+                workflow_name: name,
+                input: input.clone(),
+                metadata: metadata.clone(),
+                parent: None,
+                priority: req.priority,
+                desired_worker_id: None,
+                desired_labels: HashMap::new(),
+                origin: Origin::Event,
+                triggering_event: Some((id.clone(), req.key.clone())),
+            };
+            if let Ok(run_id) = self.trigger(spec, now) {
+                triggered.push(run_id);
+            }
+        }
+        self.events.push(StoredEvent {
+            id: id.clone(),
+            key: req.key.clone(),
+            payload: req.payload.clone(),
+            metadata: req.additional_metadata.clone(),
+            timestamp: timestamp_at,
+            scope: req.scope.clone(),
+            priority: req.priority,
+            triggered_runs: triggered,
+        });
+        pb::Event {
+            tenant_id: self.tenant_id.clone(),
+            event_id: id,
+            key: req.key,
+            payload: req.payload,
+            event_timestamp: Some(timestamp(timestamp_at)),
+            additional_metadata: req.additional_metadata,
+            scope: req.scope,
+        }
+    }
+}
+
+/// The engine matches keys with SQL `LIKE` after turning `*` into `%`: whole string, case
+/// sensitive, `*`/`%` any run of characters, `_` any single character.
+pub(crate) fn event_key_matches(trigger: &str, key: &str) -> bool {
+    if !trigger.contains(['*', '%', '_']) {
+        return trigger == key;
+    }
+    let mut pattern = String::from("^");
+    for c in trigger.chars() {
+        match c {
+            '*' | '%' => pattern.push_str(".*"),
+            '_' => pattern.push('.'),
+            other => pattern.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    pattern.push('$');
+    regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(key))
+}
+
+/// The engine's checks on a pushed event.
+pub(crate) fn check_push(req: &pb::PushEventRequest) -> Result<(), Status> {
+    let invalid = |e: String| Status::invalid_argument(format!("Invalid request: {e}"));
+    check_jsonb(&req.payload, "payload").map_err(invalid)?;
+    if let Some(metadata) = &req.additional_metadata {
+        check_jsonb(metadata, "additionalMetadata").map_err(invalid)?;
+    }
+    if let Some(priority) = req.priority
+        && !(1..=3).contains(&priority)
+    {
+        return Err(Status::invalid_argument(format!(
+            "priority must be between 1 and 3, got {priority}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The engine's data and the operations that change it outside the scheduler, one
+//! submodule per kind of caller: workflow registration, workers, triggering runs (manual,
+//! child, schedule) and pushed events. Task progress after assignment is in
+//! [`lifecycle`](super::lifecycle); subscriber lists in [`notify`](super::notify).
+
+mod events;
+mod registration;
+mod trigger;
+mod workers;
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::model::{
+    ChunkBuffer, CronEntry, EventSubscriber, LogLine, Run, RunSubscriber, Scheduled, StoredEvent,
+    Task, Worker, Workflow,
+};
+
+pub(crate) use events::check_push;
+pub(crate) use workers::{HEARTBEAT_FRESH, WORKER_DEAD_AFTER};
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) tenant_id: String,
+    pub(crate) workflows: HashMap<String, Workflow>,
+    pub(crate) runs: HashMap<String, Run>,
+    pub(crate) run_order: Vec<String>,
+    pub(crate) tasks: HashMap<String, Task>,
+    /// Queued tasks by (negated priority, arrival).
+    pub(crate) queue: BTreeMap<(i32, u64), String>,
+    pub(crate) seq: u64,
+    pub(crate) workers: HashMap<String, Worker>,
+    pub(crate) worker_order: Vec<String>,
+    /// Child runs by (parent task id, child key or index).
+    pub(crate) children: HashMap<(String, String), String>,
+    pub(crate) events: Vec<StoredEvent>,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) chunks: HashMap<String, ChunkBuffer>,
+    pub(crate) scheduled: Vec<Scheduled>,
+    pub(crate) crons: Vec<CronEntry>,
+    pub(crate) run_subs: Vec<RunSubscriber>,
+    pub(crate) event_subs: Vec<EventSubscriber>,
+    pub(crate) next_id: u64,
+    /// Static rate limits from `PutRateLimit`: key -> (limit, duration); enforced later.
+    pub(crate) rate_limits: HashMap<String, (i32, i32)>,
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
+}
+
+impl State {
+    pub(crate) fn new(tenant_id: String) -> Self {
+        Self {
+            tenant_id,
+            workflows: HashMap::new(),
+            runs: HashMap::new(),
+            run_order: Vec::new(),
+            tasks: HashMap::new(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            workers: HashMap::new(),
+            worker_order: Vec::new(),
+            children: HashMap::new(),
+            events: Vec::new(),
+            logs: Vec::new(),
+            chunks: HashMap::new(),
+            scheduled: Vec::new(),
+            crons: Vec::new(),
+            run_subs: Vec::new(),
+            event_subs: Vec::new(),
+            next_id: 0,
+            rate_limits: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub(crate) fn next_sub_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}

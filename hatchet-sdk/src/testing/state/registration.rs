@@ -1,0 +1,98 @@
+//! `v1.AdminService/PutWorkflow`: workflow versions and the crons they declare.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hatchet_proto::v1;
+use serde_json::Value;
+use tonic::Status;
+
+use super::{State, new_id};
+use crate::testing::cron;
+use crate::testing::model::{CronEntry, Version, Workflow};
+use crate::testing::validate;
+
+impl State {
+    /// `v1.AdminService/PutWorkflow`: validates and stores a new version.
+    pub(crate) fn put_workflow(
+        &mut self,
+        req: v1::CreateWorkflowVersionRequest,
+        now: SystemTime,
+    ) -> Result<v1::CreateWorkflowVersionResponse, Status> {
+        let checked = validate::check(&req)?;
+        // The engine compares a checksum of the options with the newest version and keeps
+        // that version when nothing changed.
+        if let Some(latest) = self.workflows.get(&req.name).and_then(Workflow::latest)
+            && latest.request == req
+        {
+            return Ok(v1::CreateWorkflowVersionResponse {
+                id: latest.id.clone(),
+                workflow_id: latest.workflow_id.clone(),
+            });
+        }
+        let workflow = self
+            .workflows
+            .entry(req.name.clone())
+            .or_insert_with(|| Workflow {
+                id: new_id(),
+                name: req.name.clone(),
+                versions: Vec::new(),
+            });
+        let version = Arc::new(Version {
+            id: new_id(),
+            workflow_id: workflow.id.clone(),
+            workflow_name: workflow.name.clone(),
+            version: req.version.clone(),
+            order: workflow.versions.len() as i64 + 1,
+            created_at: now,
+            tasks: checked.tasks,
+            on_failure: checked.on_failure,
+            event_triggers: req.event_triggers.clone(),
+            cron_triggers: req.cron_triggers.clone(),
+            cron_input: req.cron_input.clone(),
+            default_priority: req.default_priority,
+            sticky: req.sticky,
+            concurrency: req
+                .concurrency
+                .iter()
+                .chain(&req.concurrency_arr)
+                .cloned()
+                .collect(),
+            default_filters: req.default_filters.clone(),
+            idempotency: req.idempotency.clone(),
+            input_json_schema: req.input_json_schema.clone(),
+            request: req.clone(),
+        });
+        workflow.versions.push(version.clone());
+        let response = v1::CreateWorkflowVersionResponse {
+            id: version.id.clone(),
+            workflow_id: version.workflow_id.clone(),
+        };
+        self.rebuild_crons(&version, now);
+        Ok(response)
+    }
+
+    /// Replaces the crons of a workflow with those of its newest version.
+    fn rebuild_crons(&mut self, version: &Version, now: SystemTime) {
+        self.crons
+            .retain(|c| c.workflow_name != version.workflow_name);
+        let input = version
+            .cron_input
+            .as_deref()
+            .and_then(|i| serde_json::from_str(i).ok())
+            .unwrap_or(Value::Null);
+        for expression in &version.cron_triggers {
+            let Some(parsed) = cron::parse(expression) else {
+                continue;
+            };
+            if let Some(next_at) = cron::next_after(&parsed, now) {
+                self.crons.push(CronEntry {
+                    workflow_name: version.workflow_name.clone(),
+                    expression: expression.clone(),
+                    input: input.clone(),
+                    next_at,
+                });
+            }
+        }
+    }
+}
