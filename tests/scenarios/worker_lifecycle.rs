@@ -391,3 +391,36 @@ async fn a_worker_the_engine_forgot_registers_again_and_keeps_serving() {
         .collect();
     assert_eq!(registered.len(), 2, "the worker registered a second time");
 }
+
+#[tokio::test]
+async fn a_duplicated_delivery_runs_and_reports_the_attempt_once() {
+    let Some(h) = Harness::in_process("fault injection needs the in-process engine").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let once = standalone(Task::new("once", move |input: Value, _: Context| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok::<_, TaskError>(json!({"n": input["n"]}))
+        }
+    }));
+    h.worker("dedupe-worker", |w| w.workflow(&once)).await;
+    engine.duplicate_deliveries(true);
+    for n in 0..3 {
+        let run = within(once.run_no_wait(&h.client, &json!({"n": n}), RunOptions::new()))
+            .await
+            .expect("trigger");
+        assert_eq!(within(run.result()).await.expect("result"), json!({"n": n}));
+        let info = engine.wait_for_run(run.id(), WAIT).await.expect("run");
+        assert_eq!(info.tasks[0].attempts.len(), 1);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "each attempt ran once although delivered twice"
+    );
+}

@@ -302,6 +302,12 @@ impl TestEngine {
         self.shared.refuse_for(duration);
     }
 
+    /// Sends every task assignment twice from now on (injected fault), as an at-least-once
+    /// engine may; a correct worker runs and reports each attempt once.
+    pub fn duplicate_deliveries(&self, on: bool) {
+        self.shared.with(|st, _| st.duplicate_deliveries = on);
+    }
+
     /// Forgets the worker (injected fault): its stream ends and its next heartbeat, stream or
     /// call answers NOT_FOUND, so an SDK must register again.
     pub fn forget_worker(&self, worker_id: &str) {

@@ -165,13 +165,14 @@ impl State {
         );
         action.retry_count = task.retry_count;
         let run_id = run.id.clone();
+        let duplicate = self.duplicate_deliveries.then(|| action.clone());
         let Some(worker) = self.workers.get_mut(worker_id) else {
             return;
         };
-        let sent = worker
-            .listener
-            .as_ref()
-            .is_some_and(|l| l.sender.send(Ok(action)).is_ok());
+        let sent = worker.listener.as_ref().is_some_and(|l| {
+            l.sender.send(Ok(action)).is_ok()
+                && duplicate.is_none_or(|copy| l.sender.send(Ok(copy)).is_ok())
+        });
         if !sent {
             worker.listener = None;
             self.enqueue(task_id, now);

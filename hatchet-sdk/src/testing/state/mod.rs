@@ -42,6 +42,9 @@ pub(crate) struct State {
     pub(crate) next_id: u64,
     /// Static rate limits from `PutRateLimit`: key -> (limit, duration); enforced later.
     pub(crate) rate_limits: HashMap<String, (i32, i32)>,
+    /// Injected fault: send every task assignment twice, as an at-least-once engine may
+    /// (reference §3.3).
+    pub(crate) duplicate_deliveries: bool,
 }
 
 pub(crate) fn new_id() -> String {
@@ -74,6 +77,7 @@ impl State {
             event_subs: Vec::new(),
             next_id: 0,
             rate_limits: HashMap::new(),
+            duplicate_deliveries: false,
         }
     }
 
