@@ -1,0 +1,46 @@
+//! This SDK's worker: two `#[task]` functions on a `Worker`, nothing tuned.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use hatchet_sdk::{Client, Context, TaskError, Worker, task};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::BoxError;
+use crate::cli::Options;
+
+static SLEEP: OnceLock<Duration> = OnceLock::new();
+
+#[derive(Serialize, Deserialize)]
+struct Started {
+    started_at_us: u64,
+}
+
+#[task(name = "bench-rust-noop")]
+async fn noop(_input: Value, _ctx: Context) -> Result<Started, TaskError> {
+    Ok(Started {
+        started_at_us: super::now_us(),
+    })
+}
+
+#[task(name = "bench-rust-sleep")]
+async fn sleep(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+    tokio::time::sleep(SLEEP.get().copied().unwrap_or_default()).await;
+    Ok(Value::Object(Default::default()))
+}
+
+pub(super) async fn serve(options: &Options) -> Result<(), BoxError> {
+    let _ = SLEEP.set(Duration::from_millis(options.sleep_ms));
+    let client = Client::from_env()?;
+    let worker = Worker::builder(&client, "bench-rust")
+        .slots(options.slots)
+        .register::<noop>()
+        .register::<sleep>()
+        .build()?
+        .start()
+        .await?;
+    super::announce_ready();
+    worker.wait().await?;
+    Ok(())
+}
