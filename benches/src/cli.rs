@@ -8,7 +8,7 @@ pub(crate) const USAGE: &str = "\
 Usage: hatchet-bench [FLAGS]
 
 Measures, in one run against one engine, a raw-protocol worker (the floor), this SDK's
-worker and the official Python SDK worker: no-op throughput, trigger->start and
+worker and the official Go and Python SDK workers: no-op throughput, trigger->start and
 trigger->result latency, worker CPU per task and worker RSS; plus event push throughput.
 
 Flags:
@@ -18,8 +18,9 @@ Flags:
   --sleep-ms MS      how long each of those tasks sleeps                          [2000]
   --slots N          worker slots (raised to --inflight if lower)                 [200]
   --events N         events pushed in bulk (and N/10 pushed one by one)          [20000]
-  --peers LIST       comma-separated subset of raw,rust,python                    [all]
+  --peers LIST       comma-separated subset of raw,rust,go,python                 [all]
   --python PATH      Python with the official hatchet-sdk [$HATCHET_PYTHON, else .venv]
+  --go PATH          Go toolchain that builds the Go SDK worker  [$HATCHET_GO, else go]
   --out DIR          where results.json, chart.svg and logs/ go     [target/bench]
   --live             use the engine named by HATCHET_CLIENT_* instead of the in-process one
   -h, --help         this text
@@ -32,18 +33,21 @@ pub(crate) enum Peer {
     Raw,
     /// This SDK's `Worker`.
     Rust,
+    /// The official Go SDK.
+    Go,
     /// The official Python SDK.
     Python,
 }
 
 impl Peer {
-    pub(crate) const ALL: [Peer; 3] = [Peer::Raw, Peer::Rust, Peer::Python];
+    pub(crate) const ALL: [Peer; 4] = [Peer::Raw, Peer::Rust, Peer::Go, Peer::Python];
 
     /// The short name used in flags, workflow names and the output.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Peer::Raw => "raw",
             Peer::Rust => "rust",
+            Peer::Go => "go",
             Peer::Python => "python",
         }
     }
@@ -65,7 +69,7 @@ impl FromStr for Peer {
         Peer::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown peer `{s}`: expected raw, rust or python"))
+            .ok_or_else(|| format!("unknown peer `{s}`: expected raw, rust, go or python"))
     }
 }
 
@@ -87,6 +91,7 @@ pub(crate) struct Options {
     pub(crate) events: usize,
     pub(crate) peers: Vec<Peer>,
     pub(crate) python: Option<PathBuf>,
+    pub(crate) go: Option<PathBuf>,
     pub(crate) out: Option<PathBuf>,
     pub(crate) live: bool,
     /// Internal: serve as this peer's worker (the benchmark re-executes itself).
@@ -104,6 +109,7 @@ impl Default for Options {
             events: 20_000,
             peers: Peer::ALL.to_vec(),
             python: None,
+            go: None,
             out: None,
             live: false,
             worker: None,
@@ -137,6 +143,7 @@ impl Options {
                     o.peers = list.split(',').map(str::parse).collect::<Result<_, _>>()?;
                 }
                 "--python" => o.python = Some(args.next().ok_or("--python needs a path")?.into()),
+                "--go" => o.go = Some(args.next().ok_or("--go needs a path")?.into()),
                 "--out" => o.out = Some(args.next().ok_or("--out needs a directory")?.into()),
                 "--live" => o.live = true,
                 "--worker" => o.worker = Some(args.next().ok_or("--worker needs a peer")?.parse()?),
@@ -182,10 +189,22 @@ mod tests {
     }
 
     #[test]
+    fn the_go_peer_and_its_toolchain_are_flags() {
+        let Ok(Command::Run(o)) = parse(&["--peers", "go,raw", "--go", "/opt/go/bin/go"]) else {
+            panic!("flags should parse");
+        };
+        assert_eq!(o.peers, [Peer::Go, Peer::Raw]);
+        assert_eq!(
+            o.go.as_deref(),
+            Some(std::path::Path::new("/opt/go/bin/go"))
+        );
+    }
+
+    #[test]
     fn unknown_peers_and_flags_are_named() {
         assert_eq!(
-            parse(&["--peers", "raw,go"]).err().as_deref(),
-            Some("unknown peer `go`: expected raw, rust or python")
+            parse(&["--peers", "raw,java"]).err().as_deref(),
+            Some("unknown peer `java`: expected raw, rust, go or python")
         );
         assert_eq!(
             parse(&["--fast"]).err().as_deref(),

@@ -1,5 +1,5 @@
-//! `hatchet-bench`: this SDK's worker next to a raw-protocol floor and the official Python
-//! SDK worker, in one run against one engine.
+//! `hatchet-bench`: this SDK's worker next to a raw-protocol floor and the official Go and
+//! Python SDK workers, in one run against one engine.
 //!
 //! ```text
 //! cargo run --release -p hatchet-bench                      # in-process engine, ~1 minute
@@ -17,6 +17,13 @@
 //!   running `python/worker.py`. The interpreter comes from `--python`, `HATCHET_PYTHON`, or the
 //!   workspace's `.venv` (`scripts/python-venv`); without one the peer is skipped with a note
 //!   in the table and the JSON.
+//! - `go`: the official Go SDK (`github.com/hatchet-dev/hatchet/sdks/go`, the module version
+//!   pinned in `go-worker/go.mod`, with `go.sum`) running `go-worker/main.go`. The benchmark
+//!   builds it with `go build` when the peer runs (Go from `--go`, `HATCHET_GO` or `PATH`;
+//!   output in `--out/go/`; Go's build cache makes later runs take well under a second) and
+//!   notes the toolchain and build time. Without Go, or if the module cannot be built (e.g.
+//!   offline with an empty module cache), the peer is skipped with a note; `go build` log in
+//!   `--out/logs/go-build.log`. Go is never invoked by `cargo build` or `cargo test`.
 //!
 //! Every worker runs in its own process (the two Rust peers re-execute this binary with
 //! `--worker raw|rust`), so its CPU time and RSS are read from `/proc` for its whole process
@@ -37,9 +44,9 @@
 //! Event push throughput is a client-side figure shared by all peers: `--events` events with
 //! bulk pushes, and a tenth of that with one `Push` call each, sequentially.
 //!
-//! Each worker keeps its SDK's default logging: the Python SDK's INFO lines go to its log file,
-//! the Rust worker installs no `tracing` subscriber. Not measured yet: the official Go SDK
-//! worker that `DESIGN.md` also lists as a peer.
+//! Each worker keeps its SDK's default logging, to its log file: the Python SDK's INFO lines;
+//! the Go SDK's JSON lines at its default level, debug (two per task); the Rust worker
+//! installs no `tracing` subscriber.
 //!
 //! Ratios are relative to the raw floor measured in the same run. Against the in-process
 //! engine, the engine and the client share the benchmark's process, so every peer pays the

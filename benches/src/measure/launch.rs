@@ -1,10 +1,12 @@
 //! Starting a peer's worker process: this binary with `--worker` for the Rust peers, the
-//! official SDK's interpreter with `python/worker.py` for the Python peer.
+//! official SDK's interpreter with `python/worker.py` for the Python peer, and the binary
+//! `go build` makes of `go-worker/` for the Go peer.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use super::go_worker;
 use crate::BoxError;
 use crate::cli::{Options, Peer};
 use crate::spawn::{WorkerProcess, fresh_log};
@@ -15,10 +17,11 @@ const PYTHON_WORKER: &str = include_str!("../../python/worker.py");
 /// The Python SDK takes a few seconds to import, register and spawn its listener.
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A started worker, or why the peer is skipped.
+/// A started worker (with a note about how it was built, if it was), or why the peer is
+/// skipped.
 #[derive(Debug)]
 pub(super) enum Started {
-    Running(WorkerProcess),
+    Running(WorkerProcess, Option<String>),
     Skipped(String),
 }
 
@@ -30,6 +33,7 @@ pub(super) fn start(
     out: &Path,
 ) -> Result<Started, BoxError> {
     let log = fresh_log(&out.join("logs"), peer.name())?;
+    let mut note = None;
     let mut command = match peer {
         Peer::Raw | Peer::Rust => {
             let mut command = Command::new(std::env::current_exe()?);
@@ -56,13 +60,27 @@ pub(super) fn start(
                 .env("PYTHONDONTWRITEBYTECODE", "1");
             command
         }
+        Peer::Go => {
+            eprintln!("hatchet-bench: go: building the Go SDK worker (`go build`, cached)");
+            // Up to a minute with a cold Go build cache; nothing is measured meanwhile.
+            let built = match tokio::task::block_in_place(|| go_worker::build(options, out)) {
+                Ok(built) => built,
+                Err(why) => return Ok(Started::Skipped(why)),
+            };
+            note = Some(built.summary);
+            let mut command = Command::new(built.binary);
+            command
+                .current_dir(out.join("go"))
+                .env("HATCHET_BENCH_SLOTS", options.slots.to_string())
+                .env("HATCHET_BENCH_SLEEP_MS", options.sleep_ms.to_string());
+            command
+        }
     };
     target.configure(&mut command);
-    Ok(Started::Running(WorkerProcess::spawn(
-        peer.name(),
-        command,
-        &log,
-    )?))
+    Ok(Started::Running(
+        WorkerProcess::spawn(peer.name(), command, &log)?,
+        note,
+    ))
 }
 
 /// `--python`, else `HATCHET_PYTHON`, else the workspace's `.venv`; `Err` says why none.

@@ -1,6 +1,7 @@
 //! The benchmark run: the engine, each peer in turn, the shared event figure, the report.
 
 mod events;
+mod go_worker;
 mod launch;
 mod phases;
 
@@ -55,8 +56,8 @@ async fn measure_peer(
     peer: Peer,
     out: &std::path::Path,
 ) -> PeerResult {
-    let mut process = match launch::start(target, options, peer, out) {
-        Ok(launch::Started::Running(process)) => process,
+    let (mut process, note) = match launch::start(target, options, peer, out) {
+        Ok(launch::Started::Running(process, note)) => (process, note),
         Ok(launch::Started::Skipped(why)) => return PeerResult::skipped(peer, why),
         Err(e) => return PeerResult::failed(peer, e.to_string()),
     };
@@ -66,11 +67,12 @@ async fn measure_peer(
     )
     .await;
     process.stop(STOP_GRACE).await;
-    match measured {
+    let result = match measured {
         Ok(Ok(figures)) => PeerResult::measured(peer, figures),
         Ok(Err(e)) => PeerResult::failed(peer, e.to_string()),
         Err(_) => PeerResult::failed(peer, format!("did not finish within {PEER_TIMEOUT:?}")),
-    }
+    };
+    result.with_note(note)
 }
 
 /// `--out`, else `$CARGO_TARGET_DIR/bench`, else the workspace's `target/bench`.

@@ -131,6 +131,15 @@ impl PeerResult {
         }
     }
 
+    /// Adds `note` (e.g. how the worker was built) before any note the result has.
+    pub(crate) fn with_note(mut self, note: Option<String>) -> Self {
+        self.note = match (note, self.note.take()) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+
     pub(crate) fn skipped(peer: Peer, why: String) -> Self {
         Self {
             peer: peer.name(),

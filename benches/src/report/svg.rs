@@ -5,11 +5,20 @@ use std::fmt::Write as _;
 
 use super::{Figures, Results};
 
-const PANEL_W: f64 = 230.0;
+const PANEL_W: f64 = 260.0;
 const PANEL_H: f64 = 260.0;
 const PLOT_TOP: f64 = 40.0;
 const PLOT_H: f64 = 170.0;
-const COLORS: [&str; 3] = ["#7f7f7f", "#d9622b", "#3572a5"];
+/// A peer's bar colour: grey for the floor, the language's usual colour for the others.
+fn color(peer: &str) -> &'static str {
+    match peer {
+        "raw" => "#7f7f7f",
+        "rust" => "#d9622b",
+        "go" => "#00add8",
+        "python" => "#3572a5",
+        _ => "#999999",
+    }
+}
 
 /// A figure to chart: its title, and how to read it off a peer's figures.
 struct Panel {
@@ -48,11 +57,10 @@ pub(crate) fn svg(results: &Results) -> String {
             decimals: 1,
         },
     ];
-    let peers: Vec<(usize, &str, &Figures)> = results
+    let peers: Vec<(&str, &Figures)> = results
         .peers
         .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.figures.as_ref().map(|f| (i, p.peer, f)))
+        .filter_map(|p| p.figures.as_ref().map(|f| (p.peer, f)))
         .collect();
     let width = PANEL_W * panels.len() as f64 + 20.0;
     let height = PANEL_H + 50.0;
@@ -78,12 +86,12 @@ pub(crate) fn svg(results: &Results) -> String {
         );
         let max = peers
             .iter()
-            .map(|(_, _, f)| (panel.value)(f))
+            .map(|(_, f)| (panel.value)(f))
             .fold(0.0_f64, f64::max);
         let floor = peers
             .iter()
-            .find(|(_, name, _)| *name == "raw")
-            .map(|(_, _, f)| (panel.value)(f));
+            .find(|(name, _)| *name == "raw")
+            .map(|(_, f)| (panel.value)(f));
         let slot = (PANEL_W - 30.0) / peers.len().max(1) as f64;
         let bar_w = slot * 0.6;
         let base = PLOT_TOP + PLOT_H;
@@ -92,7 +100,7 @@ pub(crate) fn svg(results: &Results) -> String {
             r##"<line x1="10" y1="{base}" x2="{}" y2="{base}" stroke="#333"/>"##,
             PANEL_W - 20.0
         );
-        for (k, (color_index, name, figures)) in peers.iter().enumerate() {
+        for (k, (name, figures)) in peers.iter().enumerate() {
             let value = (panel.value)(figures);
             let h = if max > 0.0 { value / max * PLOT_H } else { 0.0 };
             let x = 15.0 + slot * k as f64 + (slot - bar_w) / 2.0;
@@ -105,7 +113,7 @@ pub(crate) fn svg(results: &Results) -> String {
                 out,
                 r##"<rect x="{x:.1}" y="{:.1}" width="{bar_w:.1}" height="{h:.1}" fill="{}"/><text x="{center:.1}" y="{:.1}" text-anchor="middle">{value:.prec$}</text><text x="{center:.1}" y="{:.1}" text-anchor="middle">{name}</text><text x="{center:.1}" y="{:.1}" text-anchor="middle" fill="#555">{ratio}</text>"##,
                 base - h,
-                COLORS[color_index % COLORS.len()],
+                color(name),
                 base - h - 4.0,
                 base + 14.0,
                 base + 28.0,

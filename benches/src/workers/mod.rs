@@ -1,6 +1,7 @@
 //! The worker side: what this binary runs when re-executed with `--worker raw|rust`.
 //!
-//! Both workers serve the same two standalone tasks as `python/worker.py`: `noop`, which
+//! Both workers serve the same two standalone tasks as `python/worker.py` and
+//! `go-worker/main.go`: `noop`, which
 //! returns `{"started_at_us": <unix time in µs when it started>}`, and `sleep`, which sleeps
 //! `--sleep-ms` and returns `{}`.
 
@@ -18,6 +19,7 @@ pub(crate) async fn serve(peer: Peer, options: &Options) -> Result<(), BoxError>
     match peer {
         Peer::Raw => raw::serve(options).await,
         Peer::Rust => sdk::serve(options).await,
+        Peer::Go => Err("the go worker is go-worker/main.go, not this binary".into()),
         Peer::Python => Err("the python worker is python/worker.py, not this binary".into()),
     }
 }

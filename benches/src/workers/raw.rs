@@ -37,7 +37,7 @@ impl Auth {
 pub(super) async fn serve(options: &Options) -> Result<(), BoxError> {
     let config = ClientConfig::from_env()?;
     if config.tls().strategy() != TlsStrategy::None {
-        return Err("the raw floor speaks plaintext gRPC only: set HATCHET_CLIENT_TLS_STRATEGY=none or leave out the raw peer (--peers rust,python)".into());
+        return Err("the raw floor speaks plaintext gRPC only: set HATCHET_CLIENT_TLS_STRATEGY=none or leave out the raw peer (--peers rust,go,python)".into());
     }
     let auth = Auth(config.token().expose_secret().to_owned());
     let ns = config.namespace();
