@@ -301,28 +301,31 @@ impl Context {
         self.client()
             .transport()
             .check_size("the log line", &request)?;
-        self.client().transport().events().put_log(request).await?;
+        let size = prost::Message::encoded_len(&request);
+        self.client()
+            .transport()
+            .events_for(size)
+            .put_log(request)
+            .await?;
         Ok(())
     }
 
     /// Sends a chunk to the run's stream; subscribers receive chunks in the order sent.
     pub async fn put_stream(&self, chunk: impl Into<Vec<u8>>) -> Result<()> {
-        let index = self.inner.next_stream_index.fetch_add(1, Ordering::SeqCst);
-        let request = pb::PutStreamEventRequest {
+        let mut request = pb::PutStreamEventRequest {
             task_run_external_id: self.task_run_id().to_owned(),
             created_at: Some(payload::timestamp(SystemTime::now())),
             message: chunk.into(),
             metadata: String::new(),
-            event_index: Some(index),
+            event_index: Some(0),
         };
-        self.client()
-            .transport()
-            .check_size("the stream chunk", &request)?;
-        self.client()
-            .transport()
-            .events()
-            .put_stream_event(request)
-            .await?;
+        let transport = self.client().transport();
+        transport.check_size("the stream chunk", &request)?;
+        // Taken only once the chunk will be sent: a gap in the indexes would hold back later
+        // chunks in the engine's reordering buffer.
+        request.event_index = Some(self.inner.next_stream_index.fetch_add(1, Ordering::SeqCst));
+        let size = prost::Message::encoded_len(&request);
+        transport.events_for(size).put_stream_event(request).await?;
         Ok(())
     }
 

@@ -53,19 +53,33 @@ pub(crate) struct Transport {
     auth: Auth,
     max_send: usize,
     max_recv: usize,
+    gzip: bool,
 }
+
+/// Messages smaller than this go out uncompressed even with gzip on: gzip cannot shrink them
+/// much, and compressing every small task event cost the worker about a third of its CPU in
+/// the benchmark (`hatchet-bench`).
+pub(crate) const GZIP_MIN_BYTES: usize = 1024;
 
 macro_rules! service_client {
     ($self:ident, $client:ident) => {
-        $client::new(InterceptedService::new(
+        service_client!($self, $client, $self.gzip)
+    };
+    ($self:ident, $client:ident, $compress:expr) => {{
+        let client = $client::new(InterceptedService::new(
             $self.channel.clone(),
             $self.auth.clone(),
         ))
-        .send_compressed(CompressionEncoding::Gzip)
+        // Answers may come gzipped whatever we send.
         .accept_compressed(CompressionEncoding::Gzip)
         .max_encoding_message_size($self.max_send)
-        .max_decoding_message_size($self.max_recv)
-    };
+        .max_decoding_message_size($self.max_recv);
+        if $compress {
+            client.send_compressed(CompressionEncoding::Gzip)
+        } else {
+            client
+        }
+    }};
 }
 
 impl Transport {
@@ -125,11 +139,26 @@ impl Transport {
             auth: Auth { header },
             max_send: config.max_send_message_size(),
             max_recv: config.max_recv_message_size(),
+            gzip: config.gzip(),
         })
     }
 
     pub(crate) fn dispatcher(&self) -> DispatcherClient<AuthChannel> {
         service_client!(self, DispatcherClient)
+    }
+
+    /// A dispatcher client for a message of `size` bytes: small ones are not compressed.
+    pub(crate) fn dispatcher_for(&self, size: usize) -> DispatcherClient<AuthChannel> {
+        service_client!(self, DispatcherClient, self.gzip && size >= GZIP_MIN_BYTES)
+    }
+
+    /// An events client for a message of `size` bytes: small ones are not compressed.
+    pub(crate) fn events_for(&self, size: usize) -> EventsServiceClient<AuthChannel> {
+        service_client!(
+            self,
+            EventsServiceClient,
+            self.gzip && size >= GZIP_MIN_BYTES
+        )
     }
 
     pub(crate) fn events(&self) -> EventsServiceClient<AuthChannel> {

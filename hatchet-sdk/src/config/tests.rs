@@ -269,3 +269,33 @@ fn debug_output_redacts_the_token() {
     assert!(!shown.contains(&token), "{shown}");
     assert!(shown.contains("<redacted>"));
 }
+
+#[test]
+fn gzip_is_on_unless_disabled() {
+    let token = full_token();
+    assert!(from_env(&[(env::TOKEN, &token)]).expect("config").gzip());
+    let off = from_env(&[
+        (env::TOKEN, &token),
+        (env::DISABLE_GZIP_COMPRESSION, "true"),
+    ])
+    .expect("config");
+    assert!(!off.gzip());
+    let err = from_env(&[
+        (env::TOKEN, &token),
+        (env::DISABLE_GZIP_COMPRESSION, "maybe"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("HATCHET_CLIENT_DISABLE_GZIP_COMPRESSION is `maybe`"),
+        "{err}"
+    );
+    assert!(
+        !ClientConfig::builder()
+            .token(token)
+            .gzip(false)
+            .build()
+            .expect("config")
+            .gzip()
+    );
+}

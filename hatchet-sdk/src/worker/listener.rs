@@ -229,7 +229,8 @@ fn heartbeat_ended(result: std::result::Result<Error, tokio::task::JoinError>) -
 /// Heartbeats every 4 s; returns the error that should end the connection. A
 /// FAILED_PRECONDITION means the engine saw the stream close, so the stream is re-opened.
 async fn heartbeat(transport: Transport, worker_id: String) -> Error {
-    let mut dispatcher = transport.dispatcher();
+    // Heartbeats are tiny: never worth compressing.
+    let mut dispatcher = transport.dispatcher_for(0);
     let connected_at = std::time::Instant::now();
     let mut interval = tokio::time::interval(HEARTBEAT_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

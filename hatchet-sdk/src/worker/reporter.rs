@@ -85,7 +85,9 @@ impl Reporter {
         loop {
             // The worker may have re-registered under a new id while we were retrying.
             event.worker_id = self.worker_id();
-            let mut dispatcher = self.transport.dispatcher();
+            let mut dispatcher = self
+                .transport
+                .dispatcher_for(prost::Message::encoded_len(&event));
             let call = dispatcher.send_step_action_event(event.clone());
             let sent = tokio::time::timeout(ATTEMPT_DEADLINE, call)
                 .await

@@ -124,3 +124,14 @@ async fn oversized_messages_fail_before_sending() {
     assert!(matches!(err, Error::PayloadTooLarge { .. }), "{err:?}");
     assert!(server.recorder.calls().is_empty(), "nothing may be sent");
 }
+
+#[tokio::test]
+async fn gzip_can_be_turned_off() {
+    let server = TestServer::start().await;
+    let client = server.client_with(|b| b.gzip(false));
+    within(client.events().push("k", &serde_json::json!({})))
+        .await
+        .expect("push");
+    let call = &server.recorder.calls_to("Push")[0];
+    assert_eq!(call.encoding, None, "sent uncompressed");
+}
