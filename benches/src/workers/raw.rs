@@ -72,18 +72,21 @@ pub(super) async fn serve(options: &Options) -> Result<(), BoxError> {
         .await?
         .into_inner()
         .worker_id;
-    let mut actions = dispatcher
-        .listen_v2(auth.request(pb::WorkerListenRequest {
-            worker_id: worker_id.clone(),
-        })?)
-        .await?
-        .into_inner();
+    // Heartbeats start before the stream is awaited: a real engine sends the stream's headers
+    // only with the first action, and it assigns nothing to a worker without fresh
+    // heartbeats, so awaiting the stream first would wait forever.
     tokio::spawn(heartbeat(
         dispatcher.clone(),
         auth.clone(),
         worker_id.clone(),
     ));
     super::announce_ready();
+    let mut actions = dispatcher
+        .listen_v2(auth.request(pb::WorkerListenRequest {
+            worker_id: worker_id.clone(),
+        })?)
+        .await?
+        .into_inner();
 
     let sleep_for = Duration::from_millis(options.sleep_ms);
     while let Some(action) = actions.message().await? {
