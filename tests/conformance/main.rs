@@ -7,42 +7,17 @@
 //! the test fails on any difference not in [`ALLOWED_DIFFERENCES`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hatchet_tests::{official_python, workspace_root};
 use prost::Message as _;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorSet};
 
 /// Entries allowed to differ, each with the reason. Empty: our contract matches exactly.
 const ALLOWED_DIFFERENCES: &[(&str, &str)] = &[];
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
-}
-
-/// The Python interpreter with the pinned official SDK: `HATCHET_PYTHON`, else the
-/// workspace's `.venv` made by `scripts/python-venv`.
-fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HATCHET_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = workspace_root().join(".venv/bin/python");
-    venv.exists().then_some(venv)
-}
-
 fn official_descriptors() -> Option<FileDescriptorSet> {
-    let Some(python) = python() else {
-        let message = "no Python with the official hatchet-sdk: run `scripts/python-venv` \
-                       (creates .venv) or set HATCHET_PYTHON";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED wire conformance: {message}");
-        return None;
-    };
+    let python = official_python("wire conformance")?;
     let out = std::env::temp_dir().join(format!("hatchet-official-{}.binpb", std::process::id()));
     let script = workspace_root().join("tests/conformance/dump_descriptors.py");
     let status = Command::new(&python)

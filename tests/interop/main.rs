@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hatchet_sdk::testing::TestEngine;
+use hatchet_tests::{official_python, workspace_root};
 
 use process::PyProcess;
 
@@ -32,36 +33,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(100);
 /// SIGTERM to exit: pause over REST, drain, close `ListenV2`, `Unsubscribe`.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
-}
-
-/// The Python interpreter with the pinned official SDK: `HATCHET_PYTHON`, else the
-/// workspace's `.venv` made by `scripts/python-venv`.
 fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HATCHET_PYTHON") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.exists(),
-            "HATCHET_PYTHON is set to {}, which does not exist",
-            path.display()
-        );
-        return Some(path);
-    }
-    let venv = workspace_root().join(".venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    let message = "no Python with the official hatchet-sdk: run `scripts/python-venv` \
-                   (creates .venv) or set HATCHET_PYTHON";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED python interop: {message}");
-    None
+    official_python("python interop")
 }
 
 /// What both scripts need: the engine's `HATCHET_CLIENT_*` variables, no proxy for the
