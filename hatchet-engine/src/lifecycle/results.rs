@@ -7,9 +7,9 @@ use hatchet_proto as pb;
 use hatchet_proto::v1;
 use tonic::Status;
 
-use crate::testing::model::TaskStatus;
-use crate::testing::payload::timestamp;
-use crate::testing::state::{State, is_uuid};
+use crate::model::TaskStatus;
+use crate::payload::timestamp;
+use crate::state::{State, is_uuid};
 
 impl State {
     /// The `WorkflowRunEvent` of a finished run: one result per finished task.

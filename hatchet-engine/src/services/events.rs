@@ -5,7 +5,7 @@ use hatchet_proto::events_service_server::EventsService;
 use tonic::{Request, Response, Status};
 
 use super::EngineService;
-use crate::testing::state::check_push;
+use crate::state::check_push;
 
 /// Most events one `BulkPush` accepts.
 const MAX_BULK_EVENTS: usize = 1000;

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use hatchet_proto as pb;
 
-use crate::testing::model::TaskStatus;
-use crate::testing::state::State;
+use crate::model::TaskStatus;
+use crate::state::State;
 
 impl State {
     /// A task finished successfully: store the output, start the children that are ready.

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 use hatchet_proto::v1;
 use tonic::Status;
 
-use crate::testing::model::TaskStatus;
-use crate::testing::state::State;
+use crate::model::TaskStatus;
+use crate::state::State;
 
 impl State {
     /// `v1.AdminService/ReplayTasks`: finished tasks (and everything downstream) run again.

@@ -8,8 +8,8 @@ use hatchet_proto as pb;
 use hatchet_proto::v1;
 use tonic::Status;
 
-use crate::testing::model::TaskStatus;
-use crate::testing::state::State;
+use crate::model::TaskStatus;
+use crate::state::State;
 
 impl State {
     /// Cancels a task that has not finished; a running one gets CANCEL_STEP_RUN.

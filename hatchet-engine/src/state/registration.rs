@@ -8,9 +8,9 @@ use serde_json::Value;
 use tonic::Status;
 
 use super::{State, new_id};
-use crate::testing::cron;
-use crate::testing::model::{CronEntry, Version, Workflow};
-use crate::testing::validate;
+use crate::cron;
+use crate::model::{CronEntry, Version, Workflow};
+use crate::validate;
 
 impl State {
     /// `v1.AdminService/PutWorkflow`: validates and stores a new version.

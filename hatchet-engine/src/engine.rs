@@ -1,4 +1,4 @@
-//! [`TestEngine`]: starting, addressing, stopping and inspecting an in-process engine.
+//! [`Engine`]: starting, addressing, stopping and inspecting an in-process engine.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,7 +16,6 @@ use super::model::TaskStatus;
 use super::server;
 use super::shared::Shared;
 use super::state::State;
-use crate::{Client, ClientConfig, TlsStrategy};
 
 /// The version `GetVersion` reports by default: current enough that official SDKs use their
 /// current protocol (reference §5, step 2).
@@ -52,10 +51,10 @@ pub enum EngineError {
     UnknownRun(String),
 }
 
-/// Options for [`TestEngine`]; start from [`TestEngine::builder`].
+/// Options for [`Engine`]; start from [`Engine::builder`].
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct TestEngineBuilder {
+pub struct EngineBuilder {
     ip: IpAddr,
     port: u16,
     manual_clock: Option<SystemTime>,
@@ -63,7 +62,7 @@ pub struct TestEngineBuilder {
     version: String,
 }
 
-impl Default for TestEngineBuilder {
+impl Default for EngineBuilder {
     fn default() -> Self {
         Self {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -75,7 +74,7 @@ impl Default for TestEngineBuilder {
     }
 }
 
-impl TestEngineBuilder {
+impl EngineBuilder {
     /// Listen on this port (default 0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -111,8 +110,8 @@ impl TestEngineBuilder {
         self
     }
 
-    /// Starts the engine; it serves until dropped or [shut down](TestEngine::shutdown).
-    pub async fn start(self) -> Result<TestEngine, EngineError> {
+    /// Starts the engine; it serves until dropped or [shut down](Engine::shutdown).
+    pub async fn start(self) -> Result<Engine, EngineError> {
         let addr = SocketAddr::new(self.ip, self.port);
         let listener = faults::bind(addr)
             .await
@@ -155,7 +154,7 @@ impl TestEngineBuilder {
                 ticking.tick();
             }
         });
-        Ok(TestEngine {
+        Ok(Engine {
             shared,
             addr,
             token,
@@ -170,16 +169,21 @@ impl TestEngineBuilder {
 /// A protocol-faithful Hatchet engine living in the test process.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use hatchet_sdk::testing::TestEngine;
-/// let engine = TestEngine::start().await?;
-/// let client = engine.client();
-/// let version = client.engine_version().await?;
-/// assert_eq!(version, "v0.104.7");
+/// # async fn demo() -> Result<(), hatchet_engine::EngineError> {
+/// use hatchet_engine::Engine;
+/// let engine = Engine::start().await?;
+/// // Point any Hatchet SDK at it:
+/// for (name, value) in engine.env_vars() {
+///     println!("export {name}='{value}'");
+/// }
+/// // ... run workers and trigger runs, then look at what the engine kept:
+/// for run in engine.runs() {
+///     println!("{} {:?}", run.workflow_name, run.status);
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct TestEngine {
+pub struct Engine {
     shared: Arc<Shared>,
     addr: SocketAddr,
     token: String,
@@ -189,15 +193,15 @@ pub struct TestEngine {
     ticker: JoinHandle<()>,
 }
 
-impl TestEngine {
+impl Engine {
     /// Starts an engine on `127.0.0.1:0` with a real clock.
     pub async fn start() -> Result<Self, EngineError> {
         Self::builder().start().await
     }
 
     /// Options: port, manual clock, tenant id, version.
-    pub fn builder() -> TestEngineBuilder {
-        TestEngineBuilder::default()
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
     }
 
     /// The address the engine listens on.
@@ -246,22 +250,6 @@ impl TestEngine {
                 self.tenant_id.clone(),
             ),
         ]
-    }
-
-    /// A client configuration pointed at this engine (plaintext).
-    pub fn client_config(&self) -> ClientConfig {
-        ClientConfig::builder()
-            .token(self.token.clone())
-            .host_port(self.host_port())
-            .tls_strategy(TlsStrategy::None)
-            .build()
-            .expect("the engine's own token and address form a valid configuration")
-    }
-
-    /// A client connected to this engine.
-    pub fn client(&self) -> Client {
-        Client::new(self.client_config())
-            .expect("a plaintext client for the engine's address can always be built")
     }
 
     /// The engine's clock; see [`TestClock`] for manual clocks and worker liveness.
@@ -426,7 +414,7 @@ async fn within<T>(
         })
 }
 
-impl Drop for TestEngine {
+impl Drop for Engine {
     fn drop(&mut self) {
         self.stop_now();
     }

@@ -7,8 +7,8 @@ use hatchet_proto::workflow_service_server::WorkflowService;
 use tonic::{Request, Response, Status};
 
 use super::EngineService;
-use crate::testing::model::Origin;
-use crate::testing::payload::timestamp;
+use crate::model::Origin;
+use crate::payload::timestamp;
 
 #[tonic::async_trait]
 impl WorkflowService for EngineService {

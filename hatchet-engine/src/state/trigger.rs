@@ -10,10 +10,8 @@ use serde_json::{Map, Value};
 use tonic::Status;
 
 use super::{State, is_uuid, new_id};
-use crate::testing::model::{
-    Origin, ParentLink, Run, Scheduled, Task, TaskStatus, TriggerSpec, Workflow,
-};
-use crate::testing::payload::{as_object, check_jsonb, from_timestamp, timestamp};
+use crate::model::{Origin, ParentLink, Run, Scheduled, Task, TaskStatus, TriggerSpec, Workflow};
+use crate::payload::{as_object, check_jsonb, from_timestamp, timestamp};
 
 impl State {
     /// Converts a trigger request into a spec, with the engine's checks.

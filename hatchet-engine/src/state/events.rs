@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use tonic::Status;
 
 use super::{State, new_id};
-use crate::testing::model::{Origin, StoredEvent, TriggerSpec};
-use crate::testing::payload::{as_object, check_jsonb, from_timestamp, timestamp};
+use crate::model::{Origin, StoredEvent, TriggerSpec};
+use crate::payload::{as_object, check_jsonb, from_timestamp, timestamp};
 
 impl State {
     /// `EventsService/Push`: stores the event and triggers every workflow whose event

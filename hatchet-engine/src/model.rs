@@ -281,7 +281,7 @@ pub(crate) struct Worker {
     pub(crate) unsubscribed: bool,
     /// Not credited with heartbeats when a manual clock advances.
     pub(crate) silent: bool,
-    /// Removed by `TestEngine::forget_worker`: every call for it answers NOT_FOUND.
+    /// Removed by `Engine::forget_worker`: every call for it answers NOT_FOUND.
     pub(crate) forgotten: bool,
     /// Paused over REST (`PATCH /api/v1/workers/{id}`): keeps its tasks, gets no new ones.
     pub(crate) paused: bool,

@@ -6,10 +6,10 @@ use std::time::SystemTime;
 use hatchet_proto as pb;
 use tonic::Status;
 
-use crate::testing::model::{Task, TaskStatus};
-use crate::testing::payload::{check_jsonb, contains_nul, from_timestamp, timestamp};
-use crate::testing::state::{State, is_uuid};
-use crate::testing::validate;
+use crate::model::{Task, TaskStatus};
+use crate::payload::{check_jsonb, contains_nul, from_timestamp, timestamp};
+use crate::state::{State, is_uuid};
+use crate::validate;
 
 const NUL_IN_ERROR: &str = "error message contains invalid null character \\u0000. you likely need to either escape the character or strip it out of the error. this generally is the result of an LLM producing this unicode sequence in its output.";
 

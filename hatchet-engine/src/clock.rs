@@ -47,9 +47,9 @@ impl Clock {
     }
 }
 
-/// A handle on an engine's clock, from [`TestEngine::clock`](super::TestEngine::clock).
+/// A handle on an engine's clock, from [`Engine::clock`](super::Engine::clock).
 ///
-/// On a manual clock ([`TestEngineBuilder::manual_clock`](super::TestEngineBuilder::manual_clock))
+/// On a manual clock ([`EngineBuilder::manual_clock`](super::EngineBuilder::manual_clock))
 /// [`advance`](Self::advance) moves time and immediately runs every rule that came due:
 /// timeouts fail tasks, backoffs requeue them, scheduled runs and crons fire.
 ///
@@ -61,8 +61,8 @@ impl Clock {
 /// heartbeats it would have sent, i.e. its last-heartbeat time moves forward by the same
 /// amount. A worker without an open stream is not credited, so "the worker's stream is gone
 /// and it stays silent" is expressed by closing the stream (or
-/// [`TestEngine::drop_all_streams`](super::TestEngine::drop_all_streams)) and advancing.
-/// [`TestEngine::silence_worker`](super::TestEngine::silence_worker) stops the credit for a
+/// [`Engine::drop_all_streams`](super::Engine::drop_all_streams)) and advancing.
+/// [`Engine::silence_worker`](super::Engine::silence_worker) stops the credit for a
 /// worker whose stream stays open (a hung worker).
 #[derive(Debug, Clone)]
 pub struct TestClock {
@@ -85,11 +85,11 @@ impl TestClock {
     /// # Panics
     ///
     /// On a real clock, which cannot be moved: build the engine with
-    /// [`TestEngineBuilder::manual_clock`](super::TestEngineBuilder::manual_clock).
+    /// [`EngineBuilder::manual_clock`](super::EngineBuilder::manual_clock).
     pub fn advance(&self, by: Duration) {
         assert!(
             self.shared.advance(by),
-            "TestClock::advance needs a manual clock: build the engine with TestEngine::builder().manual_clock()"
+            "TestClock::advance needs a manual clock: build the engine with Engine::builder().manual_clock()"
         );
     }
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use hatchet_proto as pb;
 
-use crate::testing::model::TaskStatus;
-use crate::testing::state::State;
+use crate::model::TaskStatus;
+use crate::state::State;
 
 /// The engine's backoff rule: `min(backoff_max_seconds (default 86400), factor^n)` seconds
 /// after the n-th application retry; no factor means an immediate requeue.

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::{State, is_uuid, new_id};
-use crate::testing::model::{LabelValue, Listener, Worker};
-use crate::testing::validate;
+use crate::model::{LabelValue, Listener, Worker};
+use crate::validate;
 
 /// A worker receives work only while its last heartbeat is younger than this.
 pub(crate) const HEARTBEAT_FRESH: Duration = Duration::from_secs(5);
@@ -141,7 +141,7 @@ impl State {
     }
 
     /// Credits workers with an open stream with the heartbeats they sent while a manual
-    /// clock jumped (see [`TestClock`](crate::testing::TestClock)).
+    /// clock jumped (see [`TestClock`](crate::TestClock)).
     pub(crate) fn credit_heartbeats(&mut self, by: Duration) {
         for worker in self.workers.values_mut() {
             if worker.listener.is_some() && !worker.silent {

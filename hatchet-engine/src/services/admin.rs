@@ -7,7 +7,7 @@ use hatchet_proto::v1::v1_dispatcher_server::V1Dispatcher;
 use tonic::{Request, Response, Status};
 
 use super::EngineService;
-use crate::testing::model::Origin;
+use crate::model::Origin;
 
 #[tonic::async_trait]
 impl AdminService for EngineService {

@@ -1,6 +1,7 @@
-//! An in-process Hatchet engine for tests and local development (feature `testing`).
+//! A Hatchet engine that runs inside a process: for tests and local development, with any
+//! Hatchet SDK.
 //!
-//! [`TestEngine::start`] serves the engine's gRPC services (`Dispatcher`, `EventsService`,
+//! [`Engine::start`] serves the engine's gRPC services (`Dispatcher`, `EventsService`,
 //! `WorkflowService`, `v1.AdminService`, `v1.V1Dispatcher`) on `127.0.0.1:0`, with gzip,
 //! token authentication and the engine's rules (reference §1–§5): registration validation,
 //! DAG scheduling with the engine's `action_payload`, slots, heartbeats and reassignment,
@@ -8,13 +9,16 @@
 //! crons, logs and streams. The same port also answers the REST calls official SDKs make in
 //! their ordinary flow, over HTTP/1.1 (`POST /api/v1/stable/tenants/{tenant}/tasks/cancel`,
 //! `PATCH /api/v1/workers/{worker}`), so the official Python SDK can cancel runs and pause
-//! its workers. Clients use it like a real engine: [`TestEngine::client`] gives a
-//! [`Client`](crate::Client), [`TestEngine::env_vars`] the `HATCHET_CLIENT_*` variables for
-//! any other SDK.
+//! its workers. Clients use it like a real engine: [`Engine::env_vars`] gives the
+//! `HATCHET_CLIENT_*` variables any SDK needs. The Rust SDK wraps it as
+//! `hatchet_sdk::testing::TestEngine`, whose `client()` is connected to it.
 //!
-//! Tests can inspect what happened ([`TestEngine::runs`], [`TestEngine::logs`], ...), move a
+//! This crate depends on the protocol crate only. The binary `hatchet-local-engine` serves it
+//! on a port for SDKs in other languages.
+//!
+//! Tests can inspect what happened ([`Engine::runs`], [`Engine::logs`], ...), move a
 //! manual clock ([`TestClock::advance`]) and inject faults
-//! ([`TestEngine::drop_all_streams`], [`TestEngine::refuse_connections_for`]).
+//! ([`Engine::drop_all_streams`], [`Engine::refuse_connections_for`]).
 //!
 //! Not implemented yet (stored at registration, enforced in a later version): concurrency
 //! limits, rate limits, task conditions, durable tasks (`v1.V1Dispatcher` answers
@@ -23,14 +27,13 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use hatchet_sdk::testing::TestEngine;
+//! use hatchet_engine::Engine;
 //!
-//! let engine = TestEngine::builder().manual_clock().start().await?;
-//! let client = engine.client();
-//! // ... register a workflow and start a worker, then:
-//! let run = client.runs().trigger("greet", &serde_json::json!({}), Default::default()).await?;
-//! engine.clock().advance(Duration::from_secs(61)); // the task times out without sleeping
-//! let finished = engine.wait_for_run(run.id(), Duration::from_secs(5)).await?;
+//! let engine = Engine::builder().manual_clock().start().await?;
+//! // ... point a worker and a client at `engine.env_vars()`, trigger a run, then:
+//! engine.clock().advance(Duration::from_secs(61)); // timeouts fire without sleeping
+//! let run_id = engine.runs().first().map(|run| run.id.clone()).unwrap_or_default();
+//! let finished = engine.wait_for_run(&run_id, Duration::from_secs(5)).await?;
 //! println!("{:?}", finished.status);
 //! # Ok(()) }
 //! ```
@@ -54,8 +57,6 @@ mod state;
 mod validate;
 
 pub use clock::TestClock;
-pub use engine::{
-    DEFAULT_ENGINE_VERSION, DEFAULT_TENANT_ID, EngineError, TestEngine, TestEngineBuilder,
-};
+pub use engine::{DEFAULT_ENGINE_VERSION, DEFAULT_TENANT_ID, Engine, EngineBuilder, EngineError};
 pub use inspect::{AttemptInfo, ChunkInfo, EventInfo, LogInfo, RunInfo, TaskInfo, WorkerInfo};
 pub use model::{LabelValue, TaskStatus};

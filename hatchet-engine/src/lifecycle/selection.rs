@@ -3,8 +3,8 @@
 use hatchet_proto::v1;
 use tonic::Status;
 
-use crate::testing::payload::from_timestamp;
-use crate::testing::state::{State, is_uuid};
+use crate::payload::from_timestamp;
+use crate::state::{State, is_uuid};
 
 impl State {
     /// Task ids selected by a cancel/replay request: task ids as given, run ids expanded.

@@ -1,7 +1,7 @@
 //! No-op task throughput of the in-process engine with a minimal raw-protocol worker.
 //!
 //! ```text
-//! cargo bench -p hatchet-sdk --features testing --bench engine_throughput -- [TASKS]
+//! cargo bench -p hatchet-engine --bench engine_throughput -- [TASKS]
 //! ```
 //!
 //! The worker is a hand-written tonic loop (Register, ListenV2, and STARTED + COMPLETED for
@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use hatchet_engine::Engine;
 use hatchet_proto as pb;
 use hatchet_proto::dispatcher_client::DispatcherClient;
 use hatchet_proto::v1;
 use hatchet_proto::v1::admin_service_client::AdminServiceClient;
 use hatchet_proto::workflow_service_client::WorkflowServiceClient;
-use hatchet_sdk::testing::TestEngine;
 use tonic::Request;
 use tonic::transport::Channel;
 
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(20_000);
-    let engine = TestEngine::start().await?;
+    let engine = Engine::start().await?;
     let token = engine.token().to_owned();
     let channel = Channel::from_shared(format!("http://{}", engine.addr()))?
         .connect()
@@ -175,7 +175,7 @@ async fn main() -> Result<(), Error> {
     let completed = engine
         .runs()
         .iter()
-        .filter(|r| r.status == hatchet_sdk::testing::TaskStatus::Completed)
+        .filter(|r| r.status == hatchet_engine::TaskStatus::Completed)
         .count();
     println!(
         "engine_throughput: {total} no-op tasks in {:.2} s = {:.0} tasks/s (raw-protocol worker, {SLOTS} slots; {completed} runs completed)",
