@@ -43,17 +43,11 @@ pub(crate) struct Version {
     pub(crate) cron_triggers: Vec<String>,
     pub(crate) cron_input: Option<String>,
     pub(crate) default_priority: Option<i32>,
-    /// Stored for sticky assignment (later issue).
-    #[allow(dead_code)]
     pub(crate) sticky: Option<i32>,
-    /// Stored for concurrency control (later issue).
-    #[allow(dead_code)]
     pub(crate) concurrency: Vec<v1::Concurrency>,
     /// Stored for event filters (later issue).
     #[allow(dead_code)]
     pub(crate) default_filters: Vec<v1::DefaultFilter>,
-    /// Stored for idempotency keys (later issue).
-    #[allow(dead_code)]
     pub(crate) idempotency: Option<v1::IdempotencyConfig>,
     #[allow(dead_code)]
     pub(crate) input_json_schema: Option<Vec<u8>>,
@@ -85,12 +79,8 @@ pub(crate) struct TaskDef {
     pub(crate) backoff_max_seconds: Option<i32>,
     pub(crate) slot_requests: BTreeMap<String, i32>,
     pub(crate) is_durable: bool,
-    /// Stored for later scheduling features.
-    #[allow(dead_code)]
     pub(crate) rate_limits: Vec<v1::CreateTaskRateLimit>,
-    #[allow(dead_code)]
     pub(crate) worker_labels: HashMap<String, v1::DesiredWorkerLabels>,
-    #[allow(dead_code)]
     pub(crate) concurrency: Vec<v1::Concurrency>,
     #[allow(dead_code)]
     pub(crate) conditions: Option<v1::TaskConditions>,
@@ -192,12 +182,18 @@ pub(crate) struct Run {
     pub(crate) origin: Origin,
     pub(crate) triggering_event: Option<(String, String)>,
     pub(crate) desired_worker_id: Option<String>,
-    /// Stored for label affinity (later issue).
-    #[allow(dead_code)]
     pub(crate) desired_labels: HashMap<String, v1::DesiredWorkerLabels>,
     /// Task ids in registration order; the on-failure task last once created.
     pub(crate) tasks: Vec<String>,
     pub(crate) on_failure_task: Option<String>,
+    /// Workflow-level concurrency of a DAG run (it holds its slot for the whole run).
+    pub(crate) gates: Vec<Gate>,
+    pub(crate) gates_passed: usize,
+    /// Tasks ready to queue while the run still waits for its concurrency slot.
+    pub(crate) held_tasks: Vec<String>,
+    pub(crate) seq: u64,
+    /// The idempotency key this run claimed, if any.
+    pub(crate) idempotency_key: Option<String>,
 }
 
 /// One attempt of a task on a worker.
@@ -237,6 +233,37 @@ pub(crate) struct Task {
     pub(crate) holds_slots: bool,
     pub(crate) step_run_errors: BTreeMap<String, String>,
     pub(crate) cancel_reason: Option<String>,
+    /// The task's place in the engine's "oldest first" orders (concurrency, not retries).
+    pub(crate) created_seq: u64,
+    /// The key it is queued under in `State::queue`, while it is there.
+    pub(crate) queue_key: Option<(i32, u64)>,
+    /// The concurrency strategies it must be admitted by, in order, and how many have.
+    pub(crate) gates: Vec<Gate>,
+    pub(crate) gates_passed: usize,
+    /// Rendered rate limits: (key, units) taken at each assignment.
+    pub(crate) rate_uses: Vec<(String, i64)>,
+}
+
+/// One concurrency strategy applied to a task or (workflow level, DAG) a run.
+#[derive(Debug, Clone)]
+pub(crate) struct Gate {
+    pub(crate) group: GroupId,
+    pub(crate) strategy: v1::ConcurrencyLimitStrategy,
+    pub(crate) max_runs: i32,
+}
+
+/// A concurrency group: one strategy (`scope`) and one rendered key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct GroupId {
+    pub(crate) scope: String,
+    pub(crate) key: String,
+}
+
+/// What a concurrency group admits: a task, or a whole DAG run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Member {
+    Task(String),
+    Run(String),
 }
 
 /// A worker label value.

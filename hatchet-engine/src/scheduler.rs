@@ -4,38 +4,50 @@
 //! Assignment order is priority (3 first) then arrival. A worker is eligible for a task if it
 //! registered the task's action, its `ListenV2` stream is open, its last heartbeat is under
 //! 5 s old, and it has free slots of every type the task requests; among eligible workers
-//! the run's desired worker wins, then the one with most free slots. Later scheduling
-//! features (concurrency, rate limits, label affinity, sticky) plug in as extra filters in
-//! [`State::eligible`] and gates in [`State::dispatch`].
+//! they rank by affinity (desired labels or sticky, see [`rules`](crate::rules)), then free
+//! slots. Before a task reaches the queue it passes its concurrency gates; at assignment its
+//! rate-limit units must be available.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use hatchet_proto as pb;
 use serde_json::{Map, Value};
 
-use super::model::{Attempt, TaskStatus, TriggerSpec};
+use hatchet_proto::v1;
+
+use super::model::{Attempt, Task, TaskStatus, TriggerSpec, Version};
 use super::payload::{action_payload, assigned_action};
+use super::rules::{self, Rank};
 use super::state::{HEARTBEAT_FRESH, State, WORKER_DEAD_AFTER};
+
+/// A workflow's own strategies (the deprecated single one first), each named for its
+/// version and position.
+pub(crate) fn workflow_strategies(version: &Version) -> Vec<(String, v1::Concurrency)> {
+    version
+        .concurrency
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("{}:workflow:{i}", version.id), c.clone()))
+        .collect()
+}
 
 /// How long a gap in a task's stream `event_index` sequence is waited for.
 pub(crate) const STREAM_GAP_WAIT: Duration = Duration::from_secs(1);
 
 impl State {
-    /// Puts a task in the queue.
+    /// Puts a task in the queue: through its concurrency gates first. The first time, its
+    /// concurrency keys and rate limits are rendered; a failing expression fails the task
+    /// before it runs, as the engine creates it FAILED.
     pub(crate) fn enqueue(&mut self, task_id: &str, now: SystemTime) {
-        let seq = self.next_seq();
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
-        let priority = self.runs.get(&task.run_id).map_or(1, |r| r.priority);
         let first_time = task.queued_at.is_none() && task.attempts.is_empty();
         task.status = TaskStatus::Queued;
         task.queued_at = Some(now);
-        task.queue_seq = seq;
         task.retry_after = None;
         task.worker_id = None;
         task.timeout_at = None;
-        self.queue.insert((-priority, seq), task_id.to_owned());
         if first_time {
             let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
             self.emit_task_event(
@@ -46,13 +58,82 @@ impl State {
                 Some(retry_count),
                 now,
             );
+            if let Err(reason) = self.render_task_rules(task_id, now) {
+                self.fail_attempt(task_id, reason, true, true, now);
+                return;
+            }
+        }
+        self.release_task_gates(task_id);
+        self.advance(task_id, now);
+    }
+
+    /// Renders a new task's concurrency keys and rate limits (engine `insertTasks`).
+    fn render_task_rules(&mut self, task_id: &str, now: SystemTime) -> Result<(), String> {
+        let Some(task) = self.tasks.get(task_id) else {
+            return Ok(());
+        };
+        let Some(run) = self.runs.get(&task.run_id) else {
+            return Ok(());
+        };
+        // Workflow-level strategies of a single-task workflow move onto its task, before the
+        // task's own; a DAG run holds them itself (see `trigger`).
+        let mut strategies: Vec<(String, v1::Concurrency)> = Vec::new();
+        if !run.version.is_dag() {
+            strategies.extend(workflow_strategies(&run.version));
+        }
+        strategies.extend(
+            task.def
+                .concurrency
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("{}:task:{i}", task.def.step_id), c.clone())),
+        );
+        let gates = rules::gates(&strategies, &run.input, &run.metadata, task_id)?;
+        let rendered =
+            rules::render_rate_limits(&task.def.rate_limits, &run.input, &run.metadata, task_id)?;
+        self.upsert_dynamic_limits(&rendered, now);
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            task.gates = gates;
+            task.rate_uses = rendered.into_iter().map(|r| (r.key, r.units)).collect();
+        }
+        Ok(())
+    }
+
+    /// The priority a task queues at: its run's (1 to 3), or 4 once it has been retried,
+    /// as the engine queues retries ahead of new work.
+    pub(crate) fn queue_priority(&self, task: &Task) -> i32 {
+        if task.retry_count > 0 {
+            4
+        } else {
+            self.runs.get(&task.run_id).map_or(1, |r| r.priority)
         }
     }
 
+    /// Puts a task that passed every gate in the worker queue.
+    pub(crate) fn queue_ready(&mut self, task_id: &str, _now: SystemTime) {
+        let seq = self.next_seq();
+        let Some(task) = self.tasks.get(task_id) else {
+            return;
+        };
+        let key = (-self.queue_priority(task), seq);
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            task.queue_seq = seq;
+            task.queue_key = Some(key);
+        }
+        self.queue.insert(key, task_id.to_owned());
+    }
+
+    /// Takes a task out of the worker queue and of any concurrency wait.
     pub(crate) fn dequeue(&mut self, task_id: &str) {
-        if let Some(task) = self.tasks.get(task_id) {
-            let priority = self.runs.get(&task.run_id).map_or(1, |r| r.priority);
-            self.queue.remove(&(-priority, task.queue_seq));
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        if let Some(key) = task.queue_key.take() {
+            self.queue.remove(&key);
+        }
+        let run_id = task.run_id.clone();
+        if let Some(run) = self.runs.get_mut(&run_id) {
+            run.held_tasks.retain(|t| t != task_id);
         }
     }
 
@@ -65,16 +146,17 @@ impl State {
         })
     }
 
-    /// The workers that may take `task_id` now, best first.
+    /// The workers that may take `task_id` now, best first: by affinity (labels or
+    /// sticky), then free slots, then registration order.
     fn eligible(&self, task_id: &str, now: SystemTime) -> Vec<String> {
         let Some(task) = self.tasks.get(task_id) else {
             return Vec::new();
         };
-        let desired = self
-            .runs
-            .get(&task.run_id)
-            .and_then(|r| r.desired_worker_id.clone());
-        let mut candidates: Vec<(bool, i32, usize, &String)> = self
+        let Some(run) = self.runs.get(&task.run_id) else {
+            return Vec::new();
+        };
+        let placement = self.placement(task, run);
+        let mut candidates: Vec<(i64, i32, usize, &String)> = self
             .worker_order
             .iter()
             .enumerate()
@@ -87,15 +169,19 @@ impl State {
                         .slot_requests
                         .iter()
                         .all(|(slot, units)| worker.free_slots(slot) >= *units);
-                fits.then(|| {
-                    let free: i32 = task
-                        .def
-                        .slot_requests
-                        .keys()
-                        .map(|s| worker.free_slots(s))
-                        .sum();
-                    (desired.as_deref() == Some(id.as_str()), free, order, id)
-                })
+                if !fits {
+                    return None;
+                }
+                let Rank::Score(score) = placement.rank(id, &worker.labels) else {
+                    return None;
+                };
+                let free: i32 = task
+                    .def
+                    .slot_requests
+                    .keys()
+                    .map(|s| worker.free_slots(s))
+                    .sum();
+                Some((score, free, order, id))
             })
             .collect();
         candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
@@ -104,6 +190,7 @@ impl State {
 
     /// Assigns queued tasks to workers until no more can be placed.
     pub(crate) fn dispatch(&mut self, now: SystemTime) {
+        self.run_concurrency(now);
         if self.queue.is_empty() {
             return;
         }
@@ -113,6 +200,8 @@ impl State {
         let queued: Vec<String> = self.queue.values().cloned().collect();
         for task_id in queued {
             match self.eligible(&task_id, now).into_iter().next() {
+                // Out of units: it stays queued until its window refills.
+                Some(_) if !self.rate_limits_allow(&task_id, now) => {}
                 Some(worker_id) => self.assign(&task_id, &worker_id, now),
                 // Every slot is taken: nothing further down the queue fits either.
                 None if !self.has_capacity() => return,
@@ -184,6 +273,16 @@ impl State {
         for (slot, units) in &task.def.slot_requests {
             *worker.used_slots.entry(slot.clone()).or_default() += units;
         }
+        let uses = std::mem::take(&mut task.rate_uses);
+        for (key, units) in &uses {
+            if let Some(bucket) = self.buckets.get_mut(key) {
+                bucket.take(*units);
+            }
+        }
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        task.rate_uses = uses;
         task.holds_slots = true;
         task.status = TaskStatus::Running;
         task.worker_id = Some(worker_id.to_owned());

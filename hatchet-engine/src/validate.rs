@@ -16,6 +16,7 @@ use regex::Regex;
 use tonic::{Code, Status};
 
 use super::cron;
+use super::expressions::{self, CelEnv};
 use super::model::TaskDef;
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -123,6 +124,68 @@ impl Errors {
     }
 }
 
+/// Options this engine does not enforce: refused with a message naming each, so a test can
+/// never pass on an option that was silently ignored. Conditions are stored and reported
+/// as a warning (see [`unenforced_warnings`]) until they are enforced.
+pub(crate) fn refuse_unenforced(req: &v1::CreateWorkflowVersionRequest) -> Result<(), Status> {
+    let mut refused = Vec::new();
+    let tasks = req.tasks.iter().chain(req.on_failure_task.as_ref());
+    for task in tasks {
+        if task.batch.is_some() {
+            refused.push(format!(
+                "CreateTaskOpts.batch (task '{}'): batch tasks",
+                task.readable_id
+            ));
+        }
+        for c in &task.concurrency {
+            refused.extend(newer_concurrency_fields(c, &task.readable_id));
+        }
+    }
+    for c in req.concurrency.iter().chain(&req.concurrency_arr) {
+        refused.extend(newer_concurrency_fields(c, "workflow"));
+    }
+    if !req.default_filters.is_empty() {
+        refused.push("CreateWorkflowVersionRequest.default_filters: event filters".to_owned());
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Status::unimplemented(format!(
+        "the in-process engine does not enforce these options yet, so it refuses them rather than ignore them: {}",
+        refused.join("; ")
+    )))
+}
+
+fn newer_concurrency_fields(c: &v1::Concurrency, at: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.name.is_some() || c.is_tenant_scoped.is_some() {
+        out.push(format!(
+            "Concurrency.name / is_tenant_scoped ({at}): tenant-scoped concurrency (newer than engine v0.104.7)"
+        ));
+    }
+    if c.max_runs_expression.is_some() {
+        out.push(format!(
+            "Concurrency.max_runs_expression ({at}): newer than engine v0.104.7"
+        ));
+    }
+    out
+}
+
+/// Options stored but not yet enforced, named once per registration.
+pub(crate) fn unenforced_warnings(req: &v1::CreateWorkflowVersionRequest) -> Vec<String> {
+    req.tasks
+        .iter()
+        .chain(req.on_failure_task.as_ref())
+        .filter(|t| t.conditions.is_some())
+        .map(|t| {
+            format!(
+                "workflow '{}', task '{}': conditions (wait_for / skip_if / cancel_if) are not enforced by the in-process engine yet",
+                req.name, t.readable_id
+            )
+        })
+        .collect()
+}
+
 /// Checks a `CreateWorkflowVersionRequest` the way the engine does.
 pub(crate) fn check(req: &v1::CreateWorkflowVersionRequest) -> Result<Checked, Status> {
     // Conversion step: plain errors (INTERNAL) and missing parents (INVALID_ARGUMENT).
@@ -173,6 +236,22 @@ pub(crate) fn check(req: &v1::CreateWorkflowVersionRequest) -> Result<Checked, S
         .enumerate()
     {
         check_strategy(&mut errors, &format!("{root}.Concurrency[{i}]"), c);
+    }
+    if let Some(idempotency) = &req.idempotency {
+        if let Err(e) = expressions::check(&idempotency.expression, CelEnv::Workflow) {
+            errors.field(
+                &format!("{root}.Idempotency.Expression"),
+                &format!("Invalid CEL expression: {e}"),
+            );
+        }
+        if idempotency.ttl_ms < 1 {
+            errors.condition(
+                &format!("{root}.Idempotency.TtlMs"),
+                "min",
+                "1",
+                &idempotency.ttl_ms.to_string(),
+            );
+        }
     }
     if let Some(sticky) = req.sticky
         && v1::StickyStrategy::try_from(sticky).is_err()
@@ -327,6 +406,27 @@ fn check_task(errors: &mut Errors, at: &str, task: &v1::CreateTaskOpts) {
     for (j, c) in task.concurrency.iter().enumerate() {
         check_strategy(errors, &format!("{at}.Concurrency[{j}]"), c);
     }
+    for (j, limit) in task.rate_limits.iter().enumerate() {
+        let field = format!("{at}.RateLimits[{j}]");
+        if limit.key.is_empty() && limit.key_expr.is_none() {
+            errors.condition(&format!("{field}.Key"), "required", "", "");
+        }
+        let exprs = [
+            ("KeyExpr", &limit.key_expr),
+            ("UnitsExpr", &limit.units_expr),
+            ("LimitValuesExpr", &limit.limit_values_expr),
+        ];
+        for (name, expr) in exprs {
+            if let Some(expr) = expr
+                && let Err(e) = expressions::check(expr, CelEnv::StepRun)
+            {
+                errors.field(
+                    &format!("{field}.{name}"),
+                    &format!("Invalid CEL expression: {e}"),
+                );
+            }
+        }
+    }
 }
 
 /// (action, sleep duration) of every condition of a task, in the engine's order.
@@ -355,6 +455,14 @@ fn conditions(task: &v1::CreateTaskOpts) -> Vec<(i32, Option<String>)> {
 }
 
 fn check_strategy(errors: &mut Errors, at: &str, c: &v1::Concurrency) {
+    if !c.expression.is_empty()
+        && let Err(e) = expressions::check(&c.expression, CelEnv::Workflow)
+    {
+        errors.field(
+            &format!("{at}.Expression"),
+            &format!("Invalid CEL expression: {e}"),
+        );
+    }
     let Some(strategy) = c.limit_strategy else {
         return;
     };

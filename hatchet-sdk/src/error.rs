@@ -43,10 +43,19 @@ pub enum Error {
     #[error("resource exhausted: {0}")]
     ResourceExhausted(String),
 
-    /// The request conflicts with existing state, such as an idempotency key collision
-    /// (gRPC `ALREADY_EXISTS`).
+    /// The request conflicts with existing state (gRPC `ALREADY_EXISTS`).
     #[error("already exists: {0}")]
     AlreadyExists(String),
+
+    /// The workflow's idempotency key is held by another run: no run was created
+    /// (gRPC `ALREADY_EXISTS` with the engine's `IdempotencyCollisionError` detail).
+    #[error(
+        "idempotency key collision: run {existing_run_id} already holds this workflow's idempotency key; no new run was created"
+    )]
+    IdempotencyCollision {
+        /// The run that holds the key.
+        existing_run_id: String,
+    },
 
     /// The call did not finish in time (gRPC `DEADLINE_EXCEEDED` or a client-side timeout).
     #[error("timed out: {0}")]
@@ -113,7 +122,9 @@ impl Error {
             Error::NotFound(_) => tonic::Code::NotFound,
             Error::InvalidArgument(_) => tonic::Code::InvalidArgument,
             Error::ResourceExhausted(_) => tonic::Code::ResourceExhausted,
-            Error::AlreadyExists(_) => tonic::Code::AlreadyExists,
+            Error::AlreadyExists(_) | Error::IdempotencyCollision { .. } => {
+                tonic::Code::AlreadyExists
+            }
             Error::Timeout(_) => tonic::Code::DeadlineExceeded,
             Error::Connection { .. } => tonic::Code::Unavailable,
             Error::Status { code, .. } => *code,
@@ -130,12 +141,40 @@ impl From<tonic::Status> for Error {
             tonic::Code::NotFound => Error::NotFound(message),
             tonic::Code::InvalidArgument => Error::InvalidArgument(message),
             tonic::Code::ResourceExhausted => Error::ResourceExhausted(message),
-            tonic::Code::AlreadyExists => Error::AlreadyExists(message),
+            tonic::Code::AlreadyExists => match collision_detail(status.details()) {
+                Some(existing_run_id) => Error::IdempotencyCollision { existing_run_id },
+                None => Error::AlreadyExists(message),
+            },
             tonic::Code::DeadlineExceeded => Error::Timeout(message),
             tonic::Code::Unavailable => Error::Connection { message },
             code => Error::Status { code, message },
         }
     }
+}
+
+/// `google.rpc.Status`, the envelope of gRPC error details.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// The existing run's id from an `IdempotencyCollisionError` detail, if the status has one.
+fn collision_detail(details: &[u8]) -> Option<String> {
+    use prost::Message as _;
+    let status = RpcStatus::decode(details).ok()?;
+    status
+        .details
+        .iter()
+        .find(|any| any.type_url.ends_with("v1.IdempotencyCollisionError"))
+        .and_then(|any| {
+            hatchet_proto::v1::IdempotencyCollisionError::decode(any.value.as_slice()).ok()
+        })
+        .map(|e| e.existing_run_external_id)
 }
 
 /// The failed tasks of a finished workflow run.

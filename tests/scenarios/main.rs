@@ -12,5 +12,6 @@ mod dag;
 mod events;
 mod retries;
 mod schedules;
+mod scheduling;
 mod streaming;
 mod worker_lifecycle;

@@ -28,6 +28,7 @@ impl State {
             TaskStatus::Queued => self.dequeue(task_id),
             _ => {}
         }
+        self.release_task_gates(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return false;
         };

@@ -13,6 +13,7 @@ impl State {
     /// A task finished successfully: store the output, start the children that are ready.
     pub(crate) fn complete(&mut self, task_id: &str, output: String, now: SystemTime) {
         self.release_slots(task_id);
+        self.release_task_gates(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
@@ -162,6 +163,8 @@ impl State {
             run.status = status;
             run.finished_at = Some(now);
         }
+        self.release_run_gates(run_id);
+        self.release_idempotency_key(run_id);
         self.run_finished(run_id, now);
     }
 }

@@ -48,6 +48,7 @@ impl State {
         now: SystemTime,
     ) {
         self.release_slots(task_id);
+        self.release_task_gates(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };

@@ -98,8 +98,9 @@ impl WorkflowService for EngineService {
         if req.key.is_empty() {
             return Err(Status::invalid_argument("key must be set"));
         }
-        self.shared.with(|st, _| {
-            st.rate_limits.insert(req.key, (req.limit, req.duration));
+        let window = crate::rules::rate_limit_window(req.duration);
+        self.shared.with(|st, now| {
+            st.put_rate_limit(req.key, i64::from(req.limit), window, now);
         });
         Ok(Response::new(pb::PutRateLimitResponse {}))
     }

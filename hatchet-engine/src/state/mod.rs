@@ -8,12 +8,14 @@ mod registration;
 mod trigger;
 mod workers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::model::{
     ChunkBuffer, CronEntry, EventSubscriber, LogLine, Run, RunSubscriber, Scheduled, StoredEvent,
     Task, Worker, Workflow,
 };
+use crate::model::GroupId;
+use crate::rules::{Bucket, Claim, Group};
 
 pub(crate) use events::check_push;
 pub(crate) use workers::{HEARTBEAT_FRESH, WORKER_DEAD_AFTER};
@@ -40,8 +42,15 @@ pub(crate) struct State {
     pub(crate) run_subs: Vec<RunSubscriber>,
     pub(crate) event_subs: Vec<EventSubscriber>,
     pub(crate) next_id: u64,
-    /// Static rate limits from `PutRateLimit`: key -> (limit, duration); enforced later.
-    pub(crate) rate_limits: HashMap<String, (i32, i32)>,
+    /// Concurrency groups by strategy and key, and the ones changed since the last pass.
+    pub(crate) groups: HashMap<GroupId, Group>,
+    pub(crate) dirty_groups: BTreeSet<GroupId>,
+    /// Rate-limit buckets by key, from `PutRateLimit` and dynamic limits.
+    pub(crate) buckets: HashMap<String, Bucket>,
+    /// Registration warnings: options stored but not enforced yet.
+    pub(crate) warnings: Vec<String>,
+    /// Claimed idempotency keys.
+    pub(crate) idempotency_claims: HashMap<String, Claim>,
     /// Injected fault: send every task assignment twice, as an at-least-once engine may
     /// (reference §3.3).
     pub(crate) duplicate_deliveries: bool,
@@ -76,7 +85,11 @@ impl State {
             run_subs: Vec::new(),
             event_subs: Vec::new(),
             next_id: 0,
-            rate_limits: HashMap::new(),
+            groups: HashMap::new(),
+            dirty_groups: BTreeSet::new(),
+            buckets: HashMap::new(),
+            idempotency_claims: HashMap::new(),
+            warnings: Vec::new(),
             duplicate_deliveries: false,
         }
     }

@@ -2,7 +2,7 @@
 //! run's tasks and first queue entries, and scheduled triggers.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use hatchet_proto as pb;
 use hatchet_proto::v1;
@@ -10,8 +10,12 @@ use serde_json::{Map, Value};
 use tonic::Status;
 
 use super::{State, is_uuid, new_id};
-use crate::model::{Origin, ParentLink, Run, Scheduled, Task, TaskStatus, TriggerSpec, Workflow};
+use crate::model::{
+    Member, Origin, ParentLink, Run, Scheduled, Task, TaskStatus, TriggerSpec, Workflow,
+};
 use crate::payload::{as_object, check_jsonb, from_timestamp, timestamp};
+use crate::rules;
+use crate::scheduler::workflow_strategies;
 
 impl State {
     /// Converts a trigger request into a spec, with the engine's checks.
@@ -149,7 +153,36 @@ impl State {
                 ))
             })?;
         let run_id = new_id();
+        let idempotency_key = match &version.idempotency {
+            Some(config) => {
+                let key = rules::render_key(config, &spec.input, &spec.metadata)
+                    .map_err(Status::invalid_argument)?;
+                if let Some(existing) = self.idempotency_holder(&key, now) {
+                    return Err(rules::collision(&existing, &run_id));
+                }
+                let ttl = Duration::from_millis(u64::try_from(config.ttl_ms).unwrap_or(0));
+                self.claim_idempotency_key(key.clone(), &run_id, ttl, now);
+                Some(key)
+            }
+            None => None,
+        };
         let priority = spec.priority.or(version.default_priority).unwrap_or(1);
+        // Workflow-level strategies of a DAG hold one slot for the whole run.
+        // A key that does not render fails the run's first tasks, as the engine creates
+        // them FAILED.
+        let (run_gates, gate_error) = if version.is_dag() {
+            match rules::gates(
+                &workflow_strategies(&version),
+                &spec.input,
+                &spec.metadata,
+                &run_id,
+            ) {
+                Ok(gates) => (gates, None),
+                Err(reason) => (Vec::new(), Some(reason)),
+            }
+        } else {
+            (Vec::new(), None)
+        };
         let dag = version.is_dag();
         let mut task_ids = Vec::new();
         let defs = version
@@ -159,6 +192,7 @@ impl State {
             .chain(version.on_failure.iter().map(|d| (d, true)));
         for (def, is_on_failure) in defs {
             let id = if dag { new_id() } else { run_id.clone() };
+            let created_seq = self.next_seq();
             task_ids.push(id.clone());
             self.tasks.insert(
                 id.clone(),
@@ -183,9 +217,15 @@ impl State {
                     holds_slots: false,
                     step_run_errors: BTreeMap::new(),
                     cancel_reason: None,
+                    created_seq,
+                    queue_key: None,
+                    gates: Vec::new(),
+                    gates_passed: 0,
+                    rate_uses: Vec::new(),
                 },
             );
         }
+        let seq = self.next_seq();
         self.runs.insert(
             run_id.clone(),
             Run {
@@ -207,9 +247,17 @@ impl State {
                     .as_ref()
                     .and_then(|_| task_ids.last().cloned()),
                 tasks: task_ids.clone(),
+                gates: run_gates.clone(),
+                gates_passed: 0,
+                held_tasks: Vec::new(),
+                seq,
+                idempotency_key,
             },
         );
         self.run_order.push(run_id.clone());
+        if let Some(gate) = run_gates.first() {
+            self.wait_at_gate(Member::Run(run_id.clone()), gate);
+        }
         if let Some(key) = dedupe_key {
             self.children.insert(key, run_id.clone());
         }
@@ -218,8 +266,10 @@ impl State {
                 .tasks
                 .get(&id)
                 .is_some_and(|t| t.def.parents.is_empty() && !t.is_on_failure);
-            if ready {
-                self.enqueue(&id, now);
+            match (&gate_error, ready) {
+                (Some(reason), true) => self.fail_attempt(&id, reason.clone(), true, true, now),
+                (None, true) => self.enqueue(&id, now),
+                _ => {}
             }
         }
         self.dispatch(now);

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::workflow::ConcurrencyStrategy;
 use crate::workflow::conditions::Condition;
 use crate::workflow::{DefinitionError, TaskDef, WorkflowDef};
 
@@ -169,6 +170,16 @@ fn check_concurrency(concurrency: &crate::workflow::Concurrency) -> Result<(), D
         return Err(DefinitionError::new(
             "a concurrency limit's max_runs must be at least 1",
         ));
+    }
+    if let Some(
+        strategy @ (ConcurrencyStrategy::CancelQueuedExceptNewest
+        | ConcurrencyStrategy::CancelQueuedExceptOldest),
+    ) = concurrency.strategy
+    {
+        return Err(DefinitionError::new(format!(
+            "the concurrency strategy {} is refused by Hatchet engine v0.104.x (it is only in the protocol of engines newer than v0.104.7); use GROUP_ROUND_ROBIN, CANCEL_IN_PROGRESS or CANCEL_NEWEST",
+            strategy.as_str()
+        )));
     }
     Ok(())
 }

@@ -1,0 +1,127 @@
+//! Trigger idempotency (engine-semantics §5.4): a workflow's `IdempotencyConfig` renders a
+//! key from the run's input and metadata; while another run holds the key (until its TTL,
+//! or with the STATUS method until that run ends) a trigger creates nothing and answers
+//! ALREADY_EXISTS "idempotency key collision" with an `IdempotencyCollisionError` detail.
+
+use std::time::{Duration, SystemTime};
+
+use hatchet_proto::v1;
+use prost::Message;
+use serde_json::{Map, Value};
+use tonic::{Code, Status};
+
+use crate::expressions::{self, Vars};
+use crate::state::State;
+
+const RESERVED_PREFIX: &str = "hatchet_internal_";
+
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    run_id: String,
+    expires_at: SystemTime,
+}
+
+/// `google.rpc.Status`, the envelope of gRPC error details.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// Renders the idempotency key of a trigger, as `evalIdempotencyKey` does.
+pub(crate) fn render_key(
+    config: &v1::IdempotencyConfig,
+    input: &Value,
+    metadata: &Map<String, Value>,
+) -> Result<String, String> {
+    let vars = Vars {
+        input: Some(input),
+        additional_metadata: Some(metadata),
+        workflow_run_id: None,
+    };
+    let key = expressions::eval_string(&config.expression, &vars).map_err(|e| {
+        format!(
+            "failed to evaluate idempotency key expression {:?}: {e}",
+            config.expression
+        )
+    })?;
+    if key.starts_with(RESERVED_PREFIX) {
+        return Err(format!(
+            "idempotency key {key:?} uses reserved prefix {RESERVED_PREFIX:?}"
+        ));
+    }
+    Ok(key)
+}
+
+/// ALREADY_EXISTS with the collision detail the engine attaches.
+pub(crate) fn collision(existing_run_id: &str, colliding_run_id: &str) -> Status {
+    let detail = v1::IdempotencyCollisionError {
+        existing_run_external_id: existing_run_id.to_owned(),
+        colliding_run_external_id: colliding_run_id.to_owned(),
+    };
+    let message = "idempotency key collision";
+    let status = RpcStatus {
+        code: Code::AlreadyExists as i32,
+        message: message.to_owned(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/v1.IdempotencyCollisionError".to_owned(),
+            value: detail.encode_to_vec(),
+        }],
+    };
+    Status::with_details(Code::AlreadyExists, message, status.encode_to_vec().into())
+}
+
+impl State {
+    /// The run holding `key` now, if any (expired claims are dropped).
+    pub(crate) fn idempotency_holder(&mut self, key: &str, now: SystemTime) -> Option<String> {
+        let claim = self.idempotency_claims.get(key)?;
+        if claim.expires_at <= now {
+            self.idempotency_claims.remove(key);
+            return None;
+        }
+        Some(claim.run_id.clone())
+    }
+
+    pub(crate) fn claim_idempotency_key(
+        &mut self,
+        key: String,
+        run_id: &str,
+        ttl: Duration,
+        now: SystemTime,
+    ) {
+        self.idempotency_claims.insert(
+            key,
+            Claim {
+                run_id: run_id.to_owned(),
+                expires_at: now + ttl,
+            },
+        );
+    }
+
+    /// STATUS method: a finished run gives its key back.
+    pub(crate) fn release_idempotency_key(&mut self, run_id: &str) {
+        let Some(run) = self.runs.get(run_id) else {
+            return;
+        };
+        let status_method = run
+            .version
+            .idempotency
+            .as_ref()
+            .is_some_and(|c| c.method == Some(v1::IdempotencyMethod::Status as i32));
+        if !status_method {
+            return;
+        }
+        if let Some(key) = &run.idempotency_key
+            && self
+                .idempotency_claims
+                .get(key)
+                .is_some_and(|c| c.run_id == run_id)
+        {
+            self.idempotency_claims.remove(key);
+        }
+    }
+}
