@@ -8,6 +8,7 @@
 //! slots. Before a task reaches the queue it passes its concurrency gates; at assignment its
 //! rate-limit units must be available.
 
+use std::ops::Bound;
 use std::time::{Duration, Instant, SystemTime};
 
 use hatchet_proto as pb;
@@ -31,6 +32,10 @@ pub(crate) fn workflow_strategies(version: &Version) -> Vec<(String, v1::Concurr
         .collect()
 }
 
+/// How many queued tasks of one action that cannot be placed yet one dispatch pass looks
+/// past before leaving that action's queue.
+const SKIP_LIMIT: usize = 256;
+
 /// How long a gap in a task's stream `event_index` sequence is waited for.
 pub(crate) const STREAM_GAP_WAIT: Duration = Duration::from_secs(1);
 
@@ -48,8 +53,10 @@ impl State {
         task.retry_after = None;
         task.worker_id = None;
         task.timeout_at = None;
+        let schedule_deadline = now + task.def.schedule_timeout;
+        let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
+        self.arm(task_id, schedule_deadline);
         if first_time {
-            let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
             self.emit_task_event(
                 &run_id,
                 task_id,
@@ -116,11 +123,15 @@ impl State {
             return;
         };
         let key = (-self.queue_priority(task), seq);
+        let action = task.action_id.clone();
         if let Some(task) = self.tasks.get_mut(task_id) {
             task.queue_seq = seq;
             task.queue_key = Some(key);
         }
-        self.queue.insert(key, task_id.to_owned());
+        self.queues
+            .entry(action)
+            .or_default()
+            .insert(key, task_id.to_owned());
     }
 
     /// Takes a task out of the worker queue and of any concurrency wait.
@@ -128,8 +139,10 @@ impl State {
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
-        if let Some(key) = task.queue_key.take() {
-            self.queue.remove(&key);
+        if let Some(key) = task.queue_key.take()
+            && let Some(queue) = self.queues.get_mut(&task.action_id)
+        {
+            queue.remove(&key);
         }
         let run_id = task.run_id.clone();
         if let Some(run) = self.runs.get_mut(&run_id) {
@@ -188,26 +201,50 @@ impl State {
         candidates.into_iter().map(|c| c.3.clone()).collect()
     }
 
-    /// Assigns queued tasks to workers until no more can be placed.
+    /// Assigns queued tasks to workers until no more can be placed. Each action has its
+    /// own queue: a queue is left as soon as no worker serving its action has a free slot,
+    /// and at most [`SKIP_LIMIT`] tasks that cannot go anywhere yet (labels, sticky, rate
+    /// limits) are looked past per pass, so a deep backlog costs no more than a short one.
     pub(crate) fn dispatch(&mut self, now: SystemTime) {
         self.run_concurrency(now);
-        if self.queue.is_empty() {
+        if self.queues.is_empty() || !self.has_capacity() {
             return;
         }
-        if !self.has_capacity() {
-            return;
-        }
-        let queued: Vec<String> = self.queue.values().cloned().collect();
-        for task_id in queued {
-            match self.eligible(&task_id, now).into_iter().next() {
-                // Out of units: it stays queued until its window refills.
-                Some(_) if !self.rate_limits_allow(&task_id, now) => {}
-                Some(worker_id) => self.assign(&task_id, &worker_id, now),
-                // Every slot is taken: nothing further down the queue fits either.
-                None if !self.has_capacity() => return,
-                None => {}
+        let actions: Vec<String> = self.queues.keys().cloned().collect();
+        for action in actions {
+            let mut cursor: Option<(i32, u64)> = None;
+            let mut skipped = 0;
+            while self.action_has_capacity(&action, now) && skipped < SKIP_LIMIT {
+                let next = self.queues.get(&action).and_then(|q| {
+                    let mut range = match cursor {
+                        Some(c) => q.range((Bound::Excluded(c), Bound::Unbounded)),
+                        None => q.range(..),
+                    };
+                    range.next().map(|(k, id)| (*k, id.clone()))
+                });
+                let Some((key, task_id)) = next else {
+                    break;
+                };
+                cursor = Some(key);
+                match self.eligible(&task_id, now).into_iter().next() {
+                    // Out of units: it stays queued until its window refills.
+                    Some(worker_id) if self.rate_limits_allow(&task_id, now) => {
+                        self.assign(&task_id, &worker_id, now);
+                    }
+                    _ => skipped += 1,
+                }
             }
         }
+        self.queues.retain(|_, q| !q.is_empty());
+    }
+
+    /// Whether some live worker serving `action` has a free slot.
+    fn action_has_capacity(&self, action: &str, now: SystemTime) -> bool {
+        self.workers.values().any(|w| {
+            w.actions.contains(action)
+                && w.slot_config.keys().any(|s| w.free_slots(s) > 0)
+                && self.worker_alive(&w.id, now)
+        })
     }
 
     fn has_capacity(&self) -> bool {
@@ -286,7 +323,8 @@ impl State {
         task.holds_slots = true;
         task.status = TaskStatus::Running;
         task.worker_id = Some(worker_id.to_owned());
-        task.timeout_at = Some(now + task.def.timeout);
+        let deadline = now + task.def.timeout;
+        task.timeout_at = Some(deadline);
         task.attempts.push(Attempt {
             retry_count: task.retry_count,
             worker_id: worker_id.to_owned(),
@@ -297,6 +335,8 @@ impl State {
             output: None,
             error: None,
         });
+        self.running.insert(task_id.to_owned());
+        self.arm(task_id, deadline);
         if let Some(run) = self.runs.get_mut(&run_id)
             && !run.status.is_final()
         {
@@ -351,42 +391,71 @@ impl State {
         }
     }
 
-    /// Runs every rule that is due at `now`, then assigns what became ready.
+    /// Calls [`tick`](Self::tick) for `task_id` at `at`: the deadlines of backoff, execution
+    /// and schedule timeouts. A timer whose deadline moved or passed is ignored when it fires.
+    pub(crate) fn arm(&mut self, task_id: &str, at: SystemTime) {
+        let seq = self.next_seq();
+        self.timers.insert((at, seq, task_id.to_owned()));
+    }
+
+    /// Runs every rule that is due at `now`, then assigns what became ready. Only tasks with
+    /// a due timer and running tasks of dead workers are looked at.
     pub(crate) fn tick(&mut self, now: SystemTime) {
         let mut backoff_done = Vec::new();
         let mut timed_out = Vec::new();
         let mut schedule_timed_out = Vec::new();
         let mut orphaned = Vec::new();
-        for task in self.tasks.values() {
+        let mut due = Vec::new();
+        while let Some(first) = self.timers.first()
+            && first.0 <= now
+        {
+            if let Some((_, _, id)) = self.timers.pop_first() {
+                due.push(id);
+            }
+        }
+        due.sort();
+        due.dedup();
+        for id in due {
+            let Some(task) = self.tasks.get(&id) else {
+                continue;
+            };
             match task.status {
                 TaskStatus::Backoff if task.retry_after.is_some_and(|t| t <= now) => {
-                    backoff_done.push(task.id.clone());
+                    backoff_done.push(id);
                 }
-                TaskStatus::Running => {
-                    let dead = task
-                        .worker_id
-                        .as_ref()
-                        .and_then(|w| self.workers.get(w))
-                        .is_none_or(|w| {
-                            now.duration_since(w.last_heartbeat).unwrap_or_default()
-                                >= WORKER_DEAD_AFTER
-                        });
-                    if dead {
-                        orphaned.push(task.id.clone());
-                    } else if task.timeout_at.is_some_and(|t| t <= now) {
-                        timed_out.push(task.id.clone());
-                    }
+                TaskStatus::Running if task.timeout_at.is_some_and(|t| t <= now) => {
+                    timed_out.push(id);
                 }
                 TaskStatus::Queued
                     if task
                         .queued_at
                         .is_some_and(|q| q + task.def.schedule_timeout <= now) =>
                 {
-                    schedule_timed_out.push(task.id.clone());
+                    schedule_timed_out.push(id);
                 }
                 _ => {}
             }
         }
+        let tasks = &self.tasks;
+        self.running.retain(|id| {
+            tasks
+                .get(id)
+                .is_some_and(|t| t.status == TaskStatus::Running)
+        });
+        let dead = |worker: Option<&String>| {
+            worker.and_then(|w| self.workers.get(w)).is_none_or(|w| {
+                now.duration_since(w.last_heartbeat).unwrap_or_default() >= WORKER_DEAD_AFTER
+            })
+        };
+        for id in &self.running {
+            if let Some(task) = self.tasks.get(id)
+                && dead(task.worker_id.as_ref())
+            {
+                orphaned.push(id.clone());
+            }
+        }
+        // A task on a dead worker is reassigned, not timed out.
+        timed_out.retain(|id| !orphaned.contains(id));
         for id in backoff_done {
             self.enqueue(&id, now);
         }

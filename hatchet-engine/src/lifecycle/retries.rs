@@ -94,6 +94,7 @@ impl State {
                         task.status = TaskStatus::Backoff;
                         task.retry_after = Some(now + delay);
                     }
+                    self.arm(task_id, now + delay);
                 }
                 None => self.enqueue(task_id, now),
             }

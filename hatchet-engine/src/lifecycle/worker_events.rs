@@ -139,6 +139,9 @@ impl State {
             })?;
         let timeout_at = task.timeout_at.map(|t| t + by);
         task.timeout_at = timeout_at;
+        if let Some(at) = timeout_at {
+            self.arm(&req.task_run_external_id, at);
+        }
         Ok(pb::RefreshTimeoutResponse {
             timeout_at: timeout_at.map(timestamp),
         })

@@ -8,7 +8,8 @@ mod registration;
 mod trigger;
 mod workers;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::SystemTime;
 
 use super::model::{
     ChunkBuffer, CronEntry, EventSubscriber, LogLine, Run, RunSubscriber, Scheduled, StoredEvent,
@@ -27,8 +28,12 @@ pub(crate) struct State {
     pub(crate) runs: HashMap<String, Run>,
     pub(crate) run_order: Vec<String>,
     pub(crate) tasks: HashMap<String, Task>,
-    /// Queued tasks by (negated priority, arrival).
-    pub(crate) queue: BTreeMap<(i32, u64), String>,
+    /// Queued tasks per action id, by (negated priority, arrival).
+    pub(crate) queues: HashMap<String, BTreeMap<(i32, u64), String>>,
+    /// Deadlines to look at: (when, tie-breaker, task id).
+    pub(crate) timers: BTreeSet<(SystemTime, u64, String)>,
+    /// Tasks assigned to a worker (pruned lazily), for dead-worker checks.
+    pub(crate) running: HashSet<String>,
     pub(crate) seq: u64,
     pub(crate) workers: HashMap<String, Worker>,
     pub(crate) worker_order: Vec<String>,
@@ -72,7 +77,9 @@ impl State {
             runs: HashMap::new(),
             run_order: Vec::new(),
             tasks: HashMap::new(),
-            queue: BTreeMap::new(),
+            queues: HashMap::new(),
+            timers: BTreeSet::new(),
+            running: HashSet::new(),
             seq: 0,
             workers: HashMap::new(),
             worker_order: Vec::new(),

@@ -269,52 +269,48 @@ async fn a_rate_limit_expression_of_the_wrong_type_fails_the_task() {
     );
 }
 
+/// Priority orders a queue (one action), not the engine: tasks of other actions are
+/// queued apart, as in the engine's per-queue scheduler.
 #[tokio::test]
 async fn retries_queue_ahead_of_new_work_and_default_priority_orders_the_rest() {
     let engine = TestEngine::start().await.unwrap();
     let raw = Raw::new(&engine).await;
-    let mut low = single("low");
-    low.tasks[0].retries = 1;
-    raw.register(low).await;
-    let mut high = single("high");
-    high.default_priority = Some(3);
-    raw.register(high).await;
+    let mut req = single("prio");
+    req.tasks[0].retries = 1;
+    req.default_priority = Some(2);
+    raw.register(req).await;
     let mut worker = RawWorker::start_with(
         &engine,
-        &[action("low", "task"), action("high", "task")],
+        &[action("prio", "task")],
         HashMap::from([("default".to_owned(), 1)]),
     )
     .await;
     let client = engine.client();
-    client
-        .runs()
-        .trigger("low", &json!({}), RunOptions::new())
-        .await
-        .unwrap();
+    let trigger = |tag: &'static str, options: RunOptions| {
+        let client = client.clone();
+        async move {
+            client
+                .runs()
+                .trigger("prio", &json!({"tag": tag}), options)
+                .await
+                .unwrap()
+        }
+    };
+    trigger("first", RunOptions::new()).await;
     let first = worker.next().await;
-    assert_eq!(first.action_id, action("low", "task"));
-    client
-        .runs()
-        .trigger("high", &json!({}), RunOptions::new())
-        .await
-        .unwrap();
-    client
-        .runs()
-        .trigger(
-            "low",
-            &json!({}),
-            RunOptions::new().priority(Priority::High),
-        )
-        .await
-        .unwrap();
-    // The retry (priority 4) goes before both priority-3 runs; then the older of those.
+    trigger("low", RunOptions::new().priority(Priority::Low)).await;
+    trigger("default", RunOptions::new()).await;
+    trigger("high", RunOptions::new().priority(Priority::High)).await;
+    // The retry (priority 4) goes first, then 3, then the default 2, then 1.
     worker.fail(&first, "boom", false).await;
-    let retry = worker.next().await;
-    assert_eq!(retry.workflow_run_id, first.workflow_run_id);
-    assert_eq!(retry.retry_count, 1);
-    worker.complete(&retry, "{}").await;
-    let next = worker.next().await;
-    assert_eq!(next.action_id, action("high", "task"));
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let action = worker.next().await;
+        let tag = crate::support::payload(&action)["input"]["tag"].clone();
+        order.push(format!("{}#{}", tag.as_str().unwrap(), action.retry_count));
+        worker.complete(&action, "{}").await;
+    }
+    assert_eq!(order, ["first#1", "high#0", "default#0", "low#0"]);
 }
 
 #[tokio::test]
