@@ -1,11 +1,13 @@
-//! No-op task throughput of the in-process engine with a minimal raw-protocol worker.
+//! No-op task throughput of the in-process engine with a minimal raw-protocol worker, in
+//! three runs side by side: plain tasks, tasks under a concurrency key and a rate limit, and
+//! tasks drained from a 100,000-task backlog.
 //!
 //! ```text
-//! cargo bench -p hatchet-engine --bench engine_throughput -- [TASKS]
+//! cargo bench -p hatchet-engine --bench engine_throughput -- [TASKS] [BACKLOG]
 //! ```
 //!
 //! The worker is a hand-written tonic loop (Register, ListenV2, and STARTED + COMPLETED for
-//! each action): the floor any SDK worker is compared against. Prints a figure; asserts
+//! each action): the floor any SDK worker is compared against. Prints figures; asserts
 //! nothing about speed.
 
 use std::sync::Arc;
@@ -34,12 +36,83 @@ fn authed<T>(token: &str, message: T) -> Result<Request<T>, Error> {
     Ok(request)
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    Keys,
+    Backlog,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Plain => "no keys",
+            Mode::Keys => "concurrency key (100 groups) + rate limit",
+            Mode::Backlog => "draining a backlog",
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let total: usize = std::env::args()
+    let mut numbers = std::env::args()
         .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(20_000);
+        .filter_map(|a| a.parse::<usize>().ok());
+    let total = numbers.next().unwrap_or(20_000);
+    let backlog = numbers.next().unwrap_or(100_000);
+    let mut rows = Vec::new();
+    for (mode, n) in [
+        (Mode::Plain, total),
+        (Mode::Keys, total),
+        (Mode::Backlog, backlog),
+    ] {
+        let rate = run(mode, n).await?;
+        println!(
+            "engine_throughput: {:<42} {n:>7} tasks: {rate:>8.0} tasks/s",
+            mode.label()
+        );
+        rows.push((mode, rate));
+    }
+    let plain = rows[0].1;
+    for (mode, rate) in &rows[1..] {
+        println!(
+            "engine_throughput: {:<42} {:.2}x the no-key rate",
+            mode.label(),
+            rate / plain
+        );
+    }
+    Ok(())
+}
+
+fn noop_workflow(mode: Mode) -> v1::CreateWorkflowVersionRequest {
+    let mut task = v1::CreateTaskOpts {
+        readable_id: "noop".to_owned(),
+        action: "noop:noop".to_owned(),
+        ..Default::default()
+    };
+    if mode == Mode::Keys {
+        // Wide enough never to hold work back: the figure is the cost of the rules.
+        task.concurrency.push(v1::Concurrency {
+            expression: "input.group".to_owned(),
+            max_runs: Some(SLOTS),
+            limit_strategy: Some(v1::ConcurrencyLimitStrategy::GroupRoundRobin as i32),
+            ..Default::default()
+        });
+        task.rate_limits.push(v1::CreateTaskRateLimit {
+            key: "bench".to_owned(),
+            units: Some(1),
+            ..Default::default()
+        });
+    }
+    v1::CreateWorkflowVersionRequest {
+        name: "noop".to_owned(),
+        tasks: vec![task],
+        ..Default::default()
+    }
+}
+
+/// Runs `total` no-op tasks through a fresh engine; tasks per second.
+async fn run(mode: Mode, total: usize) -> Result<f64, Error> {
     let engine = Engine::start().await?;
     let token = engine.token().to_owned();
     let channel = Channel::from_shared(format!("http://{}", engine.addr()))?
@@ -48,20 +121,41 @@ async fn main() -> Result<(), Error> {
 
     let mut admin = AdminServiceClient::new(channel.clone());
     admin
-        .put_workflow(authed(
-            &token,
-            v1::CreateWorkflowVersionRequest {
-                name: "noop".to_owned(),
-                tasks: vec![v1::CreateTaskOpts {
-                    readable_id: "noop".to_owned(),
-                    action: "noop:noop".to_owned(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-        )?)
+        .put_workflow(authed(&token, noop_workflow(mode))?)
         .await?;
-
+    let mut workflows = WorkflowServiceClient::new(channel.clone());
+    if mode == Mode::Keys {
+        workflows
+            .put_rate_limit(authed(
+                &token,
+                pb::PutRateLimitRequest {
+                    key: "bench".to_owned(),
+                    limit: i32::MAX,
+                    duration: pb::RateLimitDuration::Second as i32,
+                },
+            )?)
+            .await?;
+    }
+    let trigger = |from: usize, n: usize| pb::BulkTriggerWorkflowRequest {
+        workflows: (from..from + n)
+            .map(|i| v1::TriggerWorkflowRequest {
+                name: "noop".to_owned(),
+                input: format!(r#"{{"group":"g{}"}}"#, i % 100),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let mut triggered = 0;
+    if mode == Mode::Backlog {
+        // The whole backlog is queued before any worker exists.
+        while triggered < total {
+            let n = BATCH.min(total - triggered);
+            workflows
+                .bulk_trigger_workflow(authed(&token, trigger(triggered, n))?)
+                .await?;
+            triggered += n;
+        }
+    }
     let mut dispatcher = DispatcherClient::new(channel.clone());
     let worker_id = dispatcher
         .register(authed(
@@ -140,26 +234,15 @@ async fn main() -> Result<(), Error> {
         }
     });
 
-    let mut workflows = WorkflowServiceClient::new(channel);
     let started = Instant::now();
-    let mut triggered = 0;
     while triggered < total {
         // Keep the backlog bounded so the figure measures throughput, not queue depth.
         while triggered - done.load(Ordering::Relaxed) > SLOTS as usize {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let n = BATCH.min(total - triggered);
-        let request = pb::BulkTriggerWorkflowRequest {
-            workflows: (0..n)
-                .map(|_| v1::TriggerWorkflowRequest {
-                    name: "noop".to_owned(),
-                    input: "{}".to_owned(),
-                    ..Default::default()
-                })
-                .collect(),
-        };
         workflows
-            .bulk_trigger_workflow(authed(&token, request)?)
+            .bulk_trigger_workflow(authed(&token, trigger(triggered, n))?)
             .await?;
         triggered += n;
     }
@@ -177,10 +260,9 @@ async fn main() -> Result<(), Error> {
         .iter()
         .filter(|r| r.status == hatchet_engine::TaskStatus::Completed)
         .count();
-    println!(
-        "engine_throughput: {total} no-op tasks in {:.2} s = {:.0} tasks/s (raw-protocol worker, {SLOTS} slots; {completed} runs completed)",
-        elapsed.as_secs_f64(),
-        total as f64 / elapsed.as_secs_f64()
-    );
-    Ok(())
+    if completed != total {
+        return Err(format!("{completed} of {total} runs completed").into());
+    }
+    engine.shutdown().await;
+    Ok(total as f64 / elapsed.as_secs_f64())
 }

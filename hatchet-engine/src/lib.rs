@@ -20,9 +20,12 @@
 //! manual clock ([`TestClock::advance`]) and inject faults
 //! ([`Engine::drop_all_streams`], [`Engine::refuse_connections_for`]).
 //!
-//! Not implemented yet (stored at registration, enforced in a later version): concurrency
-//! limits, rate limits, task conditions, durable tasks (`v1.V1Dispatcher` answers
-//! UNIMPLEMENTED), label affinity, sticky strategies, idempotency keys, batching.
+//! Scheduling follows the engine's rules (engine-semantics §2, §3, §5): concurrency
+//! strategies with CEL keys, rate limits, priority (retries at 4), worker label affinity,
+//! sticky, and trigger idempotency; CEL runs in the engine's environments with its error
+//! texts. Options it does not enforce yet are refused at registration by name (batch tasks,
+//! default event filters, tenant-scoped concurrency); task conditions are accepted and named
+//! in [`Engine::warnings`]; durable tasks (`v1.V1Dispatcher`) answer UNIMPLEMENTED.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

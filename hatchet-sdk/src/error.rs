@@ -57,6 +57,31 @@ pub enum Error {
         existing_run_id: String,
     },
 
+    /// Some runs of a bulk trigger collided on their idempotency keys: those were not
+    /// created; every other run was.
+    #[error(
+        "{} runs of the bulk trigger were not created: their idempotency keys are held by runs {existing_run_ids:?}; {} runs were created",
+        existing_run_ids.len(),
+        created_run_ids.len()
+    )]
+    IdempotencyCollisions {
+        /// The runs that were created, in request order.
+        created_run_ids: Vec<String>,
+        /// The runs holding the keys of the requests that were skipped.
+        existing_run_ids: Vec<String>,
+    },
+
+    /// A bulk trigger sent in several calls failed part way: the runs of the earlier calls
+    /// exist. Retry only the requests after them, or the created runs are duplicated.
+    #[error("a bulk trigger failed after creating {} runs: {source}", created_run_ids.len())]
+    BulkTriggerIncomplete {
+        /// The runs created before the failure, in request order.
+        created_run_ids: Vec<String>,
+        /// Why the next call failed.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The call did not finish in time (gRPC `DEADLINE_EXCEEDED` or a client-side timeout).
     #[error("timed out: {0}")]
     Timeout(String),
@@ -115,6 +140,21 @@ impl Error {
         }
     }
 
+    /// Whether the same call, or a task retried after this error, would fail the same way:
+    /// a payload that does not decode or is too large, a request the engine rejects as
+    /// malformed, bad configuration. Connection problems and timeouts are not permanent.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Json { .. }
+            | Error::InvalidPayload(_)
+            | Error::PayloadTooLarge { .. }
+            | Error::InvalidArgument(_)
+            | Error::Config(_) => true,
+            Error::BulkTriggerIncomplete { source, .. } => source.is_permanent(),
+            _ => false,
+        }
+    }
+
     /// The gRPC status code behind this error, if it came from the engine.
     pub fn code(&self) -> Option<tonic::Code> {
         Some(match self {
@@ -122,9 +162,10 @@ impl Error {
             Error::NotFound(_) => tonic::Code::NotFound,
             Error::InvalidArgument(_) => tonic::Code::InvalidArgument,
             Error::ResourceExhausted(_) => tonic::Code::ResourceExhausted,
-            Error::AlreadyExists(_) | Error::IdempotencyCollision { .. } => {
-                tonic::Code::AlreadyExists
-            }
+            Error::AlreadyExists(_)
+            | Error::IdempotencyCollision { .. }
+            | Error::IdempotencyCollisions { .. } => tonic::Code::AlreadyExists,
+            Error::BulkTriggerIncomplete { source, .. } => return source.code(),
             Error::Timeout(_) => tonic::Code::DeadlineExceeded,
             Error::Connection { .. } => tonic::Code::Unavailable,
             Error::Status { code, .. } => *code,
@@ -141,10 +182,9 @@ impl From<tonic::Status> for Error {
             tonic::Code::NotFound => Error::NotFound(message),
             tonic::Code::InvalidArgument => Error::InvalidArgument(message),
             tonic::Code::ResourceExhausted => Error::ResourceExhausted(message),
-            tonic::Code::AlreadyExists => match collision_detail(status.details()) {
-                Some(existing_run_id) => Error::IdempotencyCollision { existing_run_id },
-                None => Error::AlreadyExists(message),
-            },
+            tonic::Code::AlreadyExists => {
+                collision_detail(status.details()).unwrap_or(Error::AlreadyExists(message))
+            }
             tonic::Code::DeadlineExceeded => Error::Timeout(message),
             tonic::Code::Unavailable => Error::Connection { message },
             code => Error::Status { code, message },
@@ -163,18 +203,36 @@ struct RpcStatus {
     details: Vec<prost_types::Any>,
 }
 
-/// The existing run's id from an `IdempotencyCollisionError` detail, if the status has one.
-fn collision_detail(details: &[u8]) -> Option<String> {
+/// The idempotency collision an ALREADY_EXISTS status describes, if it has the engine's
+/// detail (single or bulk trigger).
+fn collision_detail(details: &[u8]) -> Option<Error> {
+    use hatchet_proto::v1;
     use prost::Message as _;
     let status = RpcStatus::decode(details).ok()?;
-    status
-        .details
-        .iter()
-        .find(|any| any.type_url.ends_with("v1.IdempotencyCollisionError"))
-        .and_then(|any| {
-            hatchet_proto::v1::IdempotencyCollisionError::decode(any.value.as_slice()).ok()
-        })
-        .map(|e| e.existing_run_external_id)
+    status.details.iter().find_map(|any| {
+        if any
+            .type_url
+            .ends_with("v1.BulkTriggerIdempotencyCollisionError")
+        {
+            let bulk =
+                v1::BulkTriggerIdempotencyCollisionError::decode(any.value.as_slice()).ok()?;
+            Some(Error::IdempotencyCollisions {
+                created_run_ids: bulk.successful_workflow_run_external_ids,
+                existing_run_ids: bulk
+                    .collisions
+                    .into_iter()
+                    .map(|c| c.existing_run_external_id)
+                    .collect(),
+            })
+        } else if any.type_url.ends_with("v1.IdempotencyCollisionError") {
+            let single = v1::IdempotencyCollisionError::decode(any.value.as_slice()).ok()?;
+            Some(Error::IdempotencyCollision {
+                existing_run_id: single.existing_run_external_id,
+            })
+        } else {
+            None
+        }
+    })
 }
 
 /// The failed tasks of a finished workflow run.

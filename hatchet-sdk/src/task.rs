@@ -68,11 +68,20 @@ impl fmt::Display for TaskError {
 
 impl<E> From<E> for TaskError
 where
-    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + 'static,
 {
     fn from(error: E) -> Self {
+        // `anyhow::Error` hides the type of the error it wraps once boxed (the box holds
+        // anyhow's own wrapper, and its `source()` starts below the wrapped error), so its
+        // chain is read through anyhow itself.
+        #[cfg(feature = "anyhow")]
+        let anyhow_stops = (&error as &dyn std::any::Any)
+            .downcast_ref::<anyhow::Error>()
+            .is_some_and(|e| e.chain().any(stops_here));
+        #[cfg(not(feature = "anyhow"))]
+        let anyhow_stops = false;
         let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-        let retryable = !stops_retries(error.as_ref());
+        let retryable = !(anyhow_stops || stops_retries(error.as_ref()));
         // The message keeps the whole chain of causes, as a log line would.
         let mut message = error.to_string();
         let mut source = error.source();
@@ -90,21 +99,21 @@ where
 fn stops_retries(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {
-        if e.is::<NonRetryable>() {
-            return true;
-        }
-        let undecodable = e.downcast_ref::<crate::Error>().is_some_and(|sdk| {
-            matches!(
-                sdk,
-                crate::Error::Json { .. } | crate::Error::InvalidPayload(_)
-            )
-        });
-        if undecodable {
+        if stops_here(e) {
             return true;
         }
         current = e.source();
     }
     false
+}
+
+/// Whether this one error says retrying cannot help.
+fn stops_here(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<NonRetryable>() {
+        return true;
+    }
+    e.downcast_ref::<crate::Error>()
+        .is_some_and(crate::Error::is_permanent)
 }
 
 /// An error that tells the engine not to retry the task.
@@ -250,6 +259,46 @@ mod tests {
             message: "down".into(),
         };
         assert!(TaskError::from(network).is_retryable());
+    }
+
+    #[test]
+    #[cfg(feature = "anyhow")]
+    fn non_retryable_is_found_through_anyhow() {
+        let plain: TaskError = anyhow::Error::new(NonRetryable::new("card declined")).into();
+        assert!(!plain.is_retryable(), "{plain:?}");
+        let with_context: TaskError = anyhow::Error::new(NonRetryable::new("card declined"))
+            .context("charging order 7")
+            .into();
+        assert!(!with_context.is_retryable(), "{with_context:?}");
+        assert_eq!(with_context.message(), "charging order 7: card declined");
+        let nested: TaskError = anyhow::Error::new(NonRetryable::new("gone"))
+            .context("inner")
+            .context("outer")
+            .into();
+        assert!(!nested.is_retryable(), "{nested:?}");
+        let decode: TaskError = anyhow::Error::new(crate::Error::InvalidPayload("bad".into()))
+            .context("reading the parent")
+            .into();
+        assert!(!decode.is_retryable(), "{decode:?}");
+        let question_mark = || -> Result<(), TaskError> {
+            let step = || -> anyhow::Result<()> {
+                Err(NonRetryable::new("no such customer"))?;
+                Ok(())
+            };
+            step()?;
+            Ok(())
+        };
+        assert!(!question_mark().unwrap_err().is_retryable());
+        let retryable: TaskError = anyhow::anyhow!("timeout").context("calling the API").into();
+        assert!(retryable.is_retryable());
+        let too_large = crate::Error::PayloadTooLarge {
+            what: "the event",
+            size: 5,
+            limit: 4,
+        };
+        assert!(!TaskError::from(too_large).is_retryable());
+        let rejected = crate::Error::InvalidArgument("priority must be between 1 and 3".into());
+        assert!(!TaskError::from(rejected).is_retryable());
     }
 
     #[test]

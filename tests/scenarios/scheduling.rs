@@ -508,6 +508,43 @@ async fn a_second_trigger_with_the_same_idempotency_key_creates_nothing() {
         .expect("the first run completes");
 }
 
+#[tokio::test]
+async fn a_bulk_trigger_skips_only_the_runs_whose_key_is_held() {
+    let workflow = charge_once::definition().expect("valid");
+    let h = Harness::start().await;
+    h.worker("idempotent-bulk-worker", |w| w.workflow(&workflow))
+        .await;
+    let held = Order {
+        order_id: format!("bulk-{}-held", unique()),
+    };
+    let first = within(workflow.run_no_wait(&h.client, &held, RunOptions::new()))
+        .await
+        .expect("first trigger");
+    let fresh = Order {
+        order_id: format!("bulk-{}-fresh", unique()),
+    };
+    let both = vec![(held, RunOptions::new()), (fresh, RunOptions::new())];
+    match within(workflow.run_many(&h.client, both)).await {
+        Err(Error::IdempotencyCollisions {
+            created_run_ids,
+            existing_run_ids,
+        }) => {
+            assert_eq!(existing_run_ids, [first.id().to_owned()]);
+            assert_eq!(
+                created_run_ids.len(),
+                1,
+                "the fresh order's run was created"
+            );
+            let output = within(h.client.runs().result(&created_run_ids[0]))
+                .await
+                .expect("the created run completes");
+            assert!(output.get("charge-once").is_some(), "{output:?}");
+        }
+        Err(other) => panic!("expected collisions, got {other:?}"),
+        Ok(runs) => panic!("{} runs created, none skipped", runs.len()),
+    }
+}
+
 /// Unique per test run, so keys held on a long-lived live engine never collide.
 fn unique() -> u128 {
     SystemTime::now()

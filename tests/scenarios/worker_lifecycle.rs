@@ -351,6 +351,19 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("differ only in case"), "{err}");
+
+    // Within one workflow too: `Load` and `load` are one action to the engine.
+    let noop = || |_: Value, _: Context| async { Ok::<_, TaskError>(json!({})) };
+    let twins: Workflow<Value, Value> = Workflow::builder("twins")
+        .task(Task::new("Load", noop()))
+        .task(Task::new("load", noop()))
+        .build()
+        .expect("the definition itself is valid");
+    let err = hatchet_sdk::Worker::builder(&h.client, "w")
+        .workflow(&twins)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("differ only in case"), "{err}");
 }
 
 #[tokio::test]

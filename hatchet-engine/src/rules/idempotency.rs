@@ -57,6 +57,40 @@ pub(crate) fn render_key(
     Ok(key)
 }
 
+/// The collision a [`collision`] status carries, if it is one.
+pub(crate) fn collision_of(status: &Status) -> Option<v1::IdempotencyCollisionError> {
+    if status.code() != Code::AlreadyExists {
+        return None;
+    }
+    let envelope = RpcStatus::decode(status.details()).ok()?;
+    envelope
+        .details
+        .iter()
+        .find(|any| any.type_url.ends_with("v1.IdempotencyCollisionError"))
+        .and_then(|any| v1::IdempotencyCollisionError::decode(any.value.as_slice()).ok())
+}
+
+/// A bulk trigger's answer when some runs collided: the others were created.
+pub(crate) fn bulk_collision(
+    created: Vec<String>,
+    collisions: Vec<v1::IdempotencyCollisionError>,
+) -> Status {
+    let detail = v1::BulkTriggerIdempotencyCollisionError {
+        successful_workflow_run_external_ids: created,
+        collisions,
+    };
+    let message = "idempotency key collision";
+    let status = RpcStatus {
+        code: Code::AlreadyExists as i32,
+        message: message.to_owned(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/v1.BulkTriggerIdempotencyCollisionError".to_owned(),
+            value: detail.encode_to_vec(),
+        }],
+    };
+    Status::with_details(Code::AlreadyExists, message, status.encode_to_vec().into())
+}
+
 /// ALREADY_EXISTS with the collision detail the engine attaches.
 pub(crate) fn collision(existing_run_id: &str, colliding_run_id: &str) -> Status {
     let detail = v1::IdempotencyCollisionError {

@@ -9,5 +9,5 @@ mod rate_limits;
 
 pub(crate) use affinity::Rank;
 pub(crate) use concurrency::{Group, gates};
-pub(crate) use idempotency::{Claim, collision, render_key};
+pub(crate) use idempotency::{Claim, bulk_collision, collision, collision_of, render_key};
 pub(crate) use rate_limits::{Bucket, render as render_rate_limits, window as rate_limit_window};

@@ -80,10 +80,24 @@ impl WorkflowService for EngineService {
                 .into_iter()
                 .map(|r| st.spec_from_request(r, Origin::Manual))
                 .collect::<Result<Vec<_>, Status>>()?;
-            specs
-                .into_iter()
-                .map(|spec| st.trigger(spec, now))
-                .collect::<Result<Vec<_>, Status>>()
+            // An idempotency collision skips that run only; the others are created and the
+            // answer names both (engine-semantics §5.4).
+            let mut created = Vec::new();
+            let mut collisions = Vec::new();
+            for spec in specs {
+                match st.trigger(spec, now) {
+                    Ok(id) => created.push(id),
+                    Err(status) => match crate::rules::collision_of(&status) {
+                        Some(collision) => collisions.push(collision),
+                        None => return Err(status),
+                    },
+                }
+            }
+            if collisions.is_empty() {
+                Ok(created)
+            } else {
+                Err(crate::rules::bulk_collision(created, collisions))
+            }
         })?;
         Ok(Response::new(pb::BulkTriggerWorkflowResponse {
             workflow_run_ids,

@@ -371,6 +371,11 @@ impl<'a> Runs<'a> {
     /// Starts many runs in as few calls as the engine's limits allow (at most
     /// [`MAX_RUNS_PER_BULK_TRIGGER`] runs and the message size per call). The returned runs are
     /// in the order given.
+    ///
+    /// Runs whose idempotency key is held by another run are skipped and the others created,
+    /// as the engine does: the answer is then [`Error::IdempotencyCollisions`] naming both.
+    /// If a later call fails, [`Error::BulkTriggerIncomplete`] carries the runs the earlier
+    /// calls created, so a retry does not duplicate them.
     pub async fn bulk_trigger(
         &self,
         requests: impl IntoIterator<Item = TriggerRequest>,
@@ -381,16 +386,42 @@ impl<'a> Runs<'a> {
             .map(|r| r.to_proto(self.client))
             .collect::<Result<Vec<_>>>()?;
         let mut runs = Vec::with_capacity(messages.len());
+        let mut collided = Vec::new();
         for chunk in chunk_by_size(messages, MAX_RUNS_PER_BULK_TRIGGER, transport.max_send()) {
             let expected = chunk.len();
             let request = BulkTriggerWorkflowRequest { workflows: chunk };
             transport.check_size("one run of the bulk trigger", &request)?;
-            let ids = transport
-                .workflows()
-                .bulk_trigger_workflow(request)
-                .await?
-                .into_inner()
-                .workflow_run_ids;
+            let created = |runs: &Vec<WorkflowRunRef>| {
+                runs.iter().map(|r| r.id().to_owned()).collect::<Vec<_>>()
+            };
+            let ids = match transport.workflows().bulk_trigger_workflow(request).await {
+                Ok(response) => response.into_inner().workflow_run_ids,
+                Err(status) => {
+                    let error = Error::from(status);
+                    if let Error::IdempotencyCollisions {
+                        created_run_ids,
+                        existing_run_ids,
+                    } = error
+                    {
+                        // The engine created this call's other runs: carry on with the rest
+                        // and report every run created and every collision at the end.
+                        runs.extend(
+                            created_run_ids
+                                .into_iter()
+                                .map(|id| WorkflowRunRef::new(id, self.client.clone())),
+                        );
+                        collided.extend(existing_run_ids);
+                        continue;
+                    }
+                    if runs.is_empty() {
+                        return Err(error);
+                    }
+                    return Err(Error::BulkTriggerIncomplete {
+                        created_run_ids: created(&runs),
+                        source: Box::new(error),
+                    });
+                }
+            };
             if ids.len() != expected {
                 return Err(Error::Protocol(format!(
                     "bulk trigger of {expected} runs returned {} run ids",
@@ -401,6 +432,12 @@ impl<'a> Runs<'a> {
                 ids.into_iter()
                     .map(|id| WorkflowRunRef::new(id, self.client.clone())),
             );
+        }
+        if !collided.is_empty() {
+            return Err(Error::IdempotencyCollisions {
+                created_run_ids: runs.iter().map(|r| r.id().to_owned()).collect(),
+                existing_run_ids: collided,
+            });
         }
         Ok(runs)
     }

@@ -138,20 +138,20 @@ impl WorkerBuilder {
     }
 
     /// Rejects tasks this worker could never run: ones needing a slot type it does not offer,
-    /// and workflows whose names differ only in case (the engine lower-cases action ids, so
-    /// one would silently run the other's functions).
+    /// and workflows or tasks whose names differ only in case (the engine lower-cases action
+    /// ids, so one would silently run the other's function).
     fn check_tasks(&self) -> Result<()> {
         let ns = self.client.config().namespace();
         let mut actions = HashMap::new();
         for def in &self.workflows {
             for task in def.all_tasks() {
                 let action = ns.action_id(&def.name, &task.name);
-                if let Some(other) = actions.insert(action, &def.name)
-                    && other != &def.name
+                if let Some((other_workflow, other_task)) =
+                    actions.insert(action.clone(), (&def.name, &task.name))
                 {
                     return Err(Error::InvalidPayload(format!(
-                        "workflows `{other}` and `{}` both have a task `{}` and their names differ only in case: the engine would treat them as one",
-                        def.name, task.name
+                        "task `{other_task}` of workflow `{other_workflow}` and task `{}` of workflow `{}` both map to the action `{action}`: names that differ only in case are one name to the engine, so one task would silently run the other's function; rename one",
+                        task.name, def.name
                     )));
                 }
                 for slot_type in task.effective_slot_requests().keys() {

@@ -51,6 +51,8 @@ pub(crate) enum Recorded {
 struct State {
     calls: Vec<Call>,
     failures: HashMap<&'static str, Status>,
+    /// Failures of the n-th call (0-based) to a method.
+    failures_at: HashMap<(&'static str, usize), Status>,
     finished: HashMap<String, pb::WorkflowRunEvent>,
     details: HashMap<String, pb::v1::GetRunDetailsResponse>,
     streams: Vec<RunStream>,
@@ -88,6 +90,10 @@ impl Recorder {
                 .map(str::to_owned)
         };
         let mut state = self.lock();
+        let index = state.calls.iter().filter(|c| c.method == method).count();
+        if let Some(status) = state.failures_at.remove(&(method, index)) {
+            state.failures.insert(method, status);
+        }
         state.calls.push(Call {
             method,
             authorization: header("authorization"),
@@ -117,6 +123,11 @@ impl Recorder {
             .into_iter()
             .filter(|c| c.method == method)
             .collect()
+    }
+
+    /// Call number `index` (0-based) to `method` fails with `status`.
+    pub(crate) fn fail_call(&self, method: &'static str, index: usize, status: Status) {
+        self.lock().failures_at.insert((method, index), status);
     }
 
     /// The next call to `method` fails with `status`.

@@ -294,6 +294,31 @@ async fn bulk_trigger_keeps_order_and_chunks() {
 }
 
 #[tokio::test]
+async fn a_bulk_trigger_failing_part_way_keeps_the_runs_already_created() {
+    let server = TestServer::start().await;
+    server.recorder.fail_call(
+        "BulkTriggerWorkflow",
+        1,
+        tonic::Status::unavailable("engine restarting"),
+    );
+    let requests = (0..1500)
+        .map(|i| TriggerRequest::new("wf", &serde_json::json!({"i": i})).expect("request"));
+    let err = within(server.client().runs().bulk_trigger(requests))
+        .await
+        .unwrap_err();
+    let Error::BulkTriggerIncomplete {
+        created_run_ids,
+        source,
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(created_run_ids.len(), 1000, "the first call's runs exist");
+    assert_eq!(created_run_ids[0], "run-1");
+    assert!(matches!(*source, Error::Connection { .. }), "{source:?}");
+}
+
+#[tokio::test]
 async fn schedule_sends_each_time_and_returns_scheduled_ids() {
     let server = TestServer::start().await;
     let client = server.client_with(|b| b.namespace("ns"));
