@@ -410,3 +410,51 @@ async fn idempotency_keys_expire_with_their_ttl_and_status_keys_free_when_the_ru
         .await
         .expect("the finished run gave its key back");
 }
+
+#[tokio::test]
+async fn run_level_desired_labels_replace_the_tasks_own() {
+    let engine = TestEngine::start().await.unwrap();
+    let raw = Raw::new(&engine).await;
+    let mut req = single("placed");
+    req.tasks[0].worker_labels.insert(
+        "zone".to_owned(),
+        v1::DesiredWorkerLabels {
+            str_value: Some("a".to_owned()),
+            required: Some(true),
+            ..Default::default()
+        },
+    );
+    raw.register(req).await;
+    let labelled = |zone: &str| {
+        HashMap::from([(
+            "zone".to_owned(),
+            hatchet_proto::WorkerLabels {
+                str_value: Some(zone.to_owned()),
+                int_value: None,
+            },
+        )])
+    };
+    let mut zone_a =
+        RawWorker::start_labelled(&engine, &[action("placed", "task")], labelled("a")).await;
+    let mut zone_b =
+        RawWorker::start_labelled(&engine, &[action("placed", "task")], labelled("b")).await;
+    let client = engine.client();
+    let own = client
+        .runs()
+        .trigger("placed", &json!({}), RunOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(zone_a.next().await.workflow_run_id, own.id());
+    let wants_b = hatchet_sdk::DesiredLabel::new("zone", "b").required();
+    let moved = client
+        .runs()
+        .trigger(
+            "placed",
+            &json!({}),
+            RunOptions::new().desired_label(wants_b),
+        )
+        .await
+        .unwrap();
+    assert_eq!(zone_b.next().await.workflow_run_id, moved.id());
+    zone_a.nothing_within(Duration::from_millis(200)).await;
+}

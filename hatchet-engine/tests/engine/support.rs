@@ -124,6 +124,24 @@ impl RawWorker {
         actions: &[String],
         slot_config: std::collections::HashMap<String, i32>,
     ) -> Self {
+        Self::start_registered(engine, actions, slot_config, Default::default()).await
+    }
+
+    /// Registers for `actions` with worker `labels` and starts listening.
+    pub(crate) async fn start_labelled(
+        engine: &TestEngine,
+        actions: &[String],
+        labels: std::collections::HashMap<String, pb::WorkerLabels>,
+    ) -> Self {
+        Self::start_registered(engine, actions, Default::default(), labels).await
+    }
+
+    async fn start_registered(
+        engine: &TestEngine,
+        actions: &[String],
+        slot_config: std::collections::HashMap<String, i32>,
+        labels: std::collections::HashMap<String, pb::WorkerLabels>,
+    ) -> Self {
         let raw = Raw::new(engine).await;
         let id = raw
             .dispatcher
@@ -133,6 +151,7 @@ impl RawWorker {
                 actions: actions.to_vec(),
                 services: vec!["default".to_owned()],
                 slot_config,
+                labels,
                 ..Default::default()
             })
             .await

@@ -421,3 +421,39 @@ fn typed_input_schema_comes_from_schemars() {
     assert_eq!(schema["properties"]["id"]["type"], "integer");
     assert_eq!(schema["required"], json!(["id"]));
 }
+
+#[test]
+fn strategies_newer_than_the_target_engine_are_refused_when_built() {
+    for strategy in [
+        ConcurrencyStrategy::CancelQueuedExceptNewest,
+        ConcurrencyStrategy::CancelQueuedExceptOldest,
+    ] {
+        let on_workflow = error_of(
+            Workflow::builder("w")
+                .concurrency(Concurrency::new("'k'").strategy(strategy))
+                .task(task("t")),
+        );
+        assert!(
+            on_workflow.contains(strategy.as_str())
+                && on_workflow.contains("refused by Hatchet engine v0.104.x"),
+            "{on_workflow}"
+        );
+        let on_task = error_of(
+            Workflow::builder("w")
+                .task(task("t").concurrency(Concurrency::new("'k'").strategy(strategy))),
+        );
+        assert!(on_task.contains(strategy.as_str()), "{on_task}");
+    }
+    for strategy in [
+        ConcurrencyStrategy::GroupRoundRobin,
+        ConcurrencyStrategy::CancelInProgress,
+        ConcurrencyStrategy::CancelNewest,
+    ] {
+        build(
+            Workflow::builder("w")
+                .concurrency(Concurrency::new("'k'").strategy(strategy))
+                .task(task("t")),
+        )
+        .expect("accepted");
+    }
+}
