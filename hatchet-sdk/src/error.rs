@@ -177,6 +177,15 @@ impl Error {
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         let message = status.message().to_owned();
+        // The channel's own deadline (see `ClientConfigBuilder::request_timeout`) surfaces
+        // as CANCELLED with `TimeoutExpired`'s text, and no source to downcast.
+        let expired = status.code() == tonic::Code::Cancelled
+            && status.message() == tonic::TimeoutExpired(()).to_string();
+        if expired {
+            return Error::Timeout(
+                "the engine did not answer within the request timeout".to_owned(),
+            );
+        }
         match status.code() {
             tonic::Code::Unauthenticated => Error::Unauthenticated(message),
             tonic::Code::NotFound => Error::NotFound(message),

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 /// Adds `authorization: bearer <token>` to every request.
 #[derive(Clone)]
 pub(crate) struct Auth {
+    /// Marked sensitive when built.
     header: MetadataValue<Ascii>,
 }
 
@@ -44,12 +45,68 @@ impl Interceptor for Auth {
     }
 }
 
-pub(crate) type AuthChannel = InterceptedService<Channel, Auth>;
+pub(crate) type AuthChannel = InterceptedService<Deadline<Channel>, Auth>;
+
+/// The streaming methods: they live as long as the worker or the subscription, so only
+/// unary calls get a deadline.
+const STREAMING_PATHS: &[&str] = &[
+    "/Dispatcher/Listen",
+    "/Dispatcher/ListenV2",
+    "/Dispatcher/SubscribeToWorkflowEvents",
+    "/Dispatcher/SubscribeToWorkflowRuns",
+    "/v1.V1Dispatcher/DurableTask",
+    "/v1.V1Dispatcher/ListenForDurableEvent",
+];
+
+/// Gives every unary call a `grpc-timeout` (unless the call set its own): the channel enforces
+/// it on the client side and the engine learns it too, so a connected but stuck engine fails
+/// calls with DEADLINE_EXCEEDED instead of hanging them.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline<S> {
+    inner: S,
+    header: http::HeaderValue,
+}
+
+impl<S> Deadline<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        // gRPC timeouts are at most 8 digits per unit: milliseconds cover 27 hours.
+        let millis = timeout.as_millis().clamp(1, 99_999_999);
+        let header = http::HeaderValue::from_str(&format!("{millis}m"))
+            .unwrap_or_else(|_| http::HeaderValue::from_static("30S"));
+        Self { inner, header }
+    }
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for Deadline<S>
+where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let streaming = STREAMING_PATHS.contains(&request.uri().path());
+        if !streaming && !request.headers().contains_key("grpc-timeout") {
+            request
+                .headers_mut()
+                .insert("grpc-timeout", self.header.clone());
+        }
+        self.inner.call(request)
+    }
+}
 
 /// The connection to one engine and the limits every call honours.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
-    channel: Channel,
+    channel: Deadline<Channel>,
     auth: Auth,
     max_send: usize,
     max_recv: usize,
@@ -91,7 +148,7 @@ impl Transport {
                 message: "a Hatchet client must be created inside a Tokio runtime".to_owned(),
             });
         }
-        let header = format!("bearer {}", config.token().expose_secret())
+        let mut header = format!("bearer {}", config.token().expose_secret())
             .parse::<MetadataValue<Ascii>>()
             .map_err(|_| ConfigError::InvalidValue {
                 setting: env::TOKEN,
@@ -99,6 +156,8 @@ impl Transport {
                 expected: "the token contains characters that cannot be sent in a gRPC header"
                     .to_owned(),
             })?;
+        // Kept out of HTTP/2 header compression tables and debug output.
+        header.set_sensitive(true);
         let tls = config.tls();
         let scheme = match tls.strategy() {
             TlsStrategy::None => "http",
@@ -135,7 +194,7 @@ impl Transport {
                 })?;
         }
         Ok(Self {
-            channel: endpoint.connect_lazy(),
+            channel: Deadline::new(endpoint.connect_lazy(), config.request_timeout()),
             auth: Auth { header },
             max_send: config.max_send_message_size(),
             max_recv: config.max_recv_message_size(),
@@ -194,5 +253,91 @@ impl Transport {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::{Ready, ready};
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// Answers with the request's `grpc-timeout` header.
+    #[derive(Clone)]
+    struct Echo;
+
+    impl tower_service::Service<http::Request<()>> for Echo {
+        type Response = Option<String>;
+        type Error = Infallible;
+        type Future = Ready<std::result::Result<Option<String>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<()>) -> Self::Future {
+            let header = request
+                .headers()
+                .get("grpc-timeout")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            ready(Ok(header))
+        }
+    }
+
+    async fn timeout_sent(path: &str, own: Option<&str>) -> Option<String> {
+        use tower_service::Service as _;
+        let mut service = Deadline::new(Echo, Duration::from_millis(1500));
+        let mut request = http::Request::builder().uri(path);
+        if let Some(own) = own {
+            request = request.header("grpc-timeout", own);
+        }
+        let request = request.body(()).expect("request");
+        service.call(request).await.unwrap_or_else(|e| match e {})
+    }
+
+    #[tokio::test]
+    async fn unary_calls_get_the_deadline_and_streams_do_not() {
+        assert_eq!(
+            timeout_sent("/Dispatcher/SendStepActionEvent", None)
+                .await
+                .as_deref(),
+            Some("1500m")
+        );
+        assert_eq!(
+            timeout_sent("/v1.AdminService/TriggerWorkflowRun", Some("2S"))
+                .await
+                .as_deref(),
+            Some("2S"),
+            "a call's own deadline wins"
+        );
+        assert_eq!(timeout_sent("/Dispatcher/ListenV2", None).await, None);
+        assert_eq!(
+            timeout_sent("/Dispatcher/SubscribeToWorkflowRuns", None).await,
+            None
+        );
+        assert_eq!(
+            timeout_sent("/v1.V1Dispatcher/DurableTask", None).await,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_authorization_header_is_sensitive() {
+        let token = crate::config::token::tests::encode(&serde_json::json!({
+            "sub": "tenant",
+            "exp": 4102444800u64,
+        }));
+        let config = ClientConfig::builder()
+            .token(token)
+            .host_port("127.0.0.1:1")
+            .tls_strategy(TlsStrategy::None)
+            .build()
+            .expect("config");
+        let transport = Transport::connect_lazy(&config).expect("transport");
+        assert!(transport.auth.header.is_sensitive());
+        assert!(!format!("{transport:?}").contains(config.token().expose_secret()));
     }
 }

@@ -4,10 +4,11 @@
 //! id, gRPC address and REST URL come from the token's claims unless set explicitly.
 
 mod tls;
-mod token;
+pub(crate) mod token;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use tls::{TlsConfig, TlsStrategy};
 pub use token::{ApiToken, TokenClaims, TokenError};
@@ -109,7 +110,11 @@ pub struct ClientConfig {
     max_send_message_size: usize,
     max_recv_message_size: usize,
     gzip: bool,
+    request_timeout: Duration,
 }
+
+/// How long one unary call to the engine may take by default.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,6 +128,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_send_message_size", &self.max_send_message_size)
             .field("max_recv_message_size", &self.max_recv_message_size)
             .field("gzip", &self.gzip)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -188,6 +194,12 @@ impl ClientConfig {
     pub fn max_recv_message_size(&self) -> usize {
         self.max_recv_message_size
     }
+    /// How long each unary call (trigger, push, log, result report, ...) may take before it
+    /// fails with [`Error::Timeout`](crate::Error::Timeout); streams are not limited.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// Whether requests are sent gzip-compressed.
     pub fn gzip(&self) -> bool {
         self.gzip
@@ -211,6 +223,7 @@ pub struct ClientConfigBuilder {
     max_send_message_size: Option<String>,
     max_recv_message_size: Option<String>,
     disable_gzip: Option<String>,
+    request_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for ClientConfigBuilder {
@@ -250,6 +263,7 @@ impl ClientConfigBuilder {
             max_send_message_size: get(env::MAX_SEND_MESSAGE_LENGTH),
             max_recv_message_size: get(env::MAX_RECV_MESSAGE_LENGTH),
             disable_gzip: get(env::DISABLE_GZIP_COMPRESSION),
+            request_timeout: None,
         }
     }
 
@@ -321,6 +335,13 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// How long each unary call may take (default [`DEFAULT_REQUEST_TIMEOUT`]); a connected
+    /// but stuck engine then fails calls instead of hanging them. Streams are not limited.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
     /// Validates the settings, reads TLS files and fills in defaults.
     pub fn build(self) -> Result<ClientConfig, ConfigError> {
         let token = ApiToken::parse(self.token.as_deref().ok_or(ConfigError::MissingToken)?)?;
@@ -362,6 +383,17 @@ impl ClientConfigBuilder {
                 self.max_recv_message_size,
             )?,
             gzip: !parse_bool(env::DISABLE_GZIP_COMPRESSION, self.disable_gzip)?,
+            request_timeout: match self.request_timeout {
+                Some(t) if t.is_zero() => {
+                    return Err(ConfigError::InvalidValue {
+                        setting: "request_timeout",
+                        value: "0s".to_owned(),
+                        expected: "expected a timeout longer than zero".to_owned(),
+                    });
+                }
+                Some(t) => t,
+                None => DEFAULT_REQUEST_TIMEOUT,
+            },
         })
     }
 }

@@ -51,6 +51,8 @@ pub(crate) enum Recorded {
 struct State {
     calls: Vec<Call>,
     failures: HashMap<&'static str, Status>,
+    /// Methods whose calls never answer, as a stuck engine.
+    hangs: std::collections::HashSet<&'static str>,
     /// Failures of the n-th call (0-based) to a method.
     failures_at: HashMap<(&'static str, usize), Status>,
     finished: HashMap<String, pb::WorkflowRunEvent>,
@@ -123,6 +125,18 @@ impl Recorder {
             .into_iter()
             .filter(|c| c.method == method)
             .collect()
+    }
+
+    /// Every later call to `method` is recorded and never answered.
+    pub(crate) fn hang(&self, method: &'static str) {
+        self.lock().hangs.insert(method);
+    }
+
+    async fn hang_if_asked(&self, method: &'static str) {
+        let hang = self.lock().hangs.contains(method);
+        if hang {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Call number `index` (0-based) to `method` fails with `status`.
@@ -258,6 +272,7 @@ impl EventsService for Recorder {
     ) -> Result<Response<pb::Event>, Status> {
         let body = request.get_ref().clone();
         self.record("Push", &request, Recorded::Push(body.clone()))?;
+        self.hang_if_asked("Push").await;
         Ok(Response::new(stored_event(self.next_id("event"), body)))
     }
 
@@ -296,6 +311,7 @@ impl WorkflowService for Recorder {
     ) -> Result<Response<pb::TriggerWorkflowResponse>, Status> {
         let body = request.get_ref().clone();
         self.record("TriggerWorkflow", &request, Recorded::Trigger(body))?;
+        self.hang_if_asked("TriggerWorkflow").await;
         Ok(Response::new(pb::TriggerWorkflowResponse {
             workflow_run_id: self.next_id("run"),
         }))

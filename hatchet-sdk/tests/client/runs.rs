@@ -319,6 +319,30 @@ async fn a_bulk_trigger_failing_part_way_keeps_the_runs_already_created() {
 }
 
 #[tokio::test]
+async fn calls_to_a_stuck_engine_fail_at_their_deadline() {
+    let server = TestServer::start().await;
+    server.recorder.hang("TriggerWorkflow");
+    server.recorder.hang("Push");
+    let client = server.client_with(|b| b.request_timeout(Duration::from_millis(300)));
+    let started = std::time::Instant::now();
+    let err = within(
+        client
+            .runs()
+            .trigger("wf", &serde_json::json!({}), RunOptions::new()),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    let err = within(client.events().push("k", &serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let calls = server.recorder.calls_to("TriggerWorkflow");
+    assert!(calls.len() == 1, "the call reached the engine once");
+}
+
+#[tokio::test]
 async fn schedule_sends_each_time_and_returns_scheduled_ids() {
     let server = TestServer::start().await;
     let client = server.client_with(|b| b.namespace("ns"));
