@@ -195,7 +195,9 @@ impl From<tonic::Status> for Error {
                 collision_detail(status.details()).unwrap_or(Error::AlreadyExists(message))
             }
             tonic::Code::DeadlineExceeded => Error::Timeout(message),
-            tonic::Code::Unavailable => Error::Connection { message },
+            // CANCELLED on the client side is the connection closing under the call
+            // (hyper's "operation was canceled"): as transient as UNAVAILABLE.
+            tonic::Code::Unavailable | tonic::Code::Cancelled => Error::Connection { message },
             code => Error::Status { code, message },
         }
     }

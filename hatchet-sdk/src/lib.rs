@@ -50,7 +50,6 @@
 //! # Ok(()) }
 //! ```
 
-mod backoff;
 mod client;
 pub mod config;
 mod context;
@@ -61,6 +60,7 @@ mod namespace;
 mod payload;
 mod priority;
 mod rate_limits;
+mod retry;
 mod runs;
 mod task;
 #[cfg(feature = "testing")]

@@ -437,3 +437,50 @@ async fn a_duplicated_delivery_runs_and_reports_the_attempt_once() {
         "each attempt ran once although delivered twice"
     );
 }
+
+#[tokio::test]
+async fn a_worker_started_while_the_engine_is_unreachable_waits_for_it() {
+    let Some(h) = Harness::in_process("refusing connections needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let workflow = standalone(Task::new("patient", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({"ok": true}))
+    }));
+    engine.refuse_connections_for(Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    h.worker("early-riser", |w| w.workflow(&workflow)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "start waited for the engine ({:?})",
+        started.elapsed()
+    );
+    let output = within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("the worker serves once the engine is back");
+    assert_eq!(output, json!({"ok": true}));
+}
+
+#[tokio::test]
+async fn a_worker_gives_up_starting_after_its_startup_timeout() {
+    let Some(h) = Harness::in_process("refusing connections needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let workflow = standalone(Task::new("impatient", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({}))
+    }));
+    engine.refuse_connections_for(Duration::from_secs(10));
+    let worker = hatchet_sdk::Worker::builder(&h.client, "impatient")
+        .workflow(&workflow)
+        .startup_timeout(Duration::from_millis(800))
+        .build()
+        .expect("worker");
+    let err = within(worker.start()).await.err().expect("start fails");
+    assert!(
+        matches!(err, hatchet_sdk::Error::Connection { .. }),
+        "{err:?}"
+    );
+}

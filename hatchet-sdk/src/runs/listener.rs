@@ -12,16 +12,14 @@ use hatchet_proto::{SubscribeToWorkflowRunsRequest, WorkflowRunEvent};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::backoff::reconnect_delay;
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 
-/// After the stream has been down this long, pending waiters get the error; an engine
-/// restart shorter than that is ridden out.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+/// After the stream has been down for the policy's limit, pending waiters get the error.
+const POLICY: RetryPolicy = RetryPolicy::RUN_RESULTS;
 /// A stream that lived this long counts as healthy: its loss starts a fresh failure count.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
-const MAX_DELAY: Duration = Duration::from_secs(5);
 
 type Reply = oneshot::Sender<Result<WorkflowRunEvent>>;
 
@@ -192,7 +190,7 @@ async fn serve(transport: Transport, mut commands: mpsc::UnboundedReceiver<Watch
                 | tonic::Code::InvalidArgument
                 | tonic::Code::Unimplemented
         );
-        if hopeless || down_for >= GIVE_UP_AFTER {
+        if hopeless || POLICY.gives_up(down_for) {
             let status = tonic::Status::new(
                 lost.code(),
                 format!(
@@ -206,6 +204,6 @@ async fn serve(transport: Transport, mut commands: mpsc::UnboundedReceiver<Watch
             down_since = None;
             continue;
         }
-        tokio::time::sleep(reconnect_delay(failures, MAX_DELAY)).await;
+        tokio::time::sleep(POLICY.delay(failures)).await;
     }
 }

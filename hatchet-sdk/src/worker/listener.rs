@@ -9,9 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use hatchet_proto::{HeartbeatRequest, RuntimeInfo, WorkerListenRequest, WorkerRegisterRequest};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::reconnect_delay;
 use crate::error::{Error, Result};
 use crate::payload;
+use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 use crate::worker::executor::Executor;
 
@@ -21,7 +21,7 @@ const REGISTER_DEADLINE: Duration = Duration::from_secs(30);
 /// The engine may refuse heartbeats until a re-opened stream is marked active; tolerate that
 /// briefly after connecting instead of tearing the new stream down.
 const HEARTBEAT_GRACE: Duration = Duration::from_secs(5);
-const MAX_DELAY: Duration = Duration::from_secs(5);
+const POLICY: RetryPolicy = RetryPolicy::RECONNECT;
 /// A stream that lived this long was healthy: its loss starts a fresh backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 
@@ -88,7 +88,11 @@ enum Ended {
     /// Retrying cannot help (bad token, rejected worker).
     Fatal(Error),
     /// Anything else: reconnect after backoff.
-    Lost(String),
+    Lost {
+        reason: String,
+        /// The stream delivered at least one action before it ended.
+        delivered: bool,
+    },
 }
 
 /// Keeps the worker connected until `shutdown` fires, handing every action to `executor`.
@@ -126,7 +130,7 @@ pub(crate) async fn run(
                 Err(error) => {
                     failures += 1;
                     tracing::warn!(%error, failures, "worker registration failed");
-                    if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
+                    if sleep_or_shutdown(POLICY.delay(failures), &shutdown).await {
                         return None;
                     }
                     continue;
@@ -147,21 +151,29 @@ pub(crate) async fn run(
                 // Back off here too, so an engine that keeps forgetting the worker is not
                 // flooded with registrations.
                 failures += 1;
-                if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
+                if sleep_or_shutdown(POLICY.delay(failures), &shutdown).await {
                     return None;
                 }
             }
-            Ended::Lost(reason) => {
-                if connected_at.elapsed() >= HEALTHY_AFTER {
-                    failures = 0;
-                }
-                failures += 1;
+            Ended::Lost { reason, delivered } => {
+                failures = failures_after_loss(failures, delivered, connected_at.elapsed());
                 tracing::info!(worker_id = %id, failures, %reason, "action stream lost; reconnecting");
-                if sleep_or_shutdown(reconnect_delay(failures, MAX_DELAY), &shutdown).await {
+                if sleep_or_shutdown(POLICY.delay(failures), &shutdown).await {
                     return None;
                 }
             }
         }
+    }
+}
+
+/// The failure count that sets the delay before reconnecting after a stream ended. A stream
+/// that lived a while, or that delivered work, was healthy: the worker reconnects promptly
+/// instead of letting a flapping connection pile up backoff while work waits.
+fn failures_after_loss(failures: u32, delivered: bool, lived: Duration) -> u32 {
+    if delivered || lived >= HEALTHY_AFTER {
+        1
+    } else {
+        failures.saturating_add(1)
     }
 }
 
@@ -188,25 +200,30 @@ async fn connection(
     let open = dispatcher.listen_v2(WorkerListenRequest {
         worker_id: worker_id.to_owned(),
     });
+    let mut delivered = false;
+    let lost = |reason: String, delivered: bool| Ended::Lost { reason, delivered };
     let ended = tokio::select! {
         () = shutdown.cancelled() => Ended::Shutdown,
-        beat = &mut heartbeats => heartbeat_ended(beat),
+        beat = &mut heartbeats => heartbeat_ended(beat, false),
         opened = open => match opened {
             Err(status) if status.code() == tonic::Code::NotFound => Ended::Unknown,
             Err(status) => match Error::from(status) {
                 error if is_fatal(&error) => Ended::Fatal(error),
-                error => Ended::Lost(error.to_string()),
+                error => lost(error.to_string(), false),
             },
             Ok(response) => {
                 let mut stream = response.into_inner();
                 loop {
                     tokio::select! {
                         () = shutdown.cancelled() => break Ended::Shutdown,
-                        beat = &mut heartbeats => break heartbeat_ended(beat),
+                        beat = &mut heartbeats => break heartbeat_ended(beat, delivered),
                         message = stream.message() => match message {
-                            Ok(Some(action)) => executor.handle(action),
-                            Ok(None) => break Ended::Lost("the engine closed the stream".to_owned()),
-                            Err(status) => break Ended::Lost(status.to_string()),
+                            Ok(Some(action)) => {
+                                delivered = true;
+                                executor.handle(action);
+                            }
+                            Ok(None) => break lost("the engine closed the stream".to_owned(), delivered),
+                            Err(status) => break lost(status.to_string(), delivered),
                         },
                     }
                 }
@@ -217,13 +234,17 @@ async fn connection(
     ended
 }
 
-fn heartbeat_ended(result: std::result::Result<Error, tokio::task::JoinError>) -> Ended {
-    match result {
-        Ok(Error::NotFound(_)) => Ended::Unknown,
-        Ok(error) if is_fatal(&error) => Ended::Fatal(error),
-        Ok(error) => Ended::Lost(format!("heartbeat failed: {error}")),
-        Err(e) => Ended::Lost(format!("heartbeat task ended: {e}")),
-    }
+fn heartbeat_ended(
+    result: std::result::Result<Error, tokio::task::JoinError>,
+    delivered: bool,
+) -> Ended {
+    let reason = match result {
+        Ok(Error::NotFound(_)) => return Ended::Unknown,
+        Ok(error) if is_fatal(&error) => return Ended::Fatal(error),
+        Ok(error) => format!("heartbeat failed: {error}"),
+        Err(e) => format!("heartbeat task ended: {e}"),
+    };
+    Ended::Lost { reason, delivered }
 }
 
 /// Heartbeats every 4 s; returns the error that should end the connection. A
@@ -258,5 +279,19 @@ async fn heartbeat(transport: Transport, worker_id: String) -> Error {
             Ok(Err(status)) => return Error::from(status),
             Err(_) => return Error::Timeout("heartbeat took longer than 5 s".to_owned()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_that_delivered_work_reconnects_at_the_first_delay() {
+        let short = Duration::from_millis(50);
+        assert_eq!(failures_after_loss(7, true, short), 1);
+        assert_eq!(failures_after_loss(7, false, HEALTHY_AFTER), 1);
+        assert_eq!(failures_after_loss(7, false, short), 8);
+        assert!(POLICY.delay(failures_after_loss(7, true, short)) <= Duration::from_millis(200));
     }
 }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::labels::{LabelValue, worker_label_to_proto};
+use crate::retry::RetryPolicy;
 use crate::workflow::{DEFAULT_SLOT, DURABLE_SLOT, Workflow, WorkflowDef};
 
 use executor::{Executor, Registry};
@@ -46,6 +47,7 @@ pub struct WorkerBuilder {
     workflows: Vec<Arc<WorkflowDef>>,
     shutdown_timeout: Duration,
     cancel_grace_period: Duration,
+    startup_timeout: Duration,
     errors: Vec<String>,
 }
 
@@ -102,6 +104,14 @@ impl WorkerBuilder {
     /// it is aborted (default 1 s).
     pub fn cancel_grace_period(mut self, grace: Duration) -> Self {
         self.cancel_grace_period = grace;
+        self
+    }
+
+    /// How long [`Worker::start`] keeps retrying while the engine is unreachable (default
+    /// 5 minutes), so a worker started before its engine (compose, Kubernetes) waits for it
+    /// instead of crash-looping. Refusals (a bad token, a rejected workflow) fail at once.
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
         self
     }
 
@@ -192,6 +202,7 @@ impl Worker {
             workflows: Vec::new(),
             shutdown_timeout: Duration::from_secs(25),
             cancel_grace_period: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(300),
             errors: Vec::new(),
         }
     }
@@ -209,23 +220,23 @@ impl Worker {
 
         let mut registry = Registry::new();
         let mut has_durable = false;
+        let startup = RetryPolicy::STARTUP.giving_up_after(b.startup_timeout);
         for def in &b.workflows {
             let request = crate::workflow::proto::workflow(def, &ns);
             transport.check_size("the workflow definition", &request)?;
-            transport
-                .admin()
-                .put_workflow(request)
-                .await
-                .map_err(|status| {
-                    let error = Error::from(status);
-                    match error {
-                        Error::InvalidArgument(message) => Error::InvalidArgument(format!(
-                            "the engine rejected workflow `{}`: {message}",
-                            def.name
-                        )),
-                        other => other,
-                    }
-                })?;
+            until_reachable(startup, "registering workflow", || {
+                let mut admin = transport.admin();
+                let request = request.clone();
+                async move { admin.put_workflow(request).await.map(|_| ()) }
+            })
+            .await
+            .map_err(|error| match error {
+                Error::InvalidArgument(message) => Error::InvalidArgument(format!(
+                    "the engine rejected workflow `{}`: {message}",
+                    def.name
+                )),
+                other => other,
+            })?;
             for task in def.all_tasks() {
                 has_durable |= task.durable;
                 registry.insert(ns.action_id(&def.name, &task.name), task.function.clone());
@@ -257,7 +268,10 @@ impl Worker {
                 .collect(),
             slot_config,
         };
-        let id = listener::register(&transport, &registration).await?;
+        let id = until_reachable(startup, "registering the worker", || {
+            listener::register(&transport, &registration)
+        })
+        .await?;
         tracing::info!(worker = %b.name, worker_id = %id, actions = registration.actions.len(), "worker registered");
 
         let worker_id = Arc::new(RwLock::new(id));
@@ -315,6 +329,32 @@ impl Worker {
         }
         tracing::info!("shutdown signal received; draining in-flight tasks");
         handle.shutdown().await
+    }
+}
+
+/// Runs `call` until it succeeds, fails for a reason retrying cannot fix, or the engine has
+/// been unreachable longer than `policy` allows.
+async fn until_reachable<T, E, F, Fut>(policy: RetryPolicy, what: &str, mut call: F) -> Result<T>
+where
+    E: Into<Error>,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let started = std::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error.into(),
+        };
+        let unreachable = matches!(error, Error::Connection { .. } | Error::Timeout(_));
+        if !unreachable || policy.gives_up(started.elapsed()) {
+            return Err(error);
+        }
+        attempt += 1;
+        let delay = policy.delay(attempt);
+        tracing::warn!(%error, attempt, retry_in = ?delay, "{what}: the engine is unreachable; retrying");
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -6,14 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use hatchet_proto::{StepActionEvent, StepActionEventType};
 
-use crate::backoff::reconnect_delay;
 use crate::payload;
+use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 
-/// How long a result is retried before giving up; the engine times the task out and retries
-/// it by then anyway (reference §5 step 5).
-const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
-const MAX_DELAY: Duration = Duration::from_secs(5);
+const POLICY: RetryPolicy = RetryPolicy::TASK_EVENT;
 /// One delivery attempt; a hung call is retried like a failed one.
 const ATTEMPT_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -100,12 +97,12 @@ impl Reporter {
                 }
                 Err(status) => {
                     attempt += 1;
-                    if started.elapsed() > GIVE_UP_AFTER {
+                    if POLICY.gives_up(started.elapsed()) {
                         tracing::error!(task_run_id = %event.task_run_external_id, %status, "giving up on a task event");
                         return;
                     }
                     tracing::debug!(attempt, %status, "retrying a task event");
-                    tokio::time::sleep(reconnect_delay(attempt, MAX_DELAY)).await;
+                    tokio::time::sleep(POLICY.delay(attempt)).await;
                 }
             }
         }
