@@ -21,7 +21,7 @@ pub(crate) struct Harness {
     workers: std::sync::Mutex<Vec<WorkerHandle>>,
 }
 
-fn live() -> bool {
+pub(crate) fn live() -> bool {
     std::env::var("HATCHET_LIVE_TEST").as_deref() == Ok("1")
 }
 

@@ -484,3 +484,75 @@ async fn a_worker_gives_up_starting_after_its_startup_timeout() {
         Ok(_) => panic!("the worker started while the engine refused connections"),
     }
 }
+
+/// Not a `#[tokio::test]`: the worker runs on a one-thread runtime that its task blocks, and
+/// the engine on a runtime of its own, as it would run elsewhere.
+#[test]
+fn a_task_blocking_its_runtime_does_not_stop_the_workers_heartbeats() {
+    if crate::harness::live() {
+        eprintln!("in-process only: the engine's heartbeat records are read directly");
+        return;
+    }
+    const BLOCK: Duration = Duration::from_secs(10);
+    let (config_tx, config_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let engine_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("engine runtime");
+        runtime.block_on(async move {
+            let engine = hatchet_sdk::testing::TestEngine::start()
+                .await
+                .expect("engine");
+            config_tx.send(engine.client_config()).expect("config");
+            // The oldest heartbeat seen on a listening worker, sampled until the test ends.
+            let mut oldest = Duration::ZERO;
+            while done_rx.try_recv().is_err() {
+                for worker in engine.workers().iter().filter(|w| w.listening) {
+                    let age = std::time::SystemTime::now()
+                        .duration_since(worker.last_heartbeat)
+                        .unwrap_or_default();
+                    oldest = oldest.max(age);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            oldest
+        })
+    });
+    let config = config_rx.recv().expect("engine started");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("worker runtime");
+    runtime.block_on(async move {
+        let client = hatchet_sdk::Client::new(config).expect("client");
+        let workflow = standalone(Task::new(
+            "blocks-its-thread",
+            |_: Value, _: Context| async {
+                std::thread::sleep(BLOCK);
+                Ok::<_, TaskError>(json!({"done": true}))
+            },
+        ));
+        let worker = hatchet_sdk::Worker::builder(&client, "busy")
+            .workflow(&workflow)
+            .build()
+            .expect("worker")
+            .start()
+            .await
+            .expect("worker starts");
+        let output = tokio::time::timeout(WAIT, workflow.run(&client, &json!({})))
+            .await
+            .expect("in time")
+            .expect("the run completes");
+        assert_eq!(output, json!({"done": true}));
+        worker.shutdown().await.expect("shutdown");
+    });
+    done_tx.send(()).expect("engine thread alive");
+    let oldest = engine_thread.join().expect("engine thread");
+    assert!(
+        oldest < Duration::from_millis(6500),
+        "a heartbeat went {oldest:?} stale while the task blocked its runtime for {BLOCK:?}"
+    );
+}

@@ -1,26 +1,22 @@
-//! The worker's connection: `Register`, then a `ListenV2` stream kept alive by `Heartbeat`
-//! every 4 s, re-opened with capped, jittered backoff whenever it ends, and re-registered when
-//! the engine no longer knows the worker (reference §5 steps 3-4).
+//! The worker's connection: `Register`, then a `ListenV2` stream kept alive by heartbeats
+//! (see [`heartbeat`](super::heartbeat)), re-opened with capped, jittered backoff whenever it
+//! ends, and re-registered when the engine no longer knows the worker (reference §5 steps
+//! 3-4).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use hatchet_proto::{HeartbeatRequest, RuntimeInfo, WorkerListenRequest, WorkerRegisterRequest};
+use hatchet_proto::{RuntimeInfo, WorkerListenRequest, WorkerRegisterRequest};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::payload;
 use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 use crate::worker::executor::Executor;
+use crate::worker::heartbeat::Heartbeater;
 
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(4);
-const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(5);
 const REGISTER_DEADLINE: Duration = Duration::from_secs(30);
-/// The engine may refuse heartbeats until a re-opened stream is marked active; tolerate that
-/// briefly after connecting instead of tearing the new stream down.
-const HEARTBEAT_GRACE: Duration = Duration::from_secs(5);
 const POLICY: RetryPolicy = RetryPolicy::RECONNECT;
 /// A stream that lived this long was healthy: its loss starts a fresh backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
@@ -99,6 +95,7 @@ enum Ended {
 /// Returns the error that stopped it, if retrying could not help.
 pub(crate) async fn run(
     transport: Transport,
+    heartbeater: Heartbeater,
     registration: Registration,
     worker_id: Arc<RwLock<String>>,
     executor: Arc<Executor>,
@@ -139,7 +136,7 @@ pub(crate) async fn run(
         }
         let id = worker_id.read().map(|id| id.clone()).unwrap_or_default();
         let connected_at = Instant::now();
-        match connection(&transport, &id, &executor, &shutdown).await {
+        match connection(&transport, &heartbeater, &id, &executor, &shutdown).await {
             Ended::Shutdown => return None,
             Ended::Fatal(error) => {
                 tracing::error!(worker_id = %id, %error, "the engine refused the worker; stopping");
@@ -188,6 +185,7 @@ async fn sleep_or_shutdown(delay: Duration, shutdown: &CancellationToken) -> boo
 /// One `ListenV2` stream with its heartbeats.
 async fn connection(
     transport: &Transport,
+    heartbeater: &Heartbeater,
     worker_id: &str,
     executor: &Arc<Executor>,
     shutdown: &CancellationToken,
@@ -195,7 +193,7 @@ async fn connection(
     // Heartbeats start before the stream is read: an engine may send the stream's headers
     // only with the first action, and it assigns nothing to a worker without fresh
     // heartbeats.
-    let mut heartbeats = tokio::spawn(heartbeat(transport.clone(), worker_id.to_owned()));
+    let mut heartbeats = heartbeater.spawn(worker_id.to_owned());
     let mut dispatcher = transport.dispatcher();
     let open = dispatcher.listen_v2(WorkerListenRequest {
         worker_id: worker_id.to_owned(),
@@ -245,41 +243,6 @@ fn heartbeat_ended(
         Err(e) => format!("heartbeat task ended: {e}"),
     };
     Ended::Lost { reason, delivered }
-}
-
-/// Heartbeats every 4 s; returns the error that should end the connection. A
-/// FAILED_PRECONDITION means the engine saw the stream close, so the stream is re-opened.
-async fn heartbeat(transport: Transport, worker_id: String) -> Error {
-    // Heartbeats are tiny: never worth compressing.
-    let mut dispatcher = transport.dispatcher_for(0);
-    let connected_at = std::time::Instant::now();
-    let mut interval = tokio::time::interval(HEARTBEAT_EVERY);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let request = HeartbeatRequest {
-            worker_id: worker_id.clone(),
-            heartbeat_at: Some(payload::timestamp(SystemTime::now())),
-        };
-        let call = dispatcher.heartbeat(request);
-        match tokio::time::timeout(HEARTBEAT_DEADLINE, call).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(status))
-                if status.code() == tonic::Code::FailedPrecondition
-                    && connected_at.elapsed() < HEARTBEAT_GRACE =>
-            {
-                // The new stream may not be marked active yet: try again shortly.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                interval.reset_immediately();
-            }
-            Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
-                // An engine without heartbeats keeps workers alive through the stream.
-                std::future::pending::<()>().await;
-            }
-            Ok(Err(status)) => return Error::from(status),
-            Err(_) => return Error::Timeout("heartbeat took longer than 5 s".to_owned()),
-        }
-    }
 }
 
 #[cfg(test)]

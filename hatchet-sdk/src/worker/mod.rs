@@ -9,6 +9,7 @@
 //! ```
 
 mod executor;
+mod heartbeat;
 mod listener;
 mod reporter;
 
@@ -287,10 +288,12 @@ impl Worker {
         let stop_listening = CancellationToken::new();
         let stopped = CancellationToken::new();
         let fatal = Arc::new(std::sync::Mutex::new(None));
+        let heartbeater = heartbeat::Heartbeater::start(b.client.config())?;
         let listener = tokio::spawn({
             let (stop, stopped, fatal) = (stop_listening.clone(), stopped.clone(), fatal.clone());
             let run = listener::run(
                 transport.clone(),
+                heartbeater,
                 registration,
                 worker_id.clone(),
                 executor.clone(),
