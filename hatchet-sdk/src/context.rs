@@ -2,7 +2,7 @@
 //! stream chunks, timeouts, slots, child runs and cancellation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::SystemTime;
 
 use hatchet_proto as pb;
@@ -15,6 +15,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::labels::LabelValue;
 use crate::payload::{self, Metadata};
+use crate::retry::RetryPolicy;
 use crate::runs::{ParentLink, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
 use crate::workflow::IntoEngineDuration;
 
@@ -110,7 +111,9 @@ struct Inner {
     assignment: Assignment,
     cancellation: CancellationToken,
     next_child_index: AtomicI32,
-    next_stream_index: AtomicI64,
+    /// The next chunk's `event_index`; held across a send so chunks go out in order and an
+    /// index is only used up by a chunk the engine took.
+    next_stream_index: tokio::sync::Mutex<i64>,
     /// The worker slot this attempt holds, until it ends or calls `release_slot`.
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
@@ -128,7 +131,7 @@ impl Context {
                 assignment,
                 cancellation,
                 next_child_index: AtomicI32::new(0),
-                next_stream_index: AtomicI64::new(0),
+                next_stream_index: tokio::sync::Mutex::new(0),
                 slot: std::sync::Mutex::new(slot),
             }),
         }
@@ -321,11 +324,35 @@ impl Context {
         };
         let transport = self.client().transport();
         transport.check_size("the stream chunk", &request)?;
-        // Taken only once the chunk will be sent: a gap in the indexes would hold back later
-        // chunks in the engine's reordering buffer.
-        request.event_index = Some(self.inner.next_stream_index.fetch_add(1, Ordering::SeqCst));
+        // One chunk at a time: the engine orders chunks by index and waits for a missing one,
+        // so an index is used up only once the engine has its chunk, and a blip is retried
+        // rather than leaving a gap or letting a later chunk overtake this one.
+        let mut next = self.inner.next_stream_index.lock().await;
+        request.event_index = Some(*next);
         let size = prost::Message::encoded_len(&request);
-        transport.events_for(size).put_stream_event(request).await?;
+        let policy = RetryPolicy::STREAM_CHUNK;
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            match transport
+                .events_for(size)
+                .put_stream_event(request.clone())
+                .await
+            {
+                Ok(_) => break,
+                Err(status) => {
+                    let error = Error::from(status);
+                    let transient = matches!(error, Error::Connection { .. } | Error::Timeout(_));
+                    if !transient || policy.gives_up(started.elapsed()) {
+                        return Err(error);
+                    }
+                    attempt += 1;
+                    tracing::debug!(%error, attempt, "retrying a stream chunk");
+                    tokio::time::sleep(policy.delay(attempt)).await;
+                }
+            }
+        }
+        *next += 1;
         Ok(())
     }
 

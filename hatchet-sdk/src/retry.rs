@@ -41,6 +41,13 @@ impl RetryPolicy {
         give_up_after: Some(Duration::from_secs(60)),
     };
 
+    /// A stream chunk from a task: later chunks wait behind it, so it is not retried for long.
+    pub(crate) const STREAM_CHUNK: Self = Self {
+        first: Duration::from_millis(100),
+        cap: Duration::from_secs(2),
+        give_up_after: Some(Duration::from_secs(30)),
+    };
+
     /// A worker starting while the engine is unreachable (compose or Kubernetes start-up
     /// order): keeps trying for 5 minutes before `start` fails.
     pub(crate) const STARTUP: Self = Self {

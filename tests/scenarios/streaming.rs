@@ -52,3 +52,51 @@ async fn a_client_reads_the_chunks_a_task_streams() {
     );
     assert!(narrate::definition().is_ok());
 }
+
+#[tokio::test]
+async fn a_chunk_sent_while_the_engine_blips_is_retried_in_its_place() {
+    let Some(h) = Harness::in_process("refusing connections needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let first_sent = std::sync::Arc::new(tokio::sync::Notify::new());
+    let go_on = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (sent, go) = (first_sent.clone(), go_on.clone());
+    let workflow: hatchet_sdk::Workflow<Value, Value> = hatchet_sdk::Workflow::standalone(
+        hatchet_sdk::Task::new("blip-stream", move |_: Value, ctx: Context| {
+            let (sent, go) = (sent.clone(), go.clone());
+            async move {
+                ctx.put_stream("a").await?;
+                sent.notify_one();
+                go.notified().await;
+                ctx.put_stream("b").await?;
+                ctx.put_stream("c").await?;
+                Ok::<_, TaskError>(json!({}))
+            }
+        }),
+    )
+    .build()
+    .expect("valid");
+    h.worker("blip-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    within(first_sent.notified()).await;
+    engine.refuse_connections_for(std::time::Duration::from_millis(700));
+    go_on.notify_one();
+    within(run.result()).await.expect("the run completes");
+    let chunks = engine.stream_chunks(run.id());
+    let indexed: Vec<(Option<i64>, String)> = chunks
+        .iter()
+        .map(|c| (c.index, String::from_utf8_lossy(&c.data).into_owned()))
+        .collect();
+    assert_eq!(
+        indexed,
+        [
+            (Some(0), "a".to_owned()),
+            (Some(1), "b".to_owned()),
+            (Some(2), "c".to_owned())
+        ]
+    );
+}
