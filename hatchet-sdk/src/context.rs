@@ -116,6 +116,8 @@ struct Inner {
     next_stream_index: tokio::sync::Mutex<i64>,
     /// The worker slot this attempt holds, until it ends or calls `release_slot`.
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    /// The worker running the task, when it runs on one.
+    worker: Option<crate::worker::WorkerLink>,
 }
 
 impl Context {
@@ -133,8 +135,17 @@ impl Context {
                 next_child_index: AtomicI32::new(0),
                 next_stream_index: tokio::sync::Mutex::new(0),
                 slot: std::sync::Mutex::new(slot),
+                worker: None,
             }),
         }
+    }
+
+    /// Links the context to the worker running it (set before the task sees it).
+    pub(crate) fn with_worker(mut self, worker: crate::worker::WorkerLink) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.worker = Some(worker);
+        }
+        self
     }
 
     fn assignment(&self) -> &Assignment {
@@ -398,17 +409,25 @@ impl Context {
         &self,
         labels: impl IntoIterator<Item = (String, LabelValue)>,
     ) -> Result<()> {
-        let labels = labels
+        let labels: std::collections::HashMap<String, pb::WorkerLabels> = labels
             .into_iter()
             .map(|(key, value)| (key, crate::labels::worker_label_to_proto(&value)))
             .collect();
+        // The worker keeps them, so they are registered again if the engine forgets the
+        // worker, and the call goes to the worker's current id, not the one at assignment.
+        let worker_id = match &self.inner.worker {
+            Some(worker) => {
+                if let Ok(mut kept) = worker.labels.write() {
+                    kept.extend(labels.clone());
+                }
+                worker.current_id()
+            }
+            None => self.worker_id().to_owned(),
+        };
         self.client()
             .transport()
             .dispatcher()
-            .upsert_worker_labels(pb::UpsertWorkerLabelsRequest {
-                worker_id: self.worker_id().to_owned(),
-                labels,
-            })
+            .upsert_worker_labels(pb::UpsertWorkerLabelsRequest { worker_id, labels })
             .await?;
         Ok(())
     }

@@ -556,3 +556,49 @@ fn a_task_blocking_its_runtime_does_not_stop_the_workers_heartbeats() {
         "a heartbeat went {oldest:?} stale while the task blocked its runtime for {BLOCK:?}"
     );
 }
+
+#[tokio::test]
+async fn labels_a_task_sets_survive_the_worker_registering_again() {
+    let Some(h) = Harness::in_process("fault injection needs the in-process engine").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let label = standalone(Task::new("label-me", |_: Value, ctx: Context| async move {
+        ctx.upsert_worker_labels([("gpu".to_owned(), LabelValue::Int(1))])
+            .await?;
+        Ok::<_, TaskError>(json!({}))
+    }));
+    let worker = h
+        .worker("labelled-worker", |w| w.label("env", "a").workflow(&label))
+        .await;
+    let first_id = worker.worker_id();
+    within(label.run(&h.client, &json!({})))
+        .await
+        .expect("labels set");
+    engine.forget_worker(&first_id);
+    within(async {
+        while worker.worker_id() == first_id {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let current = engine
+        .workers()
+        .into_iter()
+        .find(|w| w.id == worker.worker_id())
+        .expect("the new registration");
+    assert_eq!(
+        current.labels.get("gpu"),
+        Some(&hatchet_sdk::testing::LabelValue::Int(1)),
+        "{:?}",
+        current.labels
+    );
+    assert_eq!(
+        current.labels.get("env"),
+        Some(&hatchet_sdk::testing::LabelValue::Str("a".into()))
+    );
+    // A task after the re-registration labels the worker under its new id.
+    within(label.run(&h.client, &json!({})))
+        .await
+        .expect("labels set again");
+}

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hatchet_proto::{ActionType, AssignedAction};
@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 use crate::client::Client;
 use crate::context::{Assignment, Context};
 use crate::task::ErasedTask;
+use crate::worker::WorkerLink;
 use crate::worker::reporter::{Outcome, Reporter};
 
 /// An attempt: the engine may deliver the same one twice (reference §3.3).
@@ -55,7 +56,7 @@ pub(crate) struct Executor {
     client: Client,
     registry: Registry,
     reporter: Reporter,
-    worker_id: Arc<RwLock<String>>,
+    worker: WorkerLink,
     slots: Arc<Semaphore>,
     grace: Duration,
     attempts: Mutex<Attempts>,
@@ -77,7 +78,7 @@ impl Executor {
         client: Client,
         registry: Registry,
         reporter: Reporter,
-        worker_id: Arc<RwLock<String>>,
+        worker: WorkerLink,
         slots: usize,
         grace: Duration,
     ) -> Arc<Self> {
@@ -85,7 +86,7 @@ impl Executor {
             client,
             registry,
             reporter,
-            worker_id,
+            worker,
             slots: Arc::new(Semaphore::new(slots.max(1))),
             grace,
             attempts: Mutex::new(Attempts::default()),
@@ -213,11 +214,7 @@ impl Executor {
         cancellation: CancellationToken,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Option<Outcome> {
-        let worker_id = self
-            .worker_id
-            .read()
-            .map(|id| id.clone())
-            .unwrap_or_default();
+        let worker_id = self.worker.current_id();
         let Some(task) = self.registry.get(&action.action_id.to_lowercase()) else {
             return Some(Outcome::Failed {
                 message: format!(
@@ -244,7 +241,8 @@ impl Executor {
             attempt = assignment.retry_count,
         );
         let input = assignment.input.clone();
-        let context = Context::new(self.client.clone(), assignment, cancellation, permit);
+        let context = Context::new(self.client.clone(), assignment, cancellation, permit)
+            .with_worker(self.worker.clone());
         let result = task.call(input, context).instrument(span).await;
         Some(match result {
             Ok(output) => {

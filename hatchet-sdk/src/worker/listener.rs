@@ -21,12 +21,17 @@ const POLICY: RetryPolicy = RetryPolicy::RECONNECT;
 /// A stream that lived this long was healthy: its loss starts a fresh backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 
+/// The worker's labels as last set, at start or by a task.
+pub(crate) type WorkerLabels = Arc<RwLock<HashMap<String, hatchet_proto::WorkerLabels>>>;
+
 /// What the worker registers as.
 #[derive(Debug, Clone)]
 pub(crate) struct Registration {
     pub(crate) name: String,
     pub(crate) actions: Vec<String>,
-    pub(crate) labels: HashMap<String, hatchet_proto::WorkerLabels>,
+    /// Shared with the tasks' contexts: labels a task sets are registered again with the
+    /// worker if the engine forgets it.
+    pub(crate) labels: WorkerLabels,
     pub(crate) slot_config: HashMap<String, i32>,
 }
 
@@ -37,7 +42,11 @@ impl Registration {
             actions: self.actions.clone(),
             services: vec!["default".to_owned()],
             slots: None,
-            labels: self.labels.clone(),
+            labels: self
+                .labels
+                .read()
+                .map(|labels| labels.clone())
+                .unwrap_or_default(),
             webhook_id: None,
             runtime_info: Some(RuntimeInfo {
                 sdk_version: Some(env!("CARGO_PKG_VERSION").to_owned()),

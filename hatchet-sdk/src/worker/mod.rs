@@ -30,6 +30,20 @@ use executor::{Executor, Registry};
 use listener::Registration;
 use reporter::Reporter;
 
+/// What a task's context knows of its worker: its current id (it changes when the worker
+/// registers again) and its labels.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerLink {
+    pub(crate) id: Arc<RwLock<String>>,
+    pub(crate) labels: listener::WorkerLabels,
+}
+
+impl WorkerLink {
+    pub(crate) fn current_id(&self) -> String {
+        self.id.read().map(|id| id.clone()).unwrap_or_default()
+    }
+}
+
 /// Default number of `default` slots: tasks this worker runs at once.
 pub const DEFAULT_SLOTS: u32 = 100;
 /// Default number of `durable` slots, used when the worker has durable tasks.
@@ -262,11 +276,12 @@ impl Worker {
         let registration = Registration {
             name: b.name.clone(),
             actions: registry.keys().cloned().collect(),
-            labels: b
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), worker_label_to_proto(v)))
-                .collect(),
+            labels: Arc::new(RwLock::new(
+                b.labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), worker_label_to_proto(v)))
+                    .collect(),
+            )),
             slot_config,
         };
         let id = until_reachable(startup, "registering the worker", || {
@@ -281,7 +296,10 @@ impl Worker {
             b.client.clone(),
             registry,
             reporter,
-            worker_id.clone(),
+            WorkerLink {
+                id: worker_id.clone(),
+                labels: registration.labels.clone(),
+            },
             total_slots,
             b.cancel_grace_period,
         );
