@@ -118,6 +118,45 @@ struct Inner {
     slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
     /// The worker running the task, when it runs on one.
     worker: Option<crate::worker::WorkerLink>,
+    /// When the attempt's execution timeout ends, as the worker tracks it.
+    deadline: Option<Deadline>,
+}
+
+/// An attempt's execution deadline: set at assignment, moved by `refresh_timeout`.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline(Arc<std::sync::Mutex<tokio::time::Instant>>);
+
+impl Deadline {
+    pub(crate) fn new(timeout: std::time::Duration) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(
+            tokio::time::Instant::now() + timeout,
+        )))
+    }
+
+    fn at(&self) -> tokio::time::Instant {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set(&self, at: tokio::time::Instant) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
+
+    /// Resolves once `margin` past the deadline has passed, following refreshes.
+    pub(crate) async fn expired(&self, margin: std::time::Duration) {
+        loop {
+            let at = self.at();
+            tokio::time::sleep_until(at + margin).await;
+            if self.at() <= at {
+                return;
+            }
+        }
+    }
 }
 
 impl Context {
@@ -136,8 +175,17 @@ impl Context {
                 next_stream_index: tokio::sync::Mutex::new(0),
                 slot: std::sync::Mutex::new(slot),
                 worker: None,
+                deadline: None,
             }),
         }
+    }
+
+    /// Tracks the attempt's execution deadline (set before the task sees the context).
+    pub(crate) fn with_deadline(mut self, deadline: Deadline) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.deadline = Some(deadline);
+        }
+        self
     }
 
     /// Links the context to the worker running it (set before the task sees it).
@@ -382,9 +430,12 @@ impl Context {
                 increment_timeout_by: by.to_string(),
             })
             .await?;
-        Ok(payload::from_timestamp(
-            response.into_inner().timeout_at.as_ref(),
-        ))
+        let timeout_at = payload::from_timestamp(response.into_inner().timeout_at.as_ref());
+        if let (Some(deadline), Some(at)) = (&self.inner.deadline, timeout_at) {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            deadline.set(tokio::time::Instant::now() + left);
+        }
+        Ok(timeout_at)
     }
 
     /// Gives the task's worker slot back while the task keeps running (for tasks that mostly

@@ -602,3 +602,52 @@ async fn labels_a_task_sets_survive_the_worker_registering_again() {
         .await
         .expect("labels set again");
 }
+
+#[tokio::test]
+async fn a_task_past_its_timeout_is_stopped_even_if_the_engines_cancel_is_lost() {
+    let Some(h) = Harness::with_manual_clock().await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let started = Arc::new(Notify::new());
+    let cancelled = Arc::new(AtomicU32::new(0));
+    let (start_signal, seen) = (started.clone(), cancelled.clone());
+    let workflow = standalone(
+        Task::new("overrun", move |_: Value, ctx: Context| {
+            let (start_signal, seen) = (start_signal.clone(), seen.clone());
+            async move {
+                start_signal.notify_one();
+                tokio::select! {
+                    () = ctx.cancelled() => { seen.fetch_add(1, Ordering::SeqCst); }
+                    () = tokio::time::sleep(Duration::from_secs(120)) => {}
+                }
+                Ok::<_, TaskError>(json!({}))
+            }
+        })
+        .timeout("1s"),
+    );
+    let worker = h.worker("overrun-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    within(started.notified()).await;
+    // The engine times the task out while the worker's stream is down: its
+    // CANCEL_STEP_RUN has nowhere to go.
+    engine.drop_all_streams();
+    engine.clock().advance(Duration::from_secs(2));
+    let err = within(run.result())
+        .await
+        .expect_err("the attempt timed out");
+    assert!(err.to_string().contains("timeout"), "{err}");
+    within(async {
+        while worker.running_tasks() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        cancelled.load(Ordering::SeqCst),
+        1,
+        "the task saw its cancellation"
+    );
+}

@@ -12,10 +12,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::client::Client;
-use crate::context::{Assignment, Context};
+use crate::context::{Assignment, Context, Deadline};
 use crate::task::ErasedTask;
 use crate::worker::WorkerLink;
 use crate::worker::reporter::{Outcome, Reporter};
+
+/// The engine's execution timeout of a task registered without one.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An attempt: the engine may deliver the same one twice (reference §3.3).
 type AttemptKey = (String, i32);
@@ -49,8 +52,20 @@ impl Attempts {
     }
 }
 
-/// Task bodies by action id, as registered.
-pub(crate) type Registry = HashMap<String, ErasedTask>;
+/// A registered task: its body and its execution timeout.
+#[derive(Clone)]
+pub(crate) struct Registered {
+    pub(crate) function: ErasedTask,
+    pub(crate) timeout: Duration,
+}
+
+/// Tasks by action id, as registered.
+pub(crate) type Registry = HashMap<String, Registered>;
+
+/// How long past its execution timeout a task may run before the worker stops it itself:
+/// the engine's cancellation normally arrives first, but it is lost if the stream is down
+/// at that moment.
+const LOCAL_TIMEOUT_MARGIN: Duration = Duration::from_secs(2);
 
 pub(crate) struct Executor {
     client: Client,
@@ -153,6 +168,12 @@ impl Executor {
         let executor = self.clone();
         let body_cancellation = cancellation.clone();
         let body_action = action.clone();
+        let timeout = self
+            .registry
+            .get(&action.action_id.to_lowercase())
+            .map_or(DEFAULT_TIMEOUT, |r| r.timeout);
+        let deadline = Deadline::new(timeout);
+        let body_deadline = deadline.clone();
         // The body runs in its own task so it can be aborted, and so a panic surfaces as a
         // JoinError here instead of taking the worker down.
         let permit_slots = self.slots.clone();
@@ -167,8 +188,24 @@ impl Executor {
             // The permit moves into the task's Context, so `release_slot` can give it back.
             let permit = permit_slots.acquire_owned().await.ok();
             executor
-                .run_body(body_action, body_cancellation, permit)
+                .run_body(body_action, body_cancellation, permit, body_deadline)
                 .await
+        });
+        // The task's own timeout, enforced here too: if the engine's cancellation never
+        // arrives, the task is cancelled (and aborted after the grace period) anyway, so it
+        // cannot hold its slot forever.
+        let watchdog = tokio::spawn({
+            let (cancellation, abort, grace) =
+                (cancellation.clone(), body.abort_handle(), self.grace);
+            async move {
+                deadline.expired(LOCAL_TIMEOUT_MARGIN).await;
+                tracing::warn!(
+                    "the task ran past its timeout without the engine cancelling it; cancelling it"
+                );
+                cancellation.cancel();
+                tokio::time::sleep(grace).await;
+                abort.abort();
+            }
         });
         self.attempts().running.insert(
             key.clone(),
@@ -179,7 +216,9 @@ impl Executor {
         );
         let executor = self.clone();
         tokio::spawn(async move {
-            let outcome = match body.await {
+            let joined = body.await;
+            watchdog.abort();
+            let outcome = match joined {
                 Ok(outcome) => outcome,
                 Err(e) if e.is_panic() => Some(Outcome::Failed {
                     message: format!("task panicked: {}", panic_message(e.into_panic())),
@@ -213,9 +252,14 @@ impl Executor {
         action: AssignedAction,
         cancellation: CancellationToken,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        deadline: Deadline,
     ) -> Option<Outcome> {
         let worker_id = self.worker.current_id();
-        let Some(task) = self.registry.get(&action.action_id.to_lowercase()) else {
+        let Some(task) = self
+            .registry
+            .get(&action.action_id.to_lowercase())
+            .map(|r| &r.function)
+        else {
             return Some(Outcome::Failed {
                 message: format!(
                     "worker has no task registered for action `{}`",
@@ -242,7 +286,8 @@ impl Executor {
         );
         let input = assignment.input.clone();
         let context = Context::new(self.client.clone(), assignment, cancellation, permit)
-            .with_worker(self.worker.clone());
+            .with_worker(self.worker.clone())
+            .with_deadline(deadline);
         let result = task.call(input, context).instrument(span).await;
         Some(match result {
             Ok(output) => {

@@ -254,7 +254,15 @@ impl Worker {
             })?;
             for task in def.all_tasks() {
                 has_durable |= task.durable;
-                registry.insert(ns.action_id(&def.name, &task.name), task.function.clone());
+                registry.insert(
+                    ns.action_id(&def.name, &task.name),
+                    executor::Registered {
+                        function: task.function.clone(),
+                        timeout: task
+                            .timeout
+                            .map_or(Duration::from_secs(60), |t| t.as_duration()),
+                    },
+                );
             }
         }
 
