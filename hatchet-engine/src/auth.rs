@@ -61,6 +61,11 @@ impl Auth {
         }
     }
 
+    /// Revokes every token issued so far.
+    pub(crate) fn revoke_all(&mut self) {
+        self.token_ids.clear();
+    }
+
     /// Mints a token whose claims point a client at `grpc_address`.
     pub(crate) fn mint(&mut self, grpc_address: &str) -> String {
         let now = SystemTime::now()

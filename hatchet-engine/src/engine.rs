@@ -308,6 +308,17 @@ impl Engine {
         self.shared.with(|st, _| st.duplicate_deliveries = on);
     }
 
+    /// Revokes every token this engine issued (injected fault): every later call with one of
+    /// them answers UNAUTHENTICATED, as after `hatchet-admin` revokes a token. Mint a new one
+    /// with [`Engine::mint_token`].
+    pub fn revoke_tokens(&self) {
+        self.shared
+            .auth
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .revoke_all();
+    }
+
     /// Forgets the worker (injected fault): its stream ends and its next heartbeat, stream or
     /// call answers NOT_FOUND, so an SDK must register again.
     pub fn forget_worker(&self, worker_id: &str) {

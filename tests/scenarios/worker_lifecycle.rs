@@ -651,3 +651,74 @@ async fn a_task_past_its_timeout_is_stopped_even_if_the_engines_cancel_is_lost()
         "the task saw its cancellation"
     );
 }
+
+#[tokio::test]
+async fn a_worker_refused_for_good_tells_every_waiter_why() {
+    let Some(h) = Harness::in_process("revoking tokens needs the in-process engine").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let workflow = standalone(Task::new("soon-refused", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({}))
+    }));
+    let worker = h.worker("refused-worker", |w| w.workflow(&workflow)).await;
+    engine.revoke_tokens();
+    engine.drop_all_streams();
+    let (first, second) = within(async { tokio::join!(worker.wait(), worker.wait()) }).await;
+    for stopped in [first, second] {
+        assert!(
+            matches!(stopped, Err(hatchet_sdk::Error::Unauthenticated(_))),
+            "{stopped:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn shutdown_past_its_deadline_waits_for_the_reports_of_what_it_aborted() {
+    let Some(h) = Harness::in_process("refusing connections needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let started = Arc::new(Notify::new());
+    let signal = started.clone();
+    let workflow = standalone(Task::new("stubborn", move |_: Value, _: Context| {
+        let signal = signal.clone();
+        async move {
+            signal.notify_one();
+            // Ignores its cancellation token: only an abort stops it.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            Ok::<_, TaskError>(json!({}))
+        }
+    }));
+    let worker = hatchet_sdk::Worker::builder(&h.client, "stubborn-worker")
+        .workflow(&workflow)
+        .shutdown_timeout(Duration::from_millis(200))
+        .cancel_grace_period(Duration::from_millis(100))
+        .build()
+        .expect("worker")
+        .start()
+        .await
+        .expect("worker starts");
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    within(started.notified()).await;
+    // The report has to wait out an engine blip: shutdown must wait for it.
+    engine.refuse_connections_for(Duration::from_millis(800));
+    let _ = within(worker.shutdown()).await;
+    let task = engine
+        .run(run.id())
+        .and_then(|r| r.tasks.first().cloned())
+        .expect("the task");
+    let attempt = engine
+        .task(&task.id)
+        .map(|t| t.attempts.clone())
+        .unwrap_or_default();
+    assert!(
+        attempt
+            .iter()
+            .any(|a| a.error.as_deref() == Some("the worker shut down before the task finished")),
+        "the FAILED report reached the engine before shutdown returned: {attempt:?}"
+    );
+}

@@ -348,16 +348,45 @@ impl Worker {
         })
     }
 
-    /// Starts the worker and serves until ctrl-c or SIGTERM, then shuts down gracefully.
-    /// Returns early with the error if the engine refuses the worker for good.
+    /// Starts the worker and serves until ctrl-c or SIGTERM, then shuts down gracefully; a
+    /// second ctrl-c or SIGTERM during the drain stops it at once
+    /// ([`WorkerHandle::shutdown_now`]). Returns the error if the engine refuses the worker
+    /// for good, after draining the tasks it was running.
     pub async fn run(self) -> Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Like [`run`](Worker::run), but serves until `signal` resolves (a test's trigger, an
+    /// application's own shutdown), then shuts down gracefully; ctrl-c or SIGTERM during the
+    /// drain stops it at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(worker: hatchet_sdk::Worker) -> hatchet_sdk::Result<()> {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// # drop(stop);
+    /// worker.run_until(async { let _ = stopped.await; }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> Result<()> {
         let handle = self.start().await?;
         tokio::select! {
-            () = shutdown_signal() => {}
-            stopped = handle.wait() => return stopped,
+            () = signal => {}
+            stopped = handle.wait() => {
+                // Refused for good: finish (or report) what is running before returning.
+                if stopped.is_err() {
+                    handle.inner.drain(handle.inner.shutdown_timeout).await;
+                }
+                return stopped;
+            }
         }
-        tracing::info!("shutdown signal received; draining in-flight tasks");
-        handle.shutdown().await
+        tracing::info!("shutting down: draining in-flight tasks (signal again to stop now)");
+        tokio::select! {
+            result = handle.shutdown() => result,
+            () = shutdown_signal() => {
+                tracing::warn!("second shutdown signal: aborting in-flight tasks");
+                handle.shutdown_now().await
+            }
+        }
     }
 }
 
@@ -447,23 +476,28 @@ impl WorkerHandle {
     }
 
     /// Stops taking work, waits for running tasks up to the shutdown timeout (aborting what
-    /// is left), then unsubscribes from the engine.
+    /// is left and waiting for their FAILED reports), then unsubscribes from the engine.
     pub async fn shutdown(&self) -> Result<()> {
         let inner = &self.inner;
         inner.stop_listening.cancel();
         if let Some(listener) = inner.listener.lock().await.take() {
             let _ = listener.await;
         }
-        if tokio::time::timeout(inner.shutdown_timeout, inner.executor.wait_idle())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                still_running = inner.executor.in_flight(),
-                "shutdown timeout reached; aborting the remaining tasks"
-            );
-            inner.executor.abort_all();
-        }
+        inner.drain(inner.shutdown_timeout).await;
+        self.unsubscribe().await
+    }
+
+    /// Stops now: aborts every running task, waits (briefly) for their FAILED reports so the
+    /// engine retries them elsewhere at once, and unsubscribes. What a second ctrl-c does.
+    pub async fn shutdown_now(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner.stop_listening.cancel();
+        inner.drain(Duration::ZERO).await;
+        self.unsubscribe().await
+    }
+
+    async fn unsubscribe(&self) -> Result<()> {
+        let inner = &self.inner;
         let mut dispatcher = inner.client.transport().dispatcher();
         let unsubscribe = dispatcher.unsubscribe(hatchet_proto::WorkerUnsubscribeRequest {
             worker_id: self.worker_id(),
@@ -479,13 +513,65 @@ impl WorkerHandle {
     }
 
     /// Resolves once the worker has stopped: after [`WorkerHandle::shutdown`] (`Ok`), or when
-    /// the engine refused it for good, such as a revoked token (`Err`).
+    /// the engine refused it for good, such as a revoked token (`Err`, to every waiter).
     pub async fn wait(&self) -> Result<()> {
         self.inner.stopped.cancelled().await;
-        let fatal = self.inner.fatal.lock().ok().and_then(|mut e| e.take());
+        let fatal = self
+            .inner
+            .fatal
+            .lock()
+            .ok()
+            .and_then(|e| e.as_ref().map(duplicate_fatal));
         match fatal {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+}
+
+impl HandleInner {
+    /// Waits up to `timeout` for running tasks, aborts the rest, then waits for the reports
+    /// of what it aborted (they race process exit otherwise).
+    async fn drain(&self, timeout: Duration) {
+        if tokio::time::timeout(timeout, self.executor.wait_idle())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::warn!(
+            still_running = self.executor.in_flight(),
+            "shutdown timeout reached; aborting the remaining tasks"
+        );
+        self.executor.abort_all();
+        if tokio::time::timeout(REPORT_DRAIN, self.executor.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                unreported = self.executor.in_flight(),
+                "the engine did not take the reports of aborted tasks in time; it will time them out"
+            );
+        }
+    }
+}
+
+/// How long shutdown waits for the FAILED reports of the tasks it aborted.
+const REPORT_DRAIN: Duration = Duration::from_secs(10);
+
+/// The errors that stop a worker for good, copied for each waiter.
+fn duplicate_fatal(error: &Error) -> Error {
+    match error {
+        Error::Unauthenticated(m) => Error::Unauthenticated(m.clone()),
+        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+        Error::NotFound(m) => Error::NotFound(m.clone()),
+        Error::Status { code, message } => Error::Status {
+            code: *code,
+            message: message.clone(),
+        },
+        other => Error::Status {
+            code: other.code().unwrap_or(tonic::Code::Unknown),
+            message: other.to_string(),
+        },
     }
 }
