@@ -60,7 +60,6 @@ pub(crate) struct Assignment {
     pub(crate) input: Value,
     pub(crate) parents: Map<String, Value>,
     pub(crate) task_errors: Map<String, Value>,
-    pub(crate) triggered_by: Option<String>,
     pub(crate) parent_task_run_id: Option<String>,
     pub(crate) child_index: Option<i32>,
     pub(crate) child_key: Option<String>,
@@ -90,12 +89,38 @@ impl Assignment {
             },
             parents: object("parents"),
             task_errors: object("step_run_errors"),
-            triggered_by: field("triggered_by").as_str().map(str::to_owned),
             parent_task_run_id: action.parent_workflow_run_id.clone(),
             child_index: action.child_workflow_index,
             child_key: action.child_workflow_key.clone(),
         })
     }
+}
+
+/// What started a run; see [`Context::triggered_by`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TriggeredBy {
+    /// A pushed event.
+    Event {
+        /// The event's key.
+        key: String,
+        /// The event's id, when the engine gave it.
+        event_id: Option<String>,
+    },
+    /// A cron trigger.
+    Cron {
+        /// The cron expression that fired.
+        expression: String,
+        /// The cron's name, for named crons.
+        name: Option<String>,
+    },
+    /// A task spawning a child run.
+    Parent {
+        /// The task that spawned the run.
+        parent_task_run_id: String,
+    },
+    /// A client, directly or through a schedule (the engine marks neither).
+    Client,
 }
 
 /// Handed to every task: its input, parents' outputs, metadata and ids, and the calls a task
@@ -303,10 +328,29 @@ impl Context {
         self.assignment().priority
     }
 
-    /// What triggered the run (`"manual"`, `"event"`, `"cron"`, `"schedule"`), if the engine
-    /// said.
-    pub fn triggered_by(&self) -> Option<&str> {
-        self.assignment().triggered_by.as_deref()
+    /// What started the run, read from the metadata the engine attaches (its
+    /// `triggered_by` field says `"manual"` for every run, so it cannot be used).
+    pub fn triggered_by(&self) -> TriggeredBy {
+        let meta = &self.assignment().metadata;
+        let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_owned);
+        if let Some(key) = text("hatchet__event_key") {
+            return TriggeredBy::Event {
+                key,
+                event_id: text("hatchet__event_id"),
+            };
+        }
+        if let Some(expression) = text("hatchet__cron_expression") {
+            return TriggeredBy::Cron {
+                expression,
+                name: text("hatchet__cron_name").filter(|n| !n.is_empty()),
+            };
+        }
+        if let Some(parent_task_run_id) = self.parent_task_run_id() {
+            return TriggeredBy::Parent {
+                parent_task_run_id: parent_task_run_id.to_owned(),
+            };
+        }
+        TriggeredBy::Client
     }
 
     /// For a child run: the id of the task that spawned it.

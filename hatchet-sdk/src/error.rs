@@ -47,6 +47,14 @@ pub enum Error {
     #[error("already exists: {0}")]
     AlreadyExists(String),
 
+    /// The run was cancelled (by a client, a concurrency strategy, a timeout while queued or
+    /// a cancel condition) before it finished: it has no output.
+    #[error("workflow run {run_id} was cancelled")]
+    RunCancelled {
+        /// The workflow run id.
+        run_id: String,
+    },
+
     /// The workflow's idempotency key is held by another run: no run was created
     /// (gRPC `ALREADY_EXISTS` with the engine's `IdempotencyCollisionError` detail).
     #[error(

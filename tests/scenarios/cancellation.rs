@@ -82,7 +82,7 @@ async fn cancelling_a_run_fires_the_task_cancellation_token() {
     assert_eq!(details.status, RunStatus::Cancelled);
     let err = within(run.result()).await.unwrap_err();
     assert!(
-        matches!(err, Error::RunFailed(_)),
+        matches!(&err, Error::RunCancelled { run_id } if run_id == run.id()),
         "a cancelled run has no output: {err:?}"
     );
 }

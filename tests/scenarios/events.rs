@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use hatchet_sdk::{Context, Event, TaskError, WorkflowDefinition, task};
+use hatchet_sdk::{Context, Event, TaskError, TriggeredBy, WorkflowDefinition, task};
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Harness, WAIT, within};
@@ -21,6 +21,8 @@ struct Acknowledged {
 /// What the task saw, so the test can observe event-triggered runs on any engine (the worker
 /// runs in this process).
 static SEEN: Mutex<Vec<Acknowledged>> = Mutex::new(Vec::new());
+/// Order ids whose task saw the event as what started its run.
+static STARTED_BY_EVENT: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
 #[task(on_events = ["order:created"])]
 async fn acknowledge(input: OrderCreated, ctx: Context) -> Result<Acknowledged, TaskError> {
@@ -28,6 +30,10 @@ async fn acknowledge(input: OrderCreated, ctx: Context) -> Result<Acknowledged, 
         .metadata("source")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
+    if matches!(ctx.triggered_by(), TriggeredBy::Event { key, .. } if key.ends_with("order:created"))
+    {
+        STARTED_BY_EVENT.lock().unwrap().push(input.order_id);
+    }
     SEEN.lock().unwrap().push(Acknowledged {
         order_id: input.order_id,
         source: source.clone(),
@@ -70,6 +76,7 @@ async fn pushing_an_event_runs_the_listening_workflow_with_its_payload_and_metad
             source: Some("checkout".into())
         }
     );
+    assert!(STARTED_BY_EVENT.lock().unwrap().contains(&42));
 
     if let Some(engine) = h.local() {
         let event = engine

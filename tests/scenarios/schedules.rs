@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hatchet_sdk::{Context, RunOptions, TaskError, workflow};
+use hatchet_sdk::{Context, RunOptions, TaskError, TriggeredBy, workflow};
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, WAIT, within};
@@ -13,7 +13,11 @@ struct Hourly;
 impl Hourly {
     #[task]
     async fn report(input: Value, ctx: Context) -> Result<Value, TaskError> {
-        Ok(json!({"scope": input["scope"], "triggered_by": ctx.triggered_by()}))
+        let by_cron = matches!(
+            ctx.triggered_by(),
+            TriggeredBy::Cron { expression, .. } if expression == "0 * * * *"
+        );
+        Ok(json!({"scope": input["scope"], "by_cron": by_cron}))
     }
 }
 
@@ -41,7 +45,9 @@ async fn cron_fires_at_each_matching_minute_of_the_engine_clock() {
         .await
         .expect("cron fired");
     assert_eq!(run.origin, "cron");
-    assert_eq!(run.tasks[0].output_json().expect("output")["scope"], "all");
+    let output = run.tasks[0].output_json().expect("output");
+    assert_eq!(output["scope"], "all");
+    assert_eq!(output["by_cron"], true, "the task knows a cron started it");
 
     engine.clock().advance(Duration::from_secs(1800));
     tokio::time::sleep(Duration::from_millis(200)).await;

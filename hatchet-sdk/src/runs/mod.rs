@@ -155,6 +155,8 @@ pub enum RunStatus {
     Cancelled,
     /// Evicted from its worker (durable tasks).
     Evicted,
+    /// A status this SDK does not know yet, from a newer engine (its protocol number).
+    Unknown(i32),
 }
 
 impl RunStatus {
@@ -166,7 +168,7 @@ impl RunStatus {
             Ok(pb::RunStatus::Failed) => RunStatus::Failed,
             Ok(pb::RunStatus::Cancelled) => RunStatus::Cancelled,
             Ok(pb::RunStatus::Evicted) => RunStatus::Evicted,
-            Err(_) => return Err(Error::Protocol(format!("unknown run status {value}"))),
+            Err(_) => RunStatus::Unknown(value),
         })
     }
 
@@ -179,6 +181,7 @@ impl RunStatus {
             RunStatus::Failed => "FAILED",
             RunStatus::Cancelled => "CANCELLED",
             RunStatus::Evicted => "EVICTED",
+            RunStatus::Unknown(_) => "UNKNOWN",
         }
     }
 }
@@ -491,11 +494,17 @@ impl<'a> Runs<'a> {
     /// [`Error::RunFailed`] naming the failed tasks.
     ///
     /// All waiters of a client share one stream to the engine.
+    /// A run that was cancelled ends in [`Error::RunCancelled`].
     pub async fn result(&self, run_id: &str) -> Result<RunOutput> {
         let event = self.client.run_listener().wait(run_id).await?;
-        if event.results.is_empty() {
-            // The engine leaves results out when they are very large (reference §1.1); read
-            // them from the run's details instead.
+        // The engine leaves results out when they are very large (reference §1.1), and a
+        // cancellation carries an empty error: in both cases the run's details say what
+        // happened.
+        let cancelled_task = event
+            .results
+            .iter()
+            .any(|r| r.error.as_deref().is_some_and(str::is_empty));
+        if event.results.is_empty() || cancelled_task {
             return self.output_from_details(run_id).await;
         }
         RunOutput::from_event(event)
@@ -503,6 +512,11 @@ impl<'a> Runs<'a> {
 
     async fn output_from_details(&self, run_id: &str) -> Result<RunOutput> {
         let details = self.details(run_id).await?;
+        if details.status == RunStatus::Cancelled {
+            return Err(Error::RunCancelled {
+                run_id: run_id.to_owned(),
+            });
+        }
         let mut errors = Vec::new();
         let mut tasks = BTreeMap::new();
         for (name, task) in details.tasks {
@@ -514,7 +528,7 @@ impl<'a> Runs<'a> {
                 (None, None) => {}
             }
         }
-        if !errors.is_empty() {
+        if !errors.is_empty() || details.status == RunStatus::Failed {
             return Err(Error::RunFailed(RunFailure {
                 run_id: run_id.to_owned(),
                 errors,

@@ -224,6 +224,61 @@ async fn result_without_results_reads_run_details() {
 }
 
 #[tokio::test]
+async fn a_cancelled_run_is_its_own_outcome_and_the_large_result_fallback_reads_the_status() {
+    let server = TestServer::start().await;
+    // A cancellation's result carries an empty error (reference: engine-semantics §2).
+    server
+        .recorder
+        .finish_run("cancelled-run", vec![failure("t", "")]);
+    server.recorder.set_details(
+        "cancelled-run",
+        pb::GetRunDetailsResponse {
+            status: pb::RunStatus::Cancelled as i32,
+            done: true,
+            ..Default::default()
+        },
+    );
+    let err = within(server.client().runs().result("cancelled-run"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::RunCancelled { run_id } if run_id == "cancelled-run"),
+        "{err:?}"
+    );
+    // No results (too large to send) and a failed run with no task error: still a failure.
+    server.recorder.finish_run("failed-run", Vec::new());
+    server.recorder.set_details(
+        "failed-run",
+        pb::GetRunDetailsResponse {
+            status: pb::RunStatus::Failed as i32,
+            done: true,
+            ..Default::default()
+        },
+    );
+    let err = within(server.client().runs().result("failed-run"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RunFailed(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_status_from_a_newer_engine_is_kept_not_refused() {
+    let server = TestServer::start().await;
+    server.recorder.set_details(
+        "run-new",
+        pb::GetRunDetailsResponse {
+            status: 42,
+            done: false,
+            ..Default::default()
+        },
+    );
+    let details = within(server.client().runs().details("run-new"))
+        .await
+        .expect("details of a run in a status this SDK does not know");
+    assert_eq!(details.status, hatchet_sdk::RunStatus::Unknown(42));
+}
+
+#[tokio::test]
 async fn details_decode_status_input_metadata_and_tasks() {
     let server = TestServer::start().await;
     server.recorder.set_details(
