@@ -7,9 +7,10 @@ use hatchet_proto::GetVersionRequest;
 use crate::config::ClientConfig;
 use crate::error::Result;
 use crate::events::Events;
+use crate::logs::LogShipper;
 use crate::rate_limits::RateLimits;
 use crate::runs::Runs;
-use crate::runs::listener::RunListener;
+use crate::runs::result_stream::ResultStream;
 use crate::transport::Transport;
 
 /// A connection to a Hatchet engine. Clone it freely: clones share one gRPC channel and one
@@ -30,7 +31,8 @@ pub struct Client {
 struct Inner {
     config: ClientConfig,
     transport: Transport,
-    runs: OnceLock<RunListener>,
+    runs: OnceLock<ResultStream>,
+    logs: OnceLock<LogShipper>,
 }
 
 impl Client {
@@ -43,6 +45,7 @@ impl Client {
                 config,
                 transport,
                 runs: OnceLock::new(),
+                logs: OnceLock::new(),
             }),
         })
     }
@@ -87,9 +90,22 @@ impl Client {
         &self.inner.transport
     }
 
-    pub(crate) fn run_listener(&self) -> &RunListener {
+    pub(crate) fn result_stream(&self) -> &ResultStream {
         self.inner
             .runs
-            .get_or_init(|| RunListener::spawn(self.inner.transport.clone()))
+            .get_or_init(|| ResultStream::spawn(self.inner.transport.clone()))
+    }
+
+    pub(crate) fn log_shipper(&self) -> &LogShipper {
+        self.inner
+            .logs
+            .get_or_init(|| LogShipper::spawn(self.inner.transport.clone()))
+    }
+
+    /// Waits (at most `limit`) for task log lines queued so far to reach the engine.
+    pub(crate) async fn flush_logs(&self, limit: std::time::Duration) {
+        if let Some(logs) = self.inner.logs.get() {
+            logs.flush(limit).await;
+        }
     }
 }

@@ -384,12 +384,15 @@ impl Context {
         self.inner.cancellation.cancelled().await;
     }
 
-    /// Sends a log line to the engine at level INFO.
+    /// Queues a log line for the engine at level INFO. It does not wait for the network:
+    /// lines reach the engine in order, blips are retried, and the worker sends a task's
+    /// lines before its result. Fails only for a line that could never be sent.
     pub async fn log(&self, message: impl Into<String>) -> Result<()> {
         self.log_at(LogLevel::Info, message).await
     }
 
-    /// Sends a log line to the engine at `level`; lines over 10 000 characters are cut.
+    /// Queues a log line at `level`, as [`Context::log`]; lines over 10 000 characters are
+    /// cut.
     pub async fn log_at(&self, level: LogLevel, message: impl Into<String>) -> Result<()> {
         let mut message = message.into();
         if let Some((cut, _)) = message.char_indices().nth(MAX_LOG_CHARS) {
@@ -407,13 +410,9 @@ impl Context {
         self.client()
             .transport()
             .check_size("the log line", &request)?;
-        let size = prost::Message::encoded_len(&request);
-        self.client()
-            .transport()
-            .events_for(size)
-            .put_log(request)
-            .await?;
-        Ok(())
+        // Queued, not awaited: lines reach the engine in order from the client's log queue,
+        // and the worker flushes a task's lines before it reports the task's result.
+        self.client().log_shipper().send(request)
     }
 
     /// Sends a chunk to the run's stream; subscribers receive chunks in the order sent.

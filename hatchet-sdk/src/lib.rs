@@ -56,6 +56,7 @@ mod context;
 mod error;
 mod events;
 mod labels;
+mod logs;
 mod namespace;
 mod payload;
 mod priority;

@@ -41,6 +41,13 @@ impl RetryPolicy {
         give_up_after: Some(Duration::from_secs(60)),
     };
 
+    /// A task's log line: later lines wait behind it in the log queue.
+    pub(crate) const LOG_LINE: Self = Self {
+        first: Duration::from_millis(100),
+        cap: Duration::from_secs(2),
+        give_up_after: Some(Duration::from_secs(30)),
+    };
+
     /// A stream chunk from a task: later chunks wait behind it, so it is not retried for long.
     pub(crate) const STREAM_CHUNK: Self = Self {
         first: Duration::from_millis(100),

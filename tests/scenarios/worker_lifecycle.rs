@@ -722,3 +722,41 @@ async fn shutdown_past_its_deadline_waits_for_the_reports_of_what_it_aborted() {
         "the FAILED report reached the engine before shutdown returned: {attempt:?}"
     );
 }
+
+#[tokio::test]
+async fn log_lines_are_queued_through_a_blip_and_arrive_in_order_before_the_result() {
+    let Some(h) = Harness::in_process("refusing connections needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let first_logged = Arc::new(Notify::new());
+    let go_on = Arc::new(Notify::new());
+    let (logged, go) = (first_logged.clone(), go_on.clone());
+    let workflow = standalone(Task::new("chatty", move |_: Value, ctx: Context| {
+        let (logged, go) = (logged.clone(), go.clone());
+        async move {
+            ctx.log("one").await?;
+            logged.notify_one();
+            go.notified().await;
+            // The engine refuses connections now: the lines wait in the queue.
+            ctx.log("two").await?;
+            ctx.log_at(LogLevel::Warn, "three").await?;
+            Ok::<_, TaskError>(json!({}))
+        }
+    }));
+    h.worker("chatty-worker", |w| w.workflow(&workflow)).await;
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    within(first_logged.notified()).await;
+    engine.refuse_connections_for(Duration::from_millis(700));
+    go_on.notify_one();
+    within(run.result()).await.expect("the run completes");
+    let lines: Vec<String> = engine
+        .logs(run.id())
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(lines, ["one", "two", "three"]);
+}

@@ -1,7 +1,7 @@
 //! Workflow runs: trigger, schedule, await results, inspect, cancel and replay.
 
-pub(crate) mod listener;
 mod options;
+pub(crate) mod result_stream;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -496,7 +496,7 @@ impl<'a> Runs<'a> {
     /// All waiters of a client share one stream to the engine.
     /// A run that was cancelled ends in [`Error::RunCancelled`].
     pub async fn result(&self, run_id: &str) -> Result<RunOutput> {
-        let event = self.client.run_listener().wait(run_id).await?;
+        let event = self.client.result_stream().wait(run_id).await?;
         // The engine leaves results out when they are very large (reference §1.1), and a
         // cancellation carries an empty error: in both cases the run's details say what
         // happened.

@@ -17,6 +17,9 @@ use crate::task::ErasedTask;
 use crate::worker::WorkerLink;
 use crate::worker::reporter::{Outcome, Reporter};
 
+/// How long a task's result waits for its queued log lines.
+const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
 /// The engine's execution timeout of a task registered without one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -237,6 +240,8 @@ impl Executor {
             let _ = started.await;
             let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             // An engine-initiated cancel gets no event back.
+            // The task's log lines go in before its result, as if they were awaited.
+            executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
             if let Some(outcome) =
                 outcome.filter(|_| shutdown_abort || !cancellation.is_cancelled())
             {

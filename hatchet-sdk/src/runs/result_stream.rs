@@ -30,11 +30,11 @@ struct Watch {
 
 /// Handle on the background task; dropping the last one ends the task.
 #[derive(Debug)]
-pub(crate) struct RunListener {
+pub(crate) struct ResultStream {
     watches: mpsc::UnboundedSender<Watch>,
 }
 
-impl RunListener {
+impl ResultStream {
     pub(crate) fn spawn(transport: Transport) -> Self {
         let (watches, commands) = mpsc::unbounded_channel();
         tokio::spawn(serve(transport, commands));
