@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::error::Result;
 use crate::payload::{self, Metadata};
 use crate::priority::Priority;
+use crate::transport::chunk_by_size;
 
 /// The engine accepts at most this many events in one `BulkPush` (reference §1.2).
 pub const MAX_EVENTS_PER_BULK_PUSH: usize = 1000;
@@ -192,69 +193,9 @@ impl<'a> Events<'a> {
     }
 }
 
-/// Splits `items` into runs of at most `max_items` whose encoded total stays under
-/// `max_bytes` (an item larger than `max_bytes` goes alone and fails the size check).
-pub(crate) fn chunk_by_size<M: prost::Message>(
-    items: Vec<M>,
-    max_items: usize,
-    max_bytes: usize,
-) -> Vec<Vec<M>> {
-    // Room for the repeated-field framing of each item and the outer message.
-    const FRAMING: usize = 16;
-    let mut chunks = Vec::new();
-    let mut current = Vec::new();
-    let mut current_bytes = FRAMING;
-    for item in items {
-        let size = item.encoded_len() + FRAMING;
-        if !current.is_empty() && (current.len() == max_items || current_bytes + size > max_bytes) {
-            chunks.push(std::mem::take(&mut current));
-            current_bytes = FRAMING;
-        }
-        current_bytes += size;
-        current.push(item);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn event(payload_len: usize) -> PushEventRequest {
-        PushEventRequest {
-            key: "k".into(),
-            payload: "x".repeat(payload_len),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn chunks_respect_item_limit() {
-        let chunks = chunk_by_size((0..2500).map(|_| event(1)).collect(), 1000, usize::MAX);
-        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
-        assert_eq!(sizes, [1000, 1000, 500]);
-    }
-
-    #[test]
-    fn chunks_respect_byte_limit() {
-        let chunks = chunk_by_size((0..10).map(|_| event(1000)).collect(), 1000, 3500);
-        assert!(chunks.len() >= 4, "{}", chunks.len());
-        for chunk in &chunks {
-            let request = BulkPushEventRequest {
-                events: chunk.clone(),
-            };
-            assert!(prost::Message::encoded_len(&request) <= 3500);
-        }
-        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 10);
-    }
-
-    #[test]
-    fn empty_input_makes_no_chunks() {
-        assert!(chunk_by_size(Vec::<PushEventRequest>::new(), 1000, 100).is_empty());
-    }
 
     #[test]
     fn event_payload_must_be_an_object() {

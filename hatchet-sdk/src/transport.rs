@@ -256,6 +256,34 @@ impl Transport {
     }
 }
 
+/// Splits `items` into runs of at most `max_items` whose encoded total stays under
+/// `max_bytes` (an item larger than `max_bytes` goes alone and fails the size check).
+/// Used by bulk event pushes and bulk triggers.
+pub(crate) fn chunk_by_size<M: prost::Message>(
+    items: Vec<M>,
+    max_items: usize,
+    max_bytes: usize,
+) -> Vec<Vec<M>> {
+    // Room for the repeated-field framing of each item and the outer message.
+    const FRAMING: usize = 16;
+    let mut chunks = Vec::new();
+    let mut current = Vec::new();
+    let mut current_bytes = FRAMING;
+    for item in items {
+        let size = item.encoded_len() + FRAMING;
+        if !current.is_empty() && (current.len() == max_items || current_bytes + size > max_bytes) {
+            chunks.push(std::mem::take(&mut current));
+            current_bytes = FRAMING;
+        }
+        current_bytes += size;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
@@ -296,6 +324,39 @@ mod tests {
         }
         let request = request.body(()).expect("request");
         service.call(request).await.unwrap_or_else(|e| match e {})
+    }
+
+    fn event(payload_len: usize) -> hatchet_proto::PushEventRequest {
+        hatchet_proto::PushEventRequest {
+            key: "k".into(),
+            payload: "x".repeat(payload_len),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn chunks_respect_item_limit() {
+        let chunks = chunk_by_size((0..2500).map(|_| event(1)).collect(), 1000, usize::MAX);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1000, 1000, 500]);
+    }
+
+    #[test]
+    fn chunks_respect_byte_limit() {
+        let chunks = chunk_by_size((0..10).map(|_| event(1000)).collect(), 1000, 3500);
+        assert!(chunks.len() >= 4, "{}", chunks.len());
+        for chunk in &chunks {
+            let request = hatchet_proto::BulkPushEventRequest {
+                events: chunk.clone(),
+            };
+            assert!(prost::Message::encoded_len(&request) <= 3500);
+        }
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 10);
+    }
+
+    #[test]
+    fn empty_input_makes_no_chunks() {
+        assert!(chunk_by_size(Vec::<hatchet_proto::PushEventRequest>::new(), 1000, 100).is_empty());
     }
 
     #[tokio::test]

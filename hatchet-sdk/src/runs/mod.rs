@@ -20,8 +20,8 @@ pub use stream::StreamChunk;
 
 use crate::client::Client;
 use crate::error::{Error, Result, RunFailure};
-use crate::events::chunk_by_size;
 use crate::payload::{self, Metadata};
+use crate::transport::chunk_by_size;
 
 /// The engine accepts at most this many runs in one bulk trigger.
 pub const MAX_RUNS_PER_BULK_TRIGGER: usize = 1000;

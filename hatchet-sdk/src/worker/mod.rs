@@ -8,9 +8,10 @@
 //! # Ok(()) }
 //! ```
 
+mod action_stream;
 mod executor;
 mod heartbeat;
-mod listener;
+mod registration;
 mod reporter;
 
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ use crate::retry::RetryPolicy;
 use crate::workflow::{DEFAULT_SLOT, DURABLE_SLOT, Workflow, WorkflowDef};
 
 use executor::{Executor, Registry};
-use listener::Registration;
+use registration::Registration;
 use reporter::Reporter;
 
 /// What a task's context knows of its worker: its current id (it changes when the worker
@@ -35,7 +36,7 @@ use reporter::Reporter;
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerLink {
     pub(crate) id: Arc<RwLock<String>>,
-    pub(crate) labels: listener::WorkerLabels,
+    pub(crate) labels: registration::WorkerLabels,
 }
 
 impl WorkerLink {
@@ -236,22 +237,8 @@ impl Worker {
         let mut registry = Registry::new();
         let mut has_durable = false;
         let startup = RetryPolicy::STARTUP.giving_up_after(b.startup_timeout);
+        registration::put_workflows(&transport, &ns, &b.workflows, startup).await?;
         for def in &b.workflows {
-            let request = crate::workflow::proto::workflow(def, &ns);
-            transport.check_size("the workflow definition", &request)?;
-            until_reachable(startup, "registering workflow", || {
-                let mut admin = transport.admin();
-                let request = request.clone();
-                async move { admin.put_workflow(request).await.map(|_| ()) }
-            })
-            .await
-            .map_err(|error| match error {
-                Error::InvalidArgument(message) => Error::InvalidArgument(format!(
-                    "the engine rejected workflow `{}`: {message}",
-                    def.name
-                )),
-                other => other,
-            })?;
             for task in def.all_tasks() {
                 has_durable |= task.durable;
                 registry.insert(
@@ -292,8 +279,8 @@ impl Worker {
             )),
             slot_config,
         };
-        let id = until_reachable(startup, "registering the worker", || {
-            listener::register(&transport, &registration)
+        let id = registration::until_reachable(startup, "registering the worker", || {
+            registration::register(&transport, &registration)
         })
         .await?;
         tracing::info!(worker = %b.name, worker_id = %id, actions = registration.actions.len(), "worker registered");
@@ -315,9 +302,9 @@ impl Worker {
         let stopped = CancellationToken::new();
         let fatal = Arc::new(std::sync::Mutex::new(None));
         let heartbeater = heartbeat::Heartbeater::start(b.client.config())?;
-        let listener = tokio::spawn({
+        let action_stream = tokio::spawn({
             let (stop, stopped, fatal) = (stop_listening.clone(), stopped.clone(), fatal.clone());
-            let run = listener::run(
+            let run = action_stream::run(
                 transport.clone(),
                 heartbeater,
                 registration,
@@ -340,7 +327,7 @@ impl Worker {
                 worker_id,
                 executor,
                 stop_listening,
-                listener: tokio::sync::Mutex::new(Some(listener)),
+                action_stream: tokio::sync::Mutex::new(Some(action_stream)),
                 shutdown_timeout: b.shutdown_timeout,
                 stopped,
                 fatal,
@@ -390,32 +377,6 @@ impl Worker {
     }
 }
 
-/// Runs `call` until it succeeds, fails for a reason retrying cannot fix, or the engine has
-/// been unreachable longer than `policy` allows.
-async fn until_reachable<T, E, F, Fut>(policy: RetryPolicy, what: &str, mut call: F) -> Result<T>
-where
-    E: Into<Error>,
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<T, E>>,
-{
-    let started = std::time::Instant::now();
-    let mut attempt = 0;
-    loop {
-        let error = match call().await {
-            Ok(value) => return Ok(value),
-            Err(error) => error.into(),
-        };
-        let unreachable = matches!(error, Error::Connection { .. } | Error::Timeout(_));
-        if !unreachable || policy.gives_up(started.elapsed()) {
-            return Err(error);
-        }
-        attempt += 1;
-        let delay = policy.delay(attempt);
-        tracing::warn!(%error, attempt, retry_in = ?delay, "{what}: the engine is unreachable; retrying");
-        tokio::time::sleep(delay).await;
-    }
-}
-
 fn clamp(slots: u32) -> i32 {
     i32::try_from(slots).unwrap_or(i32::MAX)
 }
@@ -454,7 +415,7 @@ struct HandleInner {
     worker_id: Arc<RwLock<String>>,
     executor: Arc<Executor>,
     stop_listening: CancellationToken,
-    listener: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    action_stream: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
     stopped: CancellationToken,
     fatal: Arc<std::sync::Mutex<Option<Error>>>,
@@ -480,8 +441,8 @@ impl WorkerHandle {
     pub async fn shutdown(&self) -> Result<()> {
         let inner = &self.inner;
         inner.stop_listening.cancel();
-        if let Some(listener) = inner.listener.lock().await.take() {
-            let _ = listener.await;
+        if let Some(stream) = inner.action_stream.lock().await.take() {
+            let _ = stream.await;
         }
         inner.drain(inner.shutdown_timeout).await;
         self.unsubscribe().await

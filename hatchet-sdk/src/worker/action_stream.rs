@@ -1,79 +1,25 @@
-//! The worker's connection: `Register`, then a `ListenV2` stream kept alive by heartbeats
-//! (see [`heartbeat`](super::heartbeat)), re-opened with capped, jittered backoff whenever it
-//! ends, and re-registered when the engine no longer knows the worker (reference §5 steps
-//! 3-4).
+//! The action stream: a `ListenV2` stream kept alive by heartbeats (see
+//! [`heartbeat`](super::heartbeat)), every action handed to the
+//! [`executor`](super::executor), re-opened with capped, jittered backoff whenever it ends,
+//! and the worker registered again (see [`registration`](super::registration)) when the
+//! engine no longer knows it (reference §5 steps 3-4).
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use hatchet_proto::{RuntimeInfo, WorkerListenRequest, WorkerRegisterRequest};
+use hatchet_proto::WorkerListenRequest;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 use crate::worker::executor::Executor;
 use crate::worker::heartbeat::Heartbeater;
+use crate::worker::registration::{Registration, register};
 
-const REGISTER_DEADLINE: Duration = Duration::from_secs(30);
 const POLICY: RetryPolicy = RetryPolicy::RECONNECT;
 /// A stream that lived this long was healthy: its loss starts a fresh backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
-
-/// The worker's labels as last set, at start or by a task.
-pub(crate) type WorkerLabels = Arc<RwLock<HashMap<String, hatchet_proto::WorkerLabels>>>;
-
-/// What the worker registers as.
-#[derive(Debug, Clone)]
-pub(crate) struct Registration {
-    pub(crate) name: String,
-    pub(crate) actions: Vec<String>,
-    /// Shared with the tasks' contexts: labels a task sets are registered again with the
-    /// worker if the engine forgets it.
-    pub(crate) labels: WorkerLabels,
-    pub(crate) slot_config: HashMap<String, i32>,
-}
-
-impl Registration {
-    fn to_proto(&self) -> WorkerRegisterRequest {
-        WorkerRegisterRequest {
-            worker_name: self.name.clone(),
-            actions: self.actions.clone(),
-            services: vec!["default".to_owned()],
-            slots: None,
-            labels: self
-                .labels
-                .read()
-                .map(|labels| labels.clone())
-                .unwrap_or_default(),
-            webhook_id: None,
-            runtime_info: Some(RuntimeInfo {
-                sdk_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-                // The protocol has no value for Rust, and the engine refuses a worker that names
-                // `UNKNOWN` ("invalid sdk"); the `extra` field says which SDK this is.
-                language: None,
-                language_version: None,
-                os: Some(std::env::consts::OS.to_owned()),
-                extra: Some("hatchet-rs".to_owned()),
-            }),
-            slot_config: self.slot_config.clone(),
-        }
-    }
-}
-
-/// Registers and returns the worker id.
-pub(crate) async fn register(transport: &Transport, registration: &Registration) -> Result<String> {
-    let mut dispatcher = transport.dispatcher();
-    let response = tokio::time::timeout(
-        REGISTER_DEADLINE,
-        dispatcher.register(registration.to_proto()),
-    )
-    .await
-    .map_err(|_| Error::Timeout("worker registration took longer than 30 s".to_owned()))??
-    .into_inner();
-    Ok(response.worker_id)
-}
 
 /// Errors after which retrying cannot help: the worker stops and reports them.
 fn is_fatal(error: &Error) -> bool {
