@@ -1,0 +1,108 @@
+//! The worker's fault suite: properties that must hold when things go wrong, checked on the
+//! in-process engine and printed as a table. A program, not a test: it takes a while at full
+//! size and its figures go in the README.
+//!
+//! ```text
+//! cargo run --release -p hatchet-bench --bin hatchet-faults              # full size
+//! cargo run -p hatchet-bench --bin hatchet-faults -- --tasks 1000 --drop-every-ms 100 --block 8  # CI
+//! ```
+//!
+//! - `stream drops`: N no-op tasks while every stream is dropped every second: none lost,
+//!   no attempt executed twice, every result delivered.
+//! - `sigterm`: a worker process gets SIGTERM with 100 tasks in flight (some longer than its
+//!   drain deadline): every task finishes or is reported, none is left running.
+//! - `blocked runtime`: a task blocks the only thread of its worker's runtime: heartbeats
+//!   continue and nothing is reassigned.
+//!
+//! Exits non-zero if any property fails.
+
+mod blocked;
+mod drops;
+mod sigterm;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// What a property check found.
+struct Outcome {
+    name: &'static str,
+    passed: bool,
+    figures: String,
+}
+
+#[derive(Debug, Clone)]
+struct Args {
+    tasks: usize,
+    in_flight: usize,
+    block: Duration,
+    drop_every: Duration,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        tasks: 10_000,
+        in_flight: 100,
+        block: Duration::from_secs(60),
+        drop_every: Duration::from_secs(1),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut number = |name: &str| -> Result<u64, String> {
+            let raw = it.next().ok_or_else(|| format!("{name} needs a number"))?;
+            raw.parse()
+                .map_err(|_| format!("{name} needs a whole number, got `{raw}`"))
+        };
+        match arg.as_str() {
+            "--tasks" => args.tasks = number("--tasks")? as usize,
+            "--in-flight" => args.in_flight = number("--in-flight")? as usize,
+            "--block" => args.block = Duration::from_secs(number("--block")?),
+            "--drop-every-ms" => {
+                args.drop_every = Duration::from_millis(number("--drop-every-ms")?.max(1));
+            }
+            sigterm::CHILD_FLAG => return Err(sigterm::CHILD_FLAG.to_owned()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(sigterm::CHILD_FLAG) {
+        return sigterm::child_main();
+    }
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!(
+                "error: {message}\nusage: hatchet-faults [--tasks N] [--in-flight N] [--block SECS] [--drop-every-ms MS]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut outcomes = Vec::new();
+    outcomes.push(runtime.block_on(drops::run(args.tasks, args.drop_every)));
+    outcomes.push(runtime.block_on(sigterm::run(args.in_flight)));
+    drop(runtime);
+    // Runs its own runtimes: the worker's must have one thread.
+    outcomes.push(blocked::run(args.block));
+    println!("\n| property | result | figures |\n|---|---|---|");
+    for o in &outcomes {
+        let result = if o.passed { "pass" } else { "FAIL" };
+        println!("| {} | {result} | {} |", o.name, o.figures);
+    }
+    if outcomes.iter().all(|o| o.passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,155 @@
+//! SIGTERM to a worker process with tasks in flight, some longer than its drain deadline.
+
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use hatchet_sdk::testing::{TaskStatus, TestEngine};
+use hatchet_sdk::{Client, Context, RunOptions, Task, TaskError, TriggerRequest, Worker, Workflow};
+use serde_json::{Value, json};
+
+use crate::Outcome;
+
+const NAME: &str = "sigterm";
+/// Run as the worker process.
+pub(crate) const CHILD_FLAG: &str = "--sigterm-worker";
+const WORKFLOW: &str = "faults-sigterm";
+/// The child's drain deadline: the 2 s and 4 s tasks outlive it and must be reported.
+const DRAIN: Duration = Duration::from_millis(1500);
+const DURATIONS_MS: [u64; 4] = [200, 1000, 2000, 4000];
+const ABORTED: &str = "the worker shut down before the task finished";
+
+fn workflow() -> Result<Workflow<Value, Value>, hatchet_sdk::DefinitionError> {
+    Workflow::standalone(Task::new(WORKFLOW, |input: Value, _: Context| async move {
+        let ms = input["ms"].as_u64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok::<_, TaskError>(json!({"slept_ms": ms}))
+    }))
+    .build()
+}
+
+/// The worker process: serves until SIGTERM, then drains.
+pub(crate) fn child_main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(_) => return ExitCode::FAILURE,
+    };
+    let served = runtime.block_on(async {
+        let client = Client::from_env()?;
+        let worker = Worker::builder(&client, "faults-sigterm")
+            .slots(1000)
+            .shutdown_timeout(DRAIN)
+            .workflow(&workflow().map_err(|e| hatchet_sdk::Error::InvalidPayload(e.to_string()))?)
+            .build()?;
+        worker.run().await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sigterm worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) async fn run(in_flight: usize) -> Outcome {
+    check(in_flight).await.unwrap_or_else(|e| Outcome {
+        name: NAME,
+        passed: false,
+        figures: format!("error: {e}"),
+    })
+}
+
+/// Kills the child if the check ends early.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn check(in_flight: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let engine = TestEngine::start().await?;
+    let mut child = Child(
+        Command::new(std::env::current_exe()?)
+            .arg(CHILD_FLAG)
+            .envs(engine.env_vars())
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    engine
+        .wait_for(
+            "the worker process to listen",
+            Duration::from_secs(60),
+            |e| e.workers().iter().any(|w| w.listening).then_some(()),
+        )
+        .await?;
+    let client = engine.client();
+    let requests = (0..in_flight)
+        .map(|i| {
+            TriggerRequest::new(
+                WORKFLOW,
+                &json!({"ms": DURATIONS_MS[i % DURATIONS_MS.len()]}),
+            )
+            .map(|r| r.options(RunOptions::new()))
+        })
+        .collect::<hatchet_sdk::Result<Vec<_>>>()?;
+    client.runs().bulk_trigger(requests).await?;
+    engine
+        .wait_for("every task started", Duration::from_secs(60), |e| {
+            // STARTED reported: the worker process holds every task.
+            let started = e
+                .runs()
+                .iter()
+                .filter_map(|r| r.tasks.first())
+                .filter(|t| t.attempts.last().is_some_and(|a| a.started_at.is_some()))
+                .count();
+            (started == in_flight).then_some(())
+        })
+        .await?;
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()?;
+    if !killed.success() {
+        return Err("kill -TERM failed".into());
+    }
+    let exit = loop {
+        if let Some(status) = child.0.try_wait()? {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(60) {
+            return Err("the worker process did not exit within 60 s of SIGTERM".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let exited_after = signalled.elapsed();
+    let runs = engine.runs();
+    let mut finished = 0;
+    let mut reported = 0;
+    let mut lost = 0;
+    for run in &runs {
+        let Some(task) = run.tasks.first() else {
+            continue;
+        };
+        match task.status {
+            TaskStatus::Completed => finished += 1,
+            TaskStatus::Failed if task.error.as_deref() == Some(ABORTED) => reported += 1,
+            _ => lost += 1,
+        }
+    }
+    Ok(Outcome {
+        name: NAME,
+        passed: exit.success() && lost == 0 && finished + reported == in_flight,
+        figures: format!(
+            "{in_flight} tasks in flight (0.2-4 s, drain deadline 1.5 s): {finished} finished, {reported} aborted and reported, {lost} lost; exited {} after {:.1} s",
+            if exit.success() {
+                "cleanly"
+            } else {
+                "with an error"
+            },
+            exited_after.as_secs_f64()
+        ),
+    })
+}
