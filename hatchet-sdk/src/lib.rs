@@ -60,6 +60,8 @@ mod logs;
 mod namespace;
 mod payload;
 mod priority;
+#[cfg(test)]
+mod proptests;
 mod rate_limits;
 mod retry;
 mod runs;
