@@ -194,22 +194,6 @@ impl Executor {
                 .run_body(body_action, body_cancellation, permit, body_deadline)
                 .await
         });
-        // The task's own timeout, enforced here too: if the engine's cancellation never
-        // arrives, the task is cancelled (and aborted after the grace period) anyway, so it
-        // cannot hold its slot forever.
-        let watchdog = tokio::spawn({
-            let (cancellation, abort, grace) =
-                (cancellation.clone(), body.abort_handle(), self.grace);
-            async move {
-                deadline.expired(LOCAL_TIMEOUT_MARGIN).await;
-                tracing::warn!(
-                    "the task ran past its timeout without the engine cancelling it; cancelling it"
-                );
-                cancellation.cancel();
-                tokio::time::sleep(grace).await;
-                abort.abort();
-            }
-        });
         self.attempts().running.insert(
             key.clone(),
             Running {
@@ -218,9 +202,28 @@ impl Executor {
             },
         );
         let executor = self.clone();
+        let (grace, watchdog_cancel) = (self.grace, cancellation.clone());
         tokio::spawn(async move {
-            let joined = body.await;
-            watchdog.abort();
+            let mut body = body;
+            // The task's own timeout, enforced here too: if the engine's cancellation never
+            // arrives, the task is cancelled (and aborted after the grace period) anyway, so
+            // it cannot hold its slot forever.
+            let joined = tokio::select! {
+                joined = &mut body => joined,
+                () = deadline.expired(LOCAL_TIMEOUT_MARGIN) => {
+                    tracing::warn!(
+                        "the task ran past its timeout without the engine cancelling it; cancelling it"
+                    );
+                    watchdog_cancel.cancel();
+                    match tokio::time::timeout(grace, &mut body).await {
+                        Ok(joined) => joined,
+                        Err(_) => {
+                            body.abort();
+                            body.await
+                        }
+                    }
+                }
+            };
             let outcome = match joined {
                 Ok(outcome) => outcome,
                 Err(e) if e.is_panic() => Some(Outcome::Failed {
