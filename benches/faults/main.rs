@@ -14,10 +14,15 @@
 //! - `blocked runtime`: a task blocks the only thread of its worker's runtime: heartbeats
 //!   continue and nothing is reassigned.
 //!
+//! - `engine restart` (with `--live`, against the engine named by `HATCHET_CLIENT_*` and
+//!   started by `scripts/live-engine`): the real engine restarts mid-run; the worker is back
+//!   within 5 s of the engine and every run completes.
+//!
 //! Exits non-zero if any property fails.
 
 mod blocked;
 mod drops;
+mod restart;
 mod sigterm;
 
 use std::process::ExitCode;
@@ -36,6 +41,7 @@ struct Args {
     in_flight: usize,
     block: Duration,
     drop_every: Duration,
+    live: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         in_flight: 100,
         block: Duration::from_secs(60),
         drop_every: Duration::from_secs(1),
+        live: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -59,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--drop-every-ms" => {
                 args.drop_every = Duration::from_millis(number("--drop-every-ms")?.max(1));
             }
+            "--live" => args.live = true,
             sigterm::CHILD_FLAG => return Err(sigterm::CHILD_FLAG.to_owned()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -74,7 +82,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(message) => {
             eprintln!(
-                "error: {message}\nusage: hatchet-faults [--tasks N] [--in-flight N] [--block SECS] [--drop-every-ms MS]"
+                "error: {message}\nusage: hatchet-faults [--tasks N] [--in-flight N] [--block SECS] [--drop-every-ms MS] [--live]"
             );
             return ExitCode::from(2);
         }
@@ -92,6 +100,9 @@ fn main() -> ExitCode {
     let mut outcomes = Vec::new();
     outcomes.push(runtime.block_on(drops::run(args.tasks, args.drop_every)));
     outcomes.push(runtime.block_on(sigterm::run(args.in_flight)));
+    if args.live {
+        outcomes.push(runtime.block_on(restart::run(args.in_flight)));
+    }
     drop(runtime);
     // Runs its own runtimes: the worker's must have one thread.
     outcomes.push(blocked::run(args.block));
