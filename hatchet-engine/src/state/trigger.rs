@@ -155,6 +155,9 @@ impl State {
         let run_id = new_id();
         let idempotency_key = match &version.idempotency {
             Some(config) => {
+                // Deliberate difference: the engine skips such a run silently (it records a CEL
+                // failure and still answers OK, with a run id that never exists); a test is
+                // better served by the error.
                 let key = rules::render_key(config, &spec.input, &spec.metadata)
                     .map_err(Status::invalid_argument)?;
                 if let Some(existing) = self.idempotency_holder(&key, now) {
