@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     outcomes.push(runtime.block_on(drops::run(args.tasks, args.drop_every)));
     outcomes.push(runtime.block_on(sigterm::run(args.in_flight)));
     if args.live {
-        outcomes.push(runtime.block_on(restart::run(args.in_flight)));
+        outcomes.push(runtime.block_on(restart::run()));
     }
     drop(runtime);
     // Runs its own runtimes: the worker's must have one thread.

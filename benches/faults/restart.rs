@@ -14,9 +14,11 @@ use crate::Outcome;
 
 const NAME: &str = "engine restart (live)";
 const BACK_WITHIN: Duration = Duration::from_secs(5);
+/// 200 runs of 250 ms on 4 slots: about 12 s of work around the restart.
+const RUNS: usize = 200;
 
-pub(crate) async fn run(tasks: usize) -> Outcome {
-    check(tasks).await.unwrap_or_else(|e| Outcome {
+pub(crate) async fn run() -> Outcome {
+    check(RUNS).await.unwrap_or_else(|e| Outcome {
         name: NAME,
         passed: false,
         figures: format!("error: {e}"),
@@ -47,7 +49,7 @@ async fn check(tasks: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
                 if let Ok(mut seen) = seen.lock() {
                     seen.push(Instant::now());
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
                 Ok::<_, TaskError>(json!({}))
             }
         })
@@ -55,7 +57,8 @@ async fn check(tasks: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
     )
     .build()?;
     let worker = Worker::builder(&client, "faults-restart")
-        .slots(10)
+        // Few slots and slow tasks: the work outlasts the restart.
+        .slots(4)
         .workflow(&workflow)
         .build()?
         .start()
