@@ -170,7 +170,14 @@ impl Executor {
         let cancellation = CancellationToken::new();
         let executor = self.clone();
         let body_cancellation = cancellation.clone();
+        // The body gets the action with its payload; what stays here for the reports is only
+        // its ids (the payload can be large and lives as long as the task).
         let body_action = action.clone();
+        let action = AssignedAction {
+            action_payload: String::new(),
+            additional_metadata: None,
+            ..action
+        };
         let timeout = self
             .registry
             .get(&action.action_id.to_lowercase())
@@ -180,13 +187,6 @@ impl Executor {
         // The body runs in its own task so it can be aborted, and so a panic surfaces as a
         // JoinError here instead of taking the worker down.
         let permit_slots = self.slots.clone();
-        // STARTED goes out in the background so a slow engine does not hold the task back;
-        // the final event waits for it, keeping the order the engine expects.
-        let started = tokio::spawn({
-            let reporter = self.reporter.clone();
-            let action = action.clone();
-            async move { reporter.started(&action).await }
-        });
         let body = tokio::spawn(async move {
             // The permit moves into the task's Context, so `release_slot` can give it back.
             let permit = permit_slots.acquire_owned().await.ok();
@@ -205,6 +205,11 @@ impl Executor {
         let (grace, watchdog_cancel) = (self.grace, cancellation.clone());
         tokio::spawn(async move {
             let mut body = body;
+            // STARTED goes out from here while the body already runs in its own task, so a
+            // slow engine does not hold the task back; the final event follows it, keeping
+            // the order the engine expects.
+            // Boxed: an RPC future is large, and a task waits here for as long as it runs.
+            Box::pin(executor.reporter.started(&action)).await;
             // The task's own timeout, enforced here too: if the engine's cancellation never
             // arrives, the task is cancelled (and aborted after the grace period) anyway, so
             // it cannot hold its slot forever.
@@ -240,7 +245,6 @@ impl Executor {
                 // (reference §5 step 6).
                 Err(_) => None,
             };
-            let _ = started.await;
             let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             // An engine-initiated cancel gets no event back.
             // The task's log lines go in before its result, as if they were awaited.
@@ -248,7 +252,7 @@ impl Executor {
             if let Some(outcome) =
                 outcome.filter(|_| shutdown_abort || !cancellation.is_cancelled())
             {
-                executor.reporter.finished(&action, outcome).await;
+                Box::pin(executor.reporter.finished(&action, outcome)).await;
             }
             executor.attempts().remember_finished(key);
             executor.idle.notify_waiters();
@@ -285,6 +289,8 @@ impl Executor {
                 });
             }
         };
+        // Parsed: the raw payload is not kept for the task's lifetime.
+        drop(action);
         let span = tracing::info_span!(
             "hatchet.task",
             workflow_run_id = %assignment.workflow_run_id,
