@@ -10,7 +10,8 @@
 //! - `stream drops`: N no-op tasks while every stream is dropped every second: none lost,
 //!   no attempt executed twice, every result delivered.
 //! - `sigterm`: a worker process gets SIGTERM with 100 tasks in flight (some longer than its
-//!   drain deadline): every task finishes or is reported, none is left running.
+//!   drain deadline): every task finishes or is reported, none is left running; with a second
+//!   SIGTERM during a long drain, the worker stops at once and still reports every task.
 //! - `blocked runtime`: a task blocks the only thread of its worker's runtime: heartbeats
 //!   continue and nothing is reassigned.
 //!
@@ -100,6 +101,7 @@ fn main() -> ExitCode {
     let mut outcomes = Vec::new();
     outcomes.push(runtime.block_on(drops::run(args.tasks, args.drop_every)));
     outcomes.push(runtime.block_on(sigterm::run(args.in_flight)));
+    outcomes.push(runtime.block_on(sigterm::run_twice(args.in_flight)));
     if args.live {
         outcomes.push(runtime.block_on(restart::run()));
     }

@@ -15,6 +15,9 @@ pub(crate) const CHILD_FLAG: &str = "--sigterm-worker";
 const WORKFLOW: &str = "faults-sigterm";
 /// The child's drain deadline: the 2 s and 4 s tasks outlive it and must be reported.
 const DRAIN: Duration = Duration::from_millis(1500);
+/// With a second signal the drain deadline is long: the second signal must cut it short.
+const LONG_DRAIN: Duration = Duration::from_secs(60);
+const DRAIN_ENV: &str = "HATCHET_FAULTS_DRAIN_MS";
 const DURATIONS_MS: [u64; 4] = [200, 1000, 2000, 4000];
 const ABORTED: &str = "the worker shut down before the task finished";
 
@@ -37,7 +40,12 @@ pub(crate) fn child_main() -> ExitCode {
         let client = Client::from_env()?;
         let worker = Worker::builder(&client, "faults-sigterm")
             .slots(1000)
-            .shutdown_timeout(DRAIN)
+            .shutdown_timeout(
+                std::env::var(DRAIN_ENV)
+                    .ok()
+                    .and_then(|ms| ms.parse().ok())
+                    .map_or(DRAIN, Duration::from_millis),
+            )
             .workflow(&workflow().map_err(|e| hatchet_sdk::Error::InvalidPayload(e.to_string()))?)
             .build()?;
         worker.run().await
@@ -52,12 +60,23 @@ pub(crate) fn child_main() -> ExitCode {
 }
 
 pub(crate) async fn run(in_flight: usize) -> Outcome {
-    check(in_flight).await.unwrap_or_else(|e| Outcome {
+    check(in_flight, false).await.unwrap_or_else(|e| Outcome {
         name: NAME,
         passed: false,
         figures: format!("error: {e}"),
     })
 }
+
+/// A second SIGTERM during a long drain stops the worker at once, reporting what it aborts.
+pub(crate) async fn run_twice(in_flight: usize) -> Outcome {
+    check(in_flight, true).await.unwrap_or_else(|e| Outcome {
+        name: NAME_TWICE,
+        passed: false,
+        figures: format!("error: {e}"),
+    })
+}
+
+const NAME_TWICE: &str = "second sigterm";
 
 /// Kills the child if the check ends early.
 struct Child(std::process::Child);
@@ -69,12 +88,14 @@ impl Drop for Child {
     }
 }
 
-async fn check(in_flight: usize) -> Result<Outcome, Box<dyn std::error::Error>> {
+async fn check(in_flight: usize, twice: bool) -> Result<Outcome, Box<dyn std::error::Error>> {
     let engine = TestEngine::start().await?;
+    let drain = if twice { LONG_DRAIN } else { DRAIN };
     let mut child = Child(
         Command::new(std::env::current_exe()?)
             .arg(CHILD_FLAG)
             .envs(engine.env_vars())
+            .env(DRAIN_ENV, drain.as_millis().to_string())
             .stdout(Stdio::null())
             .spawn()?,
     );
@@ -109,11 +130,22 @@ async fn check(in_flight: usize) -> Result<Outcome, Box<dyn std::error::Error>> 
         })
         .await?;
     let signalled = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()?;
-    if !killed.success() {
-        return Err("kill -TERM failed".into());
+    let term = |pid: u32| -> Result<(), Box<dyn std::error::Error>> {
+        if Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?
+            .success()
+        {
+            Ok(())
+        } else {
+            Err("kill -TERM failed".into())
+        }
+    };
+    term(child.0.id())?;
+    if twice {
+        // Let the drain begin (the short tasks finish), then signal again.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        term(child.0.id())?;
     }
     let exit = loop {
         if let Some(status) = child.0.try_wait()? {
@@ -139,11 +171,19 @@ async fn check(in_flight: usize) -> Result<Outcome, Box<dyn std::error::Error>> 
             _ => lost += 1,
         }
     }
+    // A second signal must cut the 60 s drain short: out well before the longest task ends.
+    let prompt = !twice || exited_after < Duration::from_secs(3);
     Ok(Outcome {
-        name: NAME,
-        passed: exit.success() && lost == 0 && finished + reported == in_flight,
+        name: if twice { NAME_TWICE } else { NAME },
+        passed: exit.success() && lost == 0 && finished + reported == in_flight && prompt,
         figures: format!(
-            "{in_flight} tasks in flight (0.2-4 s, drain deadline 1.5 s): {finished} finished, {reported} aborted and reported, {lost} lost; exited {} after {:.1} s",
+            "{in_flight} tasks in flight (0.2-4 s, drain deadline {:.1} s{}): {finished} finished, {reported} aborted and reported, {lost} lost; exited {} after {:.1} s",
+            drain.as_secs_f64(),
+            if twice {
+                ", second SIGTERM after 0.5 s"
+            } else {
+                ""
+            },
             if exit.success() {
                 "cleanly"
             } else {

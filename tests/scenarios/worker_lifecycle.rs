@@ -760,3 +760,43 @@ async fn log_lines_are_queued_through_a_blip_and_arrive_in_order_before_the_resu
         .collect();
     assert_eq!(lines, ["one", "two", "three"]);
 }
+
+#[tokio::test]
+async fn run_until_serves_until_its_future_resolves_then_drains() {
+    // In-process: the test waits for the worker's registration through the engine's records
+    // (run_until gives no handle to wait on).
+    let Some(h) = Harness::in_process("waits on the engine's worker records").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let workflow = standalone(Task::new("until", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({"served": true}))
+    }));
+    let worker = hatchet_sdk::Worker::builder(&h.client, "until-worker")
+        .workflow(&workflow)
+        .build()
+        .expect("worker");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    engine
+        .wait_for("the worker to listen", WAIT, |e| {
+            e.workers()
+                .iter()
+                .any(|w| w.name == "until-worker" && w.listening)
+                .then_some(())
+        })
+        .await
+        .expect("registered");
+    let output = within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("served while running");
+    assert_eq!(output, json!({"served": true}));
+    assert!(!serving.is_finished());
+    stop.send(()).expect("still serving");
+    within(serving)
+        .await
+        .expect("joined")
+        .expect("a clean shutdown");
+}
