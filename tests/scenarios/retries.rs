@@ -266,3 +266,40 @@ async fn macro_declared_retries_retry_and_non_retryable_errors_do_not() {
         .unwrap_err();
     assert!(err.to_string().contains("negative amount"), "{err}");
 }
+
+#[tokio::test]
+async fn constant_backoff_waits_the_same_delay_before_every_retry() {
+    const DELAY: Duration = Duration::from_secs(2);
+    let starts = Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
+    let seen = starts.clone();
+    let task = Task::new("steady", move |_: Value, ctx: Context| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().expect("starts").push(std::time::Instant::now());
+            if ctx.retry_count() < 2 {
+                return Err(TaskError::new("not yet"));
+            }
+            Ok::<_, TaskError>(json!({"attempts": ctx.retry_count() + 1}))
+        }
+    })
+    .retries(2)
+    .backoff(Backoff::constant(DELAY));
+    let workflow: Workflow<Value, Value> = Workflow::standalone(task).build().expect("valid");
+    let h = Harness::start().await;
+    h.worker("steady-worker", |w| w.workflow(&workflow)).await;
+    let output = within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("succeeds on the third attempt");
+    assert_eq!(output, json!({"attempts": 3}));
+    let starts = starts.lock().expect("starts").clone();
+    assert_eq!(starts.len(), 3);
+    for pair in starts.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        // Constant: every gap is the delay (the engine's exponential rule would double it).
+        assert!(
+            gap >= DELAY - Duration::from_millis(200)
+                && gap < DELAY * 2 + Duration::from_millis(1500),
+            "retry gap {gap:?}, want about {DELAY:?}"
+        );
+    }
+}

@@ -2,10 +2,17 @@
 //!
 //! The engine has one backoff rule: with a factor `f` and a cap `m` seconds, retry `n` (1 for
 //! the first retry) waits `min(f^n, m)` seconds, without jitter; without a factor a failed
-//! task is queued again at once. Exponential backoff maps onto that rule
-//! exactly. A constant delay can only be expressed for one second (`f = 1`), and linear
-//! backoff not at all, so this module offers no such constructors instead of approximating
-//! them behind the user's back.
+//! task is queued again at once. Two kinds of backoff map onto that rule exactly:
+//!
+//! - exponential, `f^n` capped at `m` ([`Backoff::exponential`]);
+//! - constant, `c` whole seconds from 1 to 1000 ([`Backoff::constant`]): `f = m = c`, so retry
+//!   `n` waits `min(c^n, c) = c`.
+//!
+//! Linear backoff, and an exponential curve that starts at one second (`1, 2, 4, ...`), are
+//! not expressible by the engine (`f^1` is the first delay, and there is no additive term).
+//! This module offers no constructor for them rather than approximate them behind the user's
+//! back: use [`Backoff::exponential`] with the factor of the first delay you want, or
+//! [`Backoff::constant`].
 
 use std::time::Duration;
 
@@ -27,6 +34,8 @@ const MAX_CAP_SECONDS: u64 = 86_400;
 pub struct Backoff {
     factor: f32,
     max_delay: Option<Duration>,
+    /// Set by [`Backoff::constant`], for its own error message.
+    constant: Option<Duration>,
 }
 
 impl Backoff {
@@ -36,12 +45,33 @@ impl Backoff {
         Self {
             factor,
             max_delay: None,
+            constant: None,
         }
     }
 
-    /// Waits one second before every retry (the only constant delay the engine can express).
+    /// Waits `delay` before every retry: whole seconds from 1 s to 1000 s (as the engine's
+    /// factor and cap, `min(c^n, c) = c`). Anything else is refused when the definition is
+    /// built.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hatchet_sdk::Backoff;
+    /// let every_30s = Backoff::constant(Duration::from_secs(30));
+    /// assert_eq!(every_30s.delay_before_retry(4), Duration::from_secs(30));
+    /// ```
+    pub fn constant(delay: Duration) -> Self {
+        #[allow(clippy::cast_precision_loss)] // whole seconds up to 1000 are exact in f32
+        let seconds = delay.as_secs() as f32;
+        Self {
+            factor: seconds,
+            max_delay: Some(delay),
+            constant: Some(delay),
+        }
+    }
+
+    /// Waits one second before every retry.
     pub fn one_second() -> Self {
-        Self::exponential(1.0)
+        Self::constant(Duration::from_secs(1))
     }
 
     /// Caps each delay; must be whole seconds between 1 s and one day.
@@ -62,6 +92,13 @@ impl Backoff {
     /// `(backoff_factor, backoff_max_seconds)` as sent to the engine, checked against its
     /// ranges.
     pub(crate) fn to_engine(self) -> Result<(f32, i32), DefinitionError> {
+        if let Some(delay) = self.constant
+            && (delay.subsec_nanos() != 0 || !(1..=1000).contains(&delay.as_secs()))
+        {
+            return Err(DefinitionError::new(format!(
+                "a constant backoff of {delay:?} cannot be expressed: the engine waits min(factor^n, max) seconds, so a constant delay must be whole seconds from 1 s to 1000 s (its factor)"
+            )));
+        }
         if !(1.0..=1000.0).contains(&self.factor) || self.factor.is_nan() {
             return Err(DefinitionError::new(format!(
                 "backoff factor {} is out of range: the engine accepts 1 to 1000",
@@ -102,6 +139,30 @@ mod tests {
             Backoff::exponential(3.0).to_engine().expect("valid"),
             (3.0, 86_400)
         );
+    }
+
+    #[test]
+    fn constant_delays_are_factor_and_cap_of_the_same_seconds() {
+        for secs in [1u64, 5, 30, 1000] {
+            let b = Backoff::constant(Duration::from_secs(secs));
+            #[allow(clippy::cast_precision_loss)]
+            let factor = secs as f32;
+            assert_eq!(b.to_engine().expect("valid"), (factor, secs as i32));
+            for retry in 1..=6 {
+                assert_eq!(b.delay_before_retry(retry), Duration::from_secs(secs));
+            }
+        }
+        for delay in [
+            Duration::ZERO,
+            Duration::from_millis(1500),
+            Duration::from_secs(1001),
+        ] {
+            let err = Backoff::constant(delay).to_engine().unwrap_err();
+            assert!(
+                err.to_string().contains("whole seconds from 1 s to 1000 s"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
