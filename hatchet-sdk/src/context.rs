@@ -379,6 +379,24 @@ impl Context {
         self.inner.cancellation.is_cancelled()
     }
 
+    /// The value of type `T` registered on the worker with
+    /// [`WorkerBuilder::data`](crate::worker::WorkerBuilder::data), shared by every task.
+    ///
+    /// Fails, naming the type, if the worker has none (or the task does not run on a worker);
+    /// that failure is not retried, since a retry would not find it either.
+    pub fn data<T: Send + Sync + 'static>(&self) -> Result<Arc<T>> {
+        self.inner
+            .worker
+            .as_ref()
+            .and_then(|worker| worker.data.get::<T>())
+            .ok_or_else(|| {
+                Error::InvalidPayload(format!(
+                    "no shared value of type `{}` is registered on this worker: add it with WorkerBuilder::data(..)",
+                    std::any::type_name::<T>()
+                ))
+            })
+    }
+
     /// Resolves when the engine cancels this task.
     pub async fn cancelled(&self) {
         self.inner.cancellation.cancelled().await;

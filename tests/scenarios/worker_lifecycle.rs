@@ -800,3 +800,58 @@ async fn run_until_serves_until_its_future_resolves_then_drains() {
         .expect("joined")
         .expect("a clean shutdown");
 }
+
+/// State a worker shares with its tasks, as a pool or a client would be.
+#[derive(Debug, Default)]
+struct Visits(AtomicU32);
+
+#[tokio::test]
+async fn tasks_read_the_state_their_worker_shares() {
+    let h = Harness::start().await;
+    let counter = standalone(Task::new(
+        "count-visits",
+        |_: Value, ctx: Context| async move {
+            let visits = ctx.data::<Visits>()?;
+            let n = visits.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok::<_, TaskError>(json!({"visit": n}))
+        },
+    ));
+    h.worker("stateful", |w| w.data(Visits::default()).workflow(&counter))
+        .await;
+    for expected in 1..=2 {
+        let output = within(counter.run(&h.client, &json!({})))
+            .await
+            .expect("state found");
+        assert_eq!(output, json!({"visit": expected}));
+    }
+}
+
+#[tokio::test]
+async fn a_task_asking_for_state_nobody_registered_fails_naming_the_type() {
+    let h = Harness::start().await;
+    let lonely = standalone(
+        Task::new("no-state", |_: Value, ctx: Context| async move {
+            ctx.data::<Visits>()?;
+            Ok::<_, TaskError>(json!({}))
+        })
+        .retries(3),
+    );
+    h.worker("stateless", |w| w.workflow(&lonely)).await;
+    let err = within(lonely.run(&h.client, &json!({}))).await.unwrap_err();
+    let hatchet_sdk::Error::RunFailed(failure) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        failure.errors[0].1.contains("Visits")
+            && failure.errors[0].1.contains("WorkerBuilder::data"),
+        "{failure}"
+    );
+    if let Some(engine) = h.local() {
+        let run = engine.run(&failure.run_id).expect("run");
+        assert_eq!(
+            run.tasks[0].attempts.len(),
+            1,
+            "not retried: a retry would not find it either"
+        );
+    }
+}

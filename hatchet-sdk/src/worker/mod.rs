@@ -37,6 +37,25 @@ use reporter::Reporter;
 pub(crate) struct WorkerLink {
     pub(crate) id: Arc<RwLock<String>>,
     pub(crate) labels: registration::WorkerLabels,
+    pub(crate) data: Arc<SharedData>,
+}
+
+/// Values registered with [`WorkerBuilder::data`], by type.
+#[derive(Default)]
+pub(crate) struct SharedData(HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>);
+
+impl std::fmt::Debug for SharedData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedData({} values)", self.0.len())
+    }
+}
+
+impl SharedData {
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.0
+            .get(&std::any::TypeId::of::<T>())
+            .and_then(|value| value.clone().downcast::<T>().ok())
+    }
 }
 
 impl WorkerLink {
@@ -64,6 +83,7 @@ pub struct WorkerBuilder {
     shutdown_timeout: Duration,
     cancel_grace_period: Duration,
     startup_timeout: Duration,
+    data: SharedData,
     errors: Vec<String>,
 }
 
@@ -120,6 +140,35 @@ impl WorkerBuilder {
     /// it is aborted (default 1 s).
     pub fn cancel_grace_period(mut self, grace: Duration) -> Self {
         self.cancel_grace_period = grace;
+        self
+    }
+
+    /// Shares `value` with every task this worker runs, read with
+    /// [`Context::data`](crate::Context::data): a database pool, an HTTP client, settings.
+    /// One value per type; registering a type again replaces it.
+    ///
+    /// ```no_run
+    /// # use hatchet_sdk::{task, Context, TaskError, Worker};
+    /// # use serde_json::{json, Value};
+    /// #[derive(Debug)]
+    /// struct Settings { greeting: String }
+    ///
+    /// #[task]
+    /// async fn greet(_input: Value, ctx: Context) -> Result<Value, TaskError> {
+    ///     let settings = ctx.data::<Settings>()?;
+    ///     Ok(json!({"message": settings.greeting}))
+    /// }
+    /// # async fn demo(client: hatchet_sdk::Client) -> hatchet_sdk::Result<()> {
+    /// let worker = Worker::builder(&client, "greeter")
+    ///     .data(Settings { greeting: "hello".into() })
+    ///     .register::<greet>()
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn data<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.data
+            .0
+            .insert(std::any::TypeId::of::<T>(), Arc::new(value));
         self
     }
 
@@ -219,6 +268,7 @@ impl Worker {
             shutdown_timeout: Duration::from_secs(25),
             cancel_grace_period: Duration::from_secs(1),
             startup_timeout: Duration::from_secs(300),
+            data: SharedData::default(),
             errors: Vec::new(),
         }
     }
@@ -294,6 +344,7 @@ impl Worker {
             WorkerLink {
                 id: worker_id.clone(),
                 labels: registration.labels.clone(),
+                data: Arc::new(b.data),
             },
             total_slots,
             b.cancel_grace_period,
