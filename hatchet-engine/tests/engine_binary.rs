@@ -4,10 +4,13 @@
 //!
 //! The full interop suite, with checks of the engine's records, runs against the same engine
 //! in-process (`tests/interop` of the workspace); this test proves the packaged binary is that
-//! engine. Python comes from `HATCHET_PYTHON`, else the workspace's `.venv`; without it the
-//! test prints SKIPPED, or fails when `CI=true`.
+//! engine. Python comes from `HATCHET_PYTHON`, else the workspace's `.venv`, created on
+//! first use by `scripts/python-venv`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test: failures should be loud
+
+#[path = "../../tests/src/python.rs"]
+mod python;
 
 #[path = "../../tests/interop/process.rs"]
 #[allow(dead_code)]
@@ -27,21 +30,8 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HATCHET_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = workspace_root().join(".venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    let message =
-        "no Python with the official hatchet-sdk: run `scripts/python-venv` or set HATCHET_PYTHON";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED engine binary interop: {message}");
-    None
+fn python() -> PathBuf {
+    python::official_python_for("engine binary interop", &workspace_root())
 }
 
 /// Kills the binary when the test ends, however it ends.
@@ -96,7 +86,7 @@ fn start_engine() -> (Engine, Vec<(String, String)>) {
 
 #[tokio::test]
 async fn official_python_sdk_runs_against_the_engine_binary() {
-    let Some(python) = python() else { return };
+    let python = python();
     let (_engine, mut env) = start_engine();
     for (key, value) in [
         ("no_proxy", "127.0.0.1,localhost"),

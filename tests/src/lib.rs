@@ -10,30 +10,11 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+mod python;
+
 /// The Python interpreter with the pinned official SDK: `HATCHET_PYTHON`, else the
-/// workspace's `.venv` made by `scripts/python-venv`.
-///
-/// Without one, `suite` is skipped with a printed `SKIPPED` line, except under `CI=true`,
-/// where a missing prerequisite fails the run.
-pub fn official_python(suite: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HATCHET_PYTHON") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.exists(),
-            "HATCHET_PYTHON is set to {}, which does not exist",
-            path.display()
-        );
-        return Some(path);
-    }
-    let venv = workspace_root().join(".venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    let message = "no Python with the official hatchet-sdk: run `scripts/python-venv` \
-                   (creates .venv) or set HATCHET_PYTHON";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED {suite}: {message}");
-    None
+/// workspace's `.venv`, created on first use by `scripts/python-venv`. A suite that cannot
+/// get one fails with the command to run; it is never skipped.
+pub fn official_python(suite: &str) -> PathBuf {
+    python::official_python_for(suite, &workspace_root())
 }
