@@ -17,7 +17,7 @@ use crate::labels::LabelValue;
 use crate::payload::{self, Metadata};
 use crate::retry::RetryPolicy;
 use crate::runs::{ParentLink, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
-use crate::workflow::IntoEngineDuration;
+use crate::workflow::{IntoEngineDuration, TypedRunRef, WorkflowDefinition};
 
 /// The log levels the engine shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -560,7 +560,79 @@ impl Context {
         Ok(())
     }
 
-    /// Starts a child run of `workflow`, linked to this task. Each spawn from one attempt gets
+    /// Starts a child run of the workflow type `W` (declared with `#[workflow]` or `#[task]`),
+    /// linked to this task, and returns a typed handle. As with
+    /// [`spawn_child`](Self::spawn_child), a retried task gets its existing children back
+    /// instead of new ones, and cancelling this run cancels them.
+    ///
+    /// ```no_run
+    /// # use hatchet_sdk::{task, ChildOptions, Context, TaskError};
+    /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Square { n: i64 }
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Squared { value: i64 }
+    /// #[task]
+    /// async fn square(input: Square, _ctx: Context) -> Result<Squared, TaskError> {
+    ///     Ok(Squared { value: input.n * input.n })
+    /// }
+    ///
+    /// #[task]
+    /// async fn sum(input: Vec<i64>, ctx: Context) -> Result<Squared, TaskError> {
+    ///     let mut total = 0;
+    ///     for n in input {
+    ///         total += ctx.run::<square>(&Square { n }, ChildOptions::new()).await?.value;
+    ///     }
+    ///     Ok(Squared { value: total })
+    /// }
+    /// ```
+    pub async fn spawn<W: WorkflowDefinition>(
+        &self,
+        input: &W::Input,
+        options: ChildOptions,
+    ) -> Result<TypedRunRef<W::Output>> {
+        let workflow = W::definition()?;
+        let run = self
+            .spawn_child(workflow.name().to_owned(), input, options)
+            .await?;
+        Ok(workflow.typed(run))
+    }
+
+    /// Runs a child of the workflow type `W` and waits for its typed output; see
+    /// [`spawn`](Self::spawn).
+    pub async fn run<W: WorkflowDefinition>(
+        &self,
+        input: &W::Input,
+        options: ChildOptions,
+    ) -> Result<W::Output> {
+        self.spawn::<W>(input, options).await?.result().await
+    }
+
+    /// Starts many children of the workflow type `W` in one call, in the order given.
+    ///
+    /// The children are collected before the call, so an iterator borrowing the task's input
+    /// (`input.iter().map(..)`) does not have to live across the await.
+    pub fn spawn_many<W: WorkflowDefinition>(
+        &self,
+        children: impl IntoIterator<Item = (W::Input, ChildOptions)>,
+    ) -> impl std::future::Future<Output = Result<Vec<TypedRunRef<W::Output>>>> + Send + '_
+    where
+        W::Output: Send,
+    {
+        let children: Vec<(W::Input, ChildOptions)> = children.into_iter().collect();
+        async move {
+            let workflow = W::definition()?;
+            let name = workflow.name().to_owned();
+            let runs = self
+                .spawn_children(
+                    children
+                        .into_iter()
+                        .map(|(input, options)| (name.clone(), input, options)),
+                )
+                .await?;
+            Ok(runs.into_iter().map(|run| workflow.typed(run)).collect())
+        }
+    }
+
+    /// Starts a child run of `workflow` by name (the untyped form of [`spawn`](Self::spawn)),
+    /// linked to this task. Each spawn from one attempt gets
     /// the next child index, so a retried task that spawns again gets the same child runs
     /// back instead of duplicates (reference §3.3).
     pub async fn spawn_child(

@@ -99,3 +99,63 @@ async fn a_retried_parent_gets_its_existing_child_back() {
         assert_eq!(output["child"], json!(children[0].id));
     }
 }
+
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+struct Numbers {
+    ns: Vec<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Total {
+    total: i64,
+}
+
+/// Spawns typed children, then fails its first attempt: the retry must get the same
+/// children back.
+#[task(retries = 1)]
+async fn sum_typed(input: Numbers, ctx: Context) -> Result<Total, TaskError> {
+    let children = ctx
+        .spawn_many::<square>(
+            input
+                .ns
+                .iter()
+                .map(|n| (Square { n: *n }, ChildOptions::new())),
+        )
+        .await?;
+    let mut total = 0;
+    for child in children {
+        let squared: Squared = child.result().await?;
+        total += squared.value;
+    }
+    let last = *input.ns.last().unwrap_or(&0);
+    // The typed single-child form too.
+    let again: Squared = ctx
+        .run::<square>(&Square { n: last }, ChildOptions::new())
+        .await?;
+    total += again.value;
+    if ctx.retry_count() == 0 {
+        return Err(TaskError::new("failing once after spawning the children"));
+    }
+    Ok(Total { total })
+}
+
+#[tokio::test]
+async fn typed_children_return_typed_outputs_and_are_not_duplicated_on_retry() {
+    let h = Harness::start().await;
+    h.worker("typed-child-worker", |w| {
+        w.register::<sum_typed>().register::<square>().slots(8)
+    })
+    .await;
+    let output = within(h.client.run::<sum_typed>(&Numbers { ns: vec![1, 2, 3] }))
+        .await
+        .expect("run");
+    assert_eq!(output, Total { total: 14 + 9 });
+    if let Some(engine) = h.local() {
+        let children = engine
+            .runs()
+            .into_iter()
+            .filter(|r| r.parent_task_id.is_some())
+            .count();
+        assert_eq!(children, 4, "the retry got its four children back");
+    }
+}

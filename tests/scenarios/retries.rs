@@ -293,12 +293,19 @@ async fn constant_backoff_waits_the_same_delay_before_every_retry() {
     assert_eq!(output, json!({"attempts": 3}));
     let starts = starts.lock().expect("starts").clone();
     assert_eq!(starts.len(), 3);
+    // Every retry waits at least the delay. In-process the gaps are exact enough to tell
+    // constant from exponential (whose second gap would be 4 s); the real engine polls its
+    // retry queue, and 2 s gaps were seen to run up to 5 s longer there, so live only the
+    // lower bound is checked.
+    let upper = if h.local().is_some() {
+        DELAY * 2 - Duration::from_millis(200)
+    } else {
+        Duration::from_secs(30)
+    };
     for pair in starts.windows(2) {
         let gap = pair[1].duration_since(pair[0]);
-        // Constant: every gap is the delay (the engine's exponential rule would double it).
         assert!(
-            gap >= DELAY - Duration::from_millis(200)
-                && gap < DELAY * 2 + Duration::from_millis(1500),
+            gap >= DELAY - Duration::from_millis(200) && gap < upper,
             "retry gap {gap:?}, want about {DELAY:?}"
         );
     }

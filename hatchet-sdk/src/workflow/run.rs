@@ -103,7 +103,7 @@ impl<I: Serialize, O: FromRunOutput> Workflow<I, O> {
         Ok(runs.into_iter().map(|run| self.typed(run)).collect())
     }
 
-    fn typed(&self, run: WorkflowRunRef) -> TypedRunRef<O> {
+    pub(crate) fn typed(&self, run: WorkflowRunRef) -> TypedRunRef<O> {
         TypedRunRef {
             run,
             output_task: self.def.output_task.clone(),
