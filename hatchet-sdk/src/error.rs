@@ -47,6 +47,15 @@ pub enum Error {
     #[error("already exists: {0}")]
     AlreadyExists(String),
 
+    /// A worker's start-up or shutdown hook failed.
+    #[error("the worker's {hook} hook failed: {message}")]
+    WorkerHook {
+        /// `on_start` or `on_shutdown`.
+        hook: &'static str,
+        /// The hook's error.
+        message: String,
+    },
+
     /// The run was cancelled (by a client, a concurrency strategy, a timeout while queued or
     /// a cancel condition) before it finished: it has no output.
     #[error("workflow run {run_id} was cancelled")]

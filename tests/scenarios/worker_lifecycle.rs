@@ -855,3 +855,56 @@ async fn a_task_asking_for_state_nobody_registered_fails_naming_the_type() {
         );
     }
 }
+
+#[tokio::test]
+async fn start_and_shutdown_hooks_run_around_the_worker() {
+    let h = Harness::start().await;
+    let events = Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    let (on_start, on_task, on_stop) = (events.clone(), events.clone(), events.clone());
+    let workflow = standalone(Task::new("hooked", move |_: Value, _: Context| {
+        let on_task = on_task.clone();
+        async move {
+            on_task.lock().expect("events").push("task");
+            Ok::<_, TaskError>(json!({}))
+        }
+    }));
+    let worker = hatchet_sdk::Worker::builder(&h.client, "hooked-worker")
+        .workflow(&workflow)
+        .on_start(move || async move {
+            on_start.lock().expect("events").push("start");
+            Ok(())
+        })
+        .on_shutdown(move || async move {
+            on_stop.lock().expect("events").push("shutdown");
+            Ok(())
+        })
+        .build()
+        .expect("worker")
+        .start()
+        .await
+        .expect("starts");
+    within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("runs");
+    worker.shutdown().await.expect("clean shutdown");
+    let _ = worker.shutdown().await;
+    assert_eq!(
+        *events.lock().expect("events"),
+        ["start", "task", "shutdown"],
+        "each hook ran once, in order"
+    );
+
+    let failing = hatchet_sdk::Worker::builder(&h.client, "unready")
+        .workflow(&workflow)
+        .on_start(|| async { Err("the database is unreachable".into()) })
+        .build()
+        .expect("worker");
+    match within(failing.start()).await {
+        Err(hatchet_sdk::Error::WorkerHook { hook, message }) => {
+            assert_eq!(hook, "on_start");
+            assert!(message.contains("database is unreachable"), "{message}");
+        }
+        Err(other) => panic!("expected the hook's error, got {other:?}"),
+        Ok(_) => panic!("the worker started although its on_start hook failed"),
+    }
+}

@@ -84,7 +84,35 @@ pub struct WorkerBuilder {
     cancel_grace_period: Duration,
     startup_timeout: Duration,
     data: SharedData,
+    on_start: Option<Hook>,
+    on_shutdown: Option<Hook>,
     errors: Vec<String>,
+}
+
+/// A start-up or shutdown hook.
+struct Hook(
+    Box<
+        dyn FnOnce() -> futures::future::BoxFuture<'static, std::result::Result<(), HookError>>
+            + Send
+            + Sync,
+    >,
+);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+/// What a hook may fail with.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+fn hook<F, Fut>(f: F) -> Hook
+where
+    F: FnOnce() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = std::result::Result<(), HookError>> + Send + 'static,
+{
+    Hook(Box::new(move || Box::pin(f())))
 }
 
 impl WorkerBuilder {
@@ -169,6 +197,40 @@ impl WorkerBuilder {
         self.data
             .0
             .insert(std::any::TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// Runs `hook` when the worker starts, before it registers with the engine, so no task
+    /// arrives before what it needs is ready (open a pool, warm a cache). If it fails,
+    /// [`Worker::start`] fails with [`Error::WorkerHook`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_sdk::Client, wf: hatchet_sdk::Workflow) -> hatchet_sdk::Result<()> {
+    /// let worker = hatchet_sdk::Worker::builder(&client, "etl")
+    ///     .workflow(&wf)
+    ///     .on_start(|| async { println!("warming up"); Ok(()) })
+    ///     .on_shutdown(|| async { println!("flushing"); Ok(()) })
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_start<F, Fut>(mut self, f: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::result::Result<(), HookError>> + Send + 'static,
+    {
+        self.on_start = Some(hook(f));
+        self
+    }
+
+    /// Runs `hook` once when the worker stops (after its tasks drained, before it
+    /// unsubscribes), however it stops: shutdown, a second signal, or a refusal by the
+    /// engine. A failure is logged and returned by the shutdown.
+    pub fn on_shutdown<F, Fut>(mut self, f: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::result::Result<(), HookError>> + Send + 'static,
+    {
+        self.on_shutdown = Some(hook(f));
         self
     }
 
@@ -269,6 +331,8 @@ impl Worker {
             cancel_grace_period: Duration::from_secs(1),
             startup_timeout: Duration::from_secs(300),
             data: SharedData::default(),
+            on_start: None,
+            on_shutdown: None,
             errors: Vec::new(),
         }
     }
@@ -280,7 +344,13 @@ impl Worker {
     /// retried in the background.
     #[must_use = "the worker runs until WorkerHandle::shutdown is called"]
     pub async fn start(self) -> Result<WorkerHandle> {
-        let b = self.builder;
+        let mut b = self.builder;
+        if let Some(on_start) = b.on_start.take() {
+            (on_start.0)().await.map_err(|e| Error::WorkerHook {
+                hook: "on_start",
+                message: e.to_string(),
+            })?;
+        }
         let transport = b.client.transport().clone();
         let ns = b.client.config().namespace().clone();
 
@@ -382,6 +452,7 @@ impl Worker {
                 shutdown_timeout: b.shutdown_timeout,
                 stopped,
                 fatal,
+                on_shutdown: std::sync::Mutex::new(b.on_shutdown),
             }),
         })
     }
@@ -413,6 +484,7 @@ impl Worker {
                 // Refused for good: finish (or report) what is running before returning.
                 if stopped.is_err() {
                     handle.inner.drain(handle.inner.shutdown_timeout).await;
+                    let _ = handle.inner.run_shutdown_hook().await;
                 }
                 return stopped;
             }
@@ -470,6 +542,7 @@ struct HandleInner {
     shutdown_timeout: Duration,
     stopped: CancellationToken,
     fatal: Arc<std::sync::Mutex<Option<Error>>>,
+    on_shutdown: std::sync::Mutex<Option<Hook>>,
 }
 
 impl WorkerHandle {
@@ -496,7 +569,8 @@ impl WorkerHandle {
             let _ = stream.await;
         }
         inner.drain(inner.shutdown_timeout).await;
-        self.unsubscribe().await
+        let hooked = inner.run_shutdown_hook().await;
+        self.unsubscribe().await.and(hooked)
     }
 
     /// Stops now: aborts every running task, waits (briefly) for their FAILED reports so the
@@ -505,7 +579,8 @@ impl WorkerHandle {
         let inner = &self.inner;
         inner.stop_listening.cancel();
         inner.drain(Duration::ZERO).await;
-        self.unsubscribe().await
+        let hooked = inner.run_shutdown_hook().await;
+        self.unsubscribe().await.and(hooked)
     }
 
     async fn unsubscribe(&self) -> Result<()> {
@@ -542,6 +617,25 @@ impl WorkerHandle {
 }
 
 impl HandleInner {
+    /// Runs the shutdown hook the first time it is called.
+    async fn run_shutdown_hook(&self) -> Result<()> {
+        let hook = self
+            .on_shutdown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match hook {
+            None => Ok(()),
+            Some(hook) => (hook.0)().await.map_err(|e| {
+                tracing::error!(error = %e, "the worker's on_shutdown hook failed");
+                Error::WorkerHook {
+                    hook: "on_shutdown",
+                    message: e.to_string(),
+                }
+            }),
+        }
+    }
+
     /// Waits up to `timeout` for running tasks, aborts the rest, then waits for the reports
     /// of what it aborted (they race process exit otherwise).
     async fn drain(&self, timeout: Duration) {
