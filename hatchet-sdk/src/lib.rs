@@ -87,7 +87,7 @@ pub use runs::{
     ScheduledRuns, StreamChunk, TaskDetails, TaskSelector, TriggerRequest, WorkflowRunRef,
 };
 pub use task::{NonRetryable, TaskError};
-pub use worker::{HookError, Worker, WorkerBuilder, WorkerHandle};
+pub use worker::{HookError, Worker, WorkerBuilder, WorkerHandle, WorkerStats};
 pub use workflow::{
     Backoff, Concurrency, ConcurrencyStrategy, Condition, DefaultFilter, DefinitionError,
     DurationError, Idempotency, IdempotencyMethod, RateLimit, StickyStrategy, Task, TypedRunRef,

@@ -908,3 +908,63 @@ async fn start_and_shutdown_hooks_run_around_the_worker() {
         Ok(_) => panic!("the worker started although its on_start hook failed"),
     }
 }
+
+/// One HTTP/1.1 GET on the health endpoint: (status code, body).
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", addr.port()))
+        .await
+        .expect("connect to the health endpoint");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_health_endpoint_reports_liveness_readiness_and_metrics() {
+    let h = Harness::start().await;
+    let workflow = standalone(Task::new("measured", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({}))
+    }));
+    let worker = h
+        .worker("measured-worker", |w| {
+            w.slots(7).healthcheck(0).workflow(&workflow)
+        })
+        .await;
+    let addr = worker.healthcheck_addr().expect("the endpoint listens");
+    within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("runs");
+    let stats = worker.stats();
+    assert_eq!(
+        (stats.slots, stats.completed, stats.failed),
+        (7, 1, 0),
+        "{stats:?}"
+    );
+    assert!(stats.is_ready(), "{stats:?}");
+    assert_eq!(within(http_get(addr, "/health")).await.0, 200);
+    assert_eq!(within(http_get(addr, "/ready")).await.0, 200);
+    let (status, metrics) = within(http_get(addr, "/metrics")).await;
+    assert_eq!(status, 200);
+    for line in [
+        "hatchet_worker_slots 7",
+        "hatchet_worker_completed_total 1",
+        "hatchet_worker_ready 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    worker.shutdown().await.expect("shutdown");
+    assert!(worker.is_stopped());
+    assert!(!worker.stats().listening);
+}

@@ -108,6 +108,10 @@ pub(crate) async fn run(
                 }
             }
             Ended::Lost { reason, delivered } => {
+                executor
+                    .counters
+                    .reconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 failures = failures_after_loss(failures, delivered, connected_at.elapsed());
                 tracing::info!(worker_id = %id, failures, %reason, "action stream lost; reconnecting");
                 if sleep_or_shutdown(POLICY.delay(failures), &shutdown).await {
@@ -148,7 +152,7 @@ async fn connection(
     // Heartbeats start before the stream is read: an engine may send the stream's headers
     // only with the first action, and it assigns nothing to a worker without fresh
     // heartbeats.
-    let mut heartbeats = heartbeater.spawn(worker_id.to_owned());
+    let mut heartbeats = heartbeater.spawn(worker_id.to_owned(), executor.counters.clone());
     let mut dispatcher = transport.dispatcher();
     let open = dispatcher.listen_v2(WorkerListenRequest {
         worker_id: worker_id.to_owned(),
@@ -165,6 +169,7 @@ async fn connection(
                 error => lost(error.to_string(), false),
             },
             Ok(response) => {
+                executor.counters.listening.store(true, std::sync::atomic::Ordering::Relaxed);
                 let mut stream = response.into_inner();
                 loop {
                     tokio::select! {
@@ -184,6 +189,10 @@ async fn connection(
         },
     };
     heartbeats.abort();
+    executor
+        .counters
+        .listening
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     ended
 }
 

@@ -16,6 +16,7 @@ use crate::context::{Assignment, Context, Deadline};
 use crate::task::ErasedTask;
 use crate::worker::WorkerLink;
 use crate::worker::reporter::{Outcome, Reporter};
+use crate::worker::stats::Counters;
 
 /// How long a task's result waits for its queued log lines.
 const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(5);
@@ -81,6 +82,8 @@ pub(crate) struct Executor {
     idle: Notify,
     /// Set when the shutdown deadline aborts what is still running.
     shutting_down: AtomicBool,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) total_slots: usize,
 }
 
 impl std::fmt::Debug for Executor {
@@ -99,6 +102,7 @@ impl Executor {
         worker: WorkerLink,
         slots: usize,
         grace: Duration,
+        counters: Arc<Counters>,
     ) -> Arc<Self> {
         Arc::new(Self {
             client,
@@ -110,6 +114,8 @@ impl Executor {
             attempts: Mutex::new(Attempts::default()),
             idle: Notify::new(),
             shutting_down: AtomicBool::new(false),
+            counters,
+            total_slots: slots,
         })
     }
 
@@ -252,6 +258,11 @@ impl Executor {
             if let Some(outcome) =
                 outcome.filter(|_| shutdown_abort || !cancellation.is_cancelled())
             {
+                let counter = match &outcome {
+                    Outcome::Completed(_) => &executor.counters.completed,
+                    Outcome::Failed { .. } => &executor.counters.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
                 Box::pin(executor.reporter.finished(&action, outcome)).await;
             }
             executor.attempts().remember_finished(key);

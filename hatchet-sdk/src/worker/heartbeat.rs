@@ -8,10 +8,13 @@ use hatchet_proto::HeartbeatRequest;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use std::sync::Arc;
+
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::payload;
 use crate::transport::Transport;
+use crate::worker::stats::Counters;
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(4);
 const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(5);
@@ -72,15 +75,15 @@ impl Heartbeater {
     }
 
     /// Heartbeats for `worker_id` until a heartbeat fails; the task resolves to that error.
-    pub(crate) fn spawn(&self, worker_id: String) -> JoinHandle<Error> {
+    pub(crate) fn spawn(&self, worker_id: String, counters: Arc<Counters>) -> JoinHandle<Error> {
         self.runtime
-            .spawn(heartbeat(self.transport.clone(), worker_id))
+            .spawn(heartbeat(self.transport.clone(), worker_id, counters))
     }
 }
 
 /// Heartbeats every 4 s; returns the error that should end the connection. A
 /// FAILED_PRECONDITION means the engine saw the stream close, so the stream is re-opened.
-async fn heartbeat(transport: Transport, worker_id: String) -> Error {
+async fn heartbeat(transport: Transport, worker_id: String, counters: Arc<Counters>) -> Error {
     // Heartbeats are tiny: never worth compressing.
     let mut dispatcher = transport.dispatcher_for(0);
     let connected_at = std::time::Instant::now();
@@ -94,7 +97,7 @@ async fn heartbeat(transport: Transport, worker_id: String) -> Error {
         };
         let call = dispatcher.heartbeat(request);
         match tokio::time::timeout(HEARTBEAT_DEADLINE, call).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => counters.heartbeat_accepted(),
             Ok(Err(status))
                 if status.code() == tonic::Code::FailedPrecondition
                     && connected_at.elapsed() < HEARTBEAT_GRACE =>

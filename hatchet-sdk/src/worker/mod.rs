@@ -10,9 +10,14 @@
 
 mod action_stream;
 mod executor;
+#[cfg(feature = "healthcheck")]
+mod health;
 mod heartbeat;
 mod registration;
 mod reporter;
+mod stats;
+
+pub use stats::WorkerStats;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -86,6 +91,9 @@ pub struct WorkerBuilder {
     data: SharedData,
     on_start: Option<Hook>,
     on_shutdown: Option<Hook>,
+    /// Where the health endpoint listens, if it is on (feature `healthcheck`).
+    #[cfg_attr(not(feature = "healthcheck"), allow(dead_code))]
+    healthcheck: Option<std::net::SocketAddr>,
     errors: Vec<String>,
 }
 
@@ -197,6 +205,17 @@ impl WorkerBuilder {
         self.data
             .0
             .insert(std::any::TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// Serves the worker's health endpoint on `port` of all interfaces (0: any free port; see
+    /// [`WorkerHandle::healthcheck_addr`]): `GET /health`, `GET /ready` (listening with a
+    /// fresh heartbeat) and `GET /metrics` (Prometheus). Also switched on by
+    /// `HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED=true` with
+    /// `HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT` (default 8001), as in the official SDKs.
+    #[cfg(feature = "healthcheck")]
+    pub fn healthcheck(mut self, port: u16) -> Self {
+        self.healthcheck = Some(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
         self
     }
 
@@ -333,6 +352,7 @@ impl Worker {
             data: SharedData::default(),
             on_start: None,
             on_shutdown: None,
+            healthcheck: healthcheck_from_env(),
             errors: Vec::new(),
         }
     }
@@ -418,6 +438,7 @@ impl Worker {
             },
             total_slots,
             b.cancel_grace_period,
+            Arc::default(),
         );
         let stop_listening = CancellationToken::new();
         let stopped = CancellationToken::new();
@@ -442,7 +463,7 @@ impl Worker {
                 }
             }
         });
-        Ok(WorkerHandle {
+        let handle = WorkerHandle {
             inner: Arc::new(HandleInner {
                 client: b.client,
                 worker_id,
@@ -453,8 +474,16 @@ impl Worker {
                 stopped,
                 fatal,
                 on_shutdown: std::sync::Mutex::new(b.on_shutdown),
+                healthcheck_addr: std::sync::OnceLock::new(),
             }),
-        })
+        };
+        #[cfg(feature = "healthcheck")]
+        if let Some(addr) = b.healthcheck {
+            let bound = health::serve(addr, handle.clone()).await?;
+            tracing::info!(%bound, "worker health endpoint listening");
+            let _ = handle.inner.healthcheck_addr.set(bound);
+        }
+        Ok(handle)
     }
 
     /// Starts the worker and serves until ctrl-c or SIGTERM, then shuts down gracefully; a
@@ -500,6 +529,24 @@ impl Worker {
     }
 }
 
+/// The health endpoint from `HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED` / `_PORT`.
+fn healthcheck_from_env() -> Option<std::net::SocketAddr> {
+    let enabled = std::env::var("HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    });
+    if !enabled {
+        return None;
+    }
+    let port = std::env::var("HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT")
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(8001);
+    Some(std::net::SocketAddr::from(([0, 0, 0, 0], port)))
+}
+
 fn clamp(slots: u32) -> i32 {
     i32::try_from(slots).unwrap_or(i32::MAX)
 }
@@ -543,6 +590,7 @@ struct HandleInner {
     stopped: CancellationToken,
     fatal: Arc<std::sync::Mutex<Option<Error>>>,
     on_shutdown: std::sync::Mutex<Option<Hook>>,
+    healthcheck_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 impl WorkerHandle {
@@ -553,6 +601,27 @@ impl WorkerHandle {
             .read()
             .map(|id| id.clone())
             .unwrap_or_default()
+    }
+
+    /// The worker's figures now: slots, running, completed and failed attempts,
+    /// reconnects, and whether it is listening with fresh heartbeats.
+    pub fn stats(&self) -> WorkerStats {
+        let executor = &self.inner.executor;
+        WorkerStats::read(
+            &executor.counters,
+            executor.total_slots,
+            executor.in_flight(),
+        )
+    }
+
+    /// Where the health endpoint listens (feature `healthcheck`), if it is on.
+    pub fn healthcheck_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.healthcheck_addr.get().copied()
+    }
+
+    /// Whether the worker has stopped (shut down, or refused by the engine).
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.is_cancelled()
     }
 
     /// How many tasks are running now.
