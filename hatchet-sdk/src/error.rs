@@ -220,47 +220,28 @@ impl From<tonic::Status> for Error {
     }
 }
 
-/// `google.rpc.Status`, the envelope of gRPC error details.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
-
 /// The idempotency collision an ALREADY_EXISTS status describes, if it has the engine's
 /// detail (single or bulk trigger).
 fn collision_detail(details: &[u8]) -> Option<Error> {
-    use hatchet_proto::v1;
-    use prost::Message as _;
-    let status = RpcStatus::decode(details).ok()?;
-    status.details.iter().find_map(|any| {
-        if any
-            .type_url
-            .ends_with("v1.BulkTriggerIdempotencyCollisionError")
-        {
-            let bulk =
-                v1::BulkTriggerIdempotencyCollisionError::decode(any.value.as_slice()).ok()?;
-            Some(Error::IdempotencyCollisions {
-                created_run_ids: bulk.successful_workflow_run_external_ids,
-                existing_run_ids: bulk
-                    .collisions
-                    .into_iter()
-                    .map(|c| c.existing_run_external_id)
-                    .collect(),
-            })
-        } else if any.type_url.ends_with("v1.IdempotencyCollisionError") {
-            let single = v1::IdempotencyCollisionError::decode(any.value.as_slice()).ok()?;
-            Some(Error::IdempotencyCollision {
-                existing_run_id: single.existing_run_external_id,
-            })
-        } else {
-            None
-        }
-    })
+    use hatchet_proto::{rpc, v1};
+    if let Some(bulk) = rpc::find_detail::<v1::BulkTriggerIdempotencyCollisionError>(
+        details,
+        "v1.BulkTriggerIdempotencyCollisionError",
+    ) {
+        return Some(Error::IdempotencyCollisions {
+            created_run_ids: bulk.successful_workflow_run_external_ids,
+            existing_run_ids: bulk
+                .collisions
+                .into_iter()
+                .map(|c| c.existing_run_external_id)
+                .collect(),
+        });
+    }
+    rpc::find_detail::<v1::IdempotencyCollisionError>(details, "v1.IdempotencyCollisionError").map(
+        |single| Error::IdempotencyCollision {
+            existing_run_id: single.existing_run_external_id,
+        },
+    )
 }
 
 /// The failed tasks of a finished workflow run.

@@ -168,19 +168,27 @@ async fn final_status(h: &Harness, run_id: &str) -> RunStatus {
     .await
 }
 
-#[tokio::test]
-async fn cancel_in_progress_cancels_the_running_run_for_the_newest() {
+/// Two runs of a one-at-a-time workflow under `strategy`: the first is running when the
+/// second is triggered.
+struct Contest {
+    h: Harness,
+    started: Arc<AtomicU32>,
+    release: Arc<tokio::sync::Notify>,
+    first: hatchet_sdk::TypedRunRef<Value>,
+    second: hatchet_sdk::TypedRunRef<Value>,
+}
+
+async fn contest(name: &str, strategy: ConcurrencyStrategy) -> Contest {
     let started = Arc::new(AtomicU32::new(0));
     let release = Arc::new(tokio::sync::Notify::new());
-    let task = blocking("latest-wins", started.clone(), release.clone()).concurrency(
-        Concurrency::new("'k'")
-            .max_runs(1)
-            .strategy(ConcurrencyStrategy::CancelInProgress),
-    );
+    let task = blocking(name, started.clone(), release.clone())
+        .concurrency(Concurrency::new("'k'").max_runs(1).strategy(strategy));
     let workflow: Workflow<Value, Value> = Workflow::standalone(task).build().expect("valid");
     let h = Harness::start().await;
-    h.worker("cip-worker", |w| w.slots(5).workflow(&workflow))
-        .await;
+    h.worker(&format!("{name}-worker"), |w| {
+        w.slots(5).workflow(&workflow)
+    })
+    .await;
     let first = within(workflow.run_no_wait(&h.client, &json!({"n": 1}), RunOptions::new()))
         .await
         .expect("first");
@@ -188,38 +196,42 @@ async fn cancel_in_progress_cancels_the_running_run_for_the_newest() {
     let second = within(workflow.run_no_wait(&h.client, &json!({"n": 2}), RunOptions::new()))
         .await
         .expect("second");
-    assert_eq!(final_status(&h, first.id()).await, RunStatus::Cancelled);
-    wait_for_count(&started, 2).await;
-    release.notify_one();
-    let output = within(second.result()).await.expect("the newest completes");
+    Contest {
+        h,
+        started,
+        release,
+        first,
+        second,
+    }
+}
+
+#[tokio::test]
+async fn cancel_in_progress_cancels_the_running_run_for_the_newest() {
+    let c = contest("latest-wins", ConcurrencyStrategy::CancelInProgress).await;
+    assert_eq!(final_status(&c.h, c.first.id()).await, RunStatus::Cancelled);
+    wait_for_count(&c.started, 2).await;
+    c.release.notify_one();
+    let output = within(c.second.result())
+        .await
+        .expect("the newest completes");
     assert_eq!(output, json!({"n": 2}));
 }
 
 #[tokio::test]
 async fn cancel_newest_cancels_the_newcomer_and_keeps_the_running_run() {
-    let started = Arc::new(AtomicU32::new(0));
-    let release = Arc::new(tokio::sync::Notify::new());
-    let task = blocking("first-wins", started.clone(), release.clone()).concurrency(
-        Concurrency::new("'k'")
-            .max_runs(1)
-            .strategy(ConcurrencyStrategy::CancelNewest),
+    let c = contest("first-wins", ConcurrencyStrategy::CancelNewest).await;
+    assert_eq!(
+        final_status(&c.h, c.second.id()).await,
+        RunStatus::Cancelled
     );
-    let workflow: Workflow<Value, Value> = Workflow::standalone(task).build().expect("valid");
-    let h = Harness::start().await;
-    h.worker("cn-worker", |w| w.slots(5).workflow(&workflow))
-        .await;
-    let first = within(workflow.run_no_wait(&h.client, &json!({"n": 1}), RunOptions::new()))
-        .await
-        .expect("first");
-    wait_for_count(&started, 1).await;
-    let second = within(workflow.run_no_wait(&h.client, &json!({"n": 2}), RunOptions::new()))
-        .await
-        .expect("second");
-    assert_eq!(final_status(&h, second.id()).await, RunStatus::Cancelled);
-    release.notify_one();
-    let output = within(first.result()).await.expect("the first completes");
+    c.release.notify_one();
+    let output = within(c.first.result()).await.expect("the first completes");
     assert_eq!(output, json!({"n": 1}));
-    assert_eq!(started.load(Ordering::SeqCst), 1, "the newcomer never ran");
+    assert_eq!(
+        c.started.load(Ordering::SeqCst),
+        1,
+        "the newcomer never ran"
+    );
 }
 
 #[tokio::test]

@@ -5,8 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto::v1;
-use prost::Message;
+use hatchet_proto::{rpc, v1};
 use serde_json::{Map, Value};
 use tonic::{Code, Status};
 
@@ -19,17 +18,6 @@ const RESERVED_PREFIX: &str = "hatchet_internal_";
 pub(crate) struct Claim {
     run_id: String,
     expires_at: SystemTime,
-}
-
-/// `google.rpc.Status`, the envelope of gRPC error details.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
 }
 
 /// Renders the idempotency key of a trigger, as `evalIdempotencyKey` does.
@@ -57,17 +45,16 @@ pub(crate) fn render_key(
     Ok(key)
 }
 
+const COLLISION: &str = "v1.IdempotencyCollisionError";
+const BULK_COLLISION: &str = "v1.BulkTriggerIdempotencyCollisionError";
+const COLLISION_MESSAGE: &str = "idempotency key collision";
+
 /// The collision a [`collision`] status carries, if it is one.
 pub(crate) fn collision_of(status: &Status) -> Option<v1::IdempotencyCollisionError> {
     if status.code() != Code::AlreadyExists {
         return None;
     }
-    let envelope = RpcStatus::decode(status.details()).ok()?;
-    envelope
-        .details
-        .iter()
-        .find(|any| any.type_url.ends_with("v1.IdempotencyCollisionError"))
-        .and_then(|any| v1::IdempotencyCollisionError::decode(any.value.as_slice()).ok())
+    rpc::find_detail(status.details(), COLLISION)
 }
 
 /// A bulk trigger's answer when some runs collided: the others were created.
@@ -79,16 +66,7 @@ pub(crate) fn bulk_collision(
         successful_workflow_run_external_ids: created,
         collisions,
     };
-    let message = "idempotency key collision";
-    let status = RpcStatus {
-        code: Code::AlreadyExists as i32,
-        message: message.to_owned(),
-        details: vec![prost_types::Any {
-            type_url: "type.googleapis.com/v1.BulkTriggerIdempotencyCollisionError".to_owned(),
-            value: detail.encode_to_vec(),
-        }],
-    };
-    Status::with_details(Code::AlreadyExists, message, status.encode_to_vec().into())
+    already_exists(BULK_COLLISION, &detail)
 }
 
 /// ALREADY_EXISTS with the collision detail the engine attaches.
@@ -97,16 +75,17 @@ pub(crate) fn collision(existing_run_id: &str, colliding_run_id: &str) -> Status
         existing_run_external_id: existing_run_id.to_owned(),
         colliding_run_external_id: colliding_run_id.to_owned(),
     };
-    let message = "idempotency key collision";
-    let status = RpcStatus {
-        code: Code::AlreadyExists as i32,
-        message: message.to_owned(),
-        details: vec![prost_types::Any {
-            type_url: "type.googleapis.com/v1.IdempotencyCollisionError".to_owned(),
-            value: detail.encode_to_vec(),
-        }],
-    };
-    Status::with_details(Code::AlreadyExists, message, status.encode_to_vec().into())
+    already_exists(COLLISION, &detail)
+}
+
+fn already_exists(type_name: &str, detail: &impl prost::Message) -> Status {
+    let details = rpc::details_bytes(
+        Code::AlreadyExists as i32,
+        COLLISION_MESSAGE,
+        type_name,
+        detail,
+    );
+    Status::with_details(Code::AlreadyExists, COLLISION_MESSAGE, details.into())
 }
 
 impl State {
