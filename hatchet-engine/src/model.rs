@@ -227,7 +227,6 @@ pub(crate) struct Task {
     pub(crate) worker_id: Option<String>,
     pub(crate) created_at: SystemTime,
     pub(crate) queued_at: Option<SystemTime>,
-    pub(crate) queue_seq: u64,
     pub(crate) timeout_at: Option<SystemTime>,
     pub(crate) retry_after: Option<SystemTime>,
     pub(crate) holds_slots: bool,

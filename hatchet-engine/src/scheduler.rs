@@ -125,7 +125,6 @@ impl State {
         let key = (-self.queue_priority(task), seq);
         let action = task.action_id.clone();
         if let Some(task) = self.tasks.get_mut(task_id) {
-            task.queue_seq = seq;
             task.queue_key = Some(key);
         }
         self.queues

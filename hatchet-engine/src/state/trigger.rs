@@ -214,7 +214,6 @@ impl State {
                     worker_id: None,
                     created_at: now,
                     queued_at: None,
-                    queue_seq: 0,
                     timeout_at: None,
                     retry_after: None,
                     holds_slots: false,
