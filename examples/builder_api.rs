@@ -3,7 +3,7 @@
 //! The same kind of workflow as the quickstart, written with the builder API and no macros:
 //! everything the macros generate can be written by hand.
 
-use hatchet_sdk::{Backoff, Context, Task, TaskError, Worker, Workflow};
+use hatchet_rs::{Backoff, Context, Task, TaskError, Worker, Workflow};
 use serde_json::{Value, json};
 
 async fn fetch(input: Value, ctx: Context) -> Result<Value, TaskError> {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hatchet_sdk::{Context, RunOptions, RunStatus, TaskError, Worker, task};
+use hatchet_rs::{Context, RunOptions, RunStatus, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

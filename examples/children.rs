@@ -2,7 +2,7 @@
 //!
 //! A task that fans out to child workflows and combines their results.
 
-use hatchet_sdk::{ChildOptions, Context, TaskError, Worker, task};
+use hatchet_rs::{ChildOptions, Context, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hatchet_sdk::{Context, Event, TaskError, Worker, task};
+use hatchet_rs::{Context, Event, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

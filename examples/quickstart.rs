@@ -4,7 +4,7 @@
 //! print the typed result. Uses the engine named by `HATCHET_CLIENT_*` when
 //! `HATCHET_CLIENT_TOKEN` is set, else the in-process engine.
 
-use hatchet_sdk::{Context, TaskError, Worker, workflow};
+use hatchet_rs::{Context, TaskError, Worker, workflow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hatchet_sdk::{Context, NonRetryable, TaskError, Worker, task};
+use hatchet_rs::{Context, NonRetryable, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use hatchet_sdk::{ChildOptions, Context, RateLimitDuration, TaskError, Worker, task};
+use hatchet_rs::{ChildOptions, Context, RateLimitDuration, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

@@ -3,7 +3,7 @@
 //! A task streams chunks while it works; the client prints them as they arrive.
 
 use futures::StreamExt as _;
-use hatchet_sdk::{Context, RunOptions, TaskError, Worker, task};
+use hatchet_rs::{Context, RunOptions, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]

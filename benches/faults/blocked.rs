@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_sdk::testing::TestEngine;
-use hatchet_sdk::{Client, Context, Task, TaskError, Worker, Workflow};
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs::{Client, Context, Task, TaskError, Worker, Workflow};
 use serde_json::{Value, json};
 
 use crate::Outcome;
@@ -63,7 +63,7 @@ fn check(block: Duration) -> Result<Outcome, Box<dyn std::error::Error>> {
             .timeout(block + Duration::from_secs(30)),
         )
         .build()
-        .map_err(|e| hatchet_sdk::Error::InvalidPayload(e.to_string()))?;
+        .map_err(|e| hatchet_rs::Error::InvalidPayload(e.to_string()))?;
         let worker = Worker::builder(&client, "faults-blocked")
             .workflow(&workflow)
             .build()?

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
-use hatchet_sdk::{Context, RunOptions, Task, TaskError, Worker, Workflow};
+use hatchet_rs::testing::{TaskStatus, TestEngine};
+use hatchet_rs::{Context, RunOptions, Task, TaskError, Worker, Workflow};
 use serde_json::{Value, json};
 
 use crate::Outcome;

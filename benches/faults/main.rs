@@ -119,3 +119,12 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// This package's directory, read at run time when cargo gives it (a build shared through
+/// one target directory by checkouts at other paths must not point elsewhere).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    )
+}

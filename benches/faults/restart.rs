@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hatchet_sdk::{
+use hatchet_rs::{
     Client, ClientConfigBuilder, Context, RunOptions, Task, TaskError, Worker, Workflow,
 };
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ pub(crate) async fn run() -> Outcome {
 
 fn script() -> PathBuf {
     std::env::var_os("HATCHET_LIVE_SCRIPT").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/live-engine"),
+        || crate::manifest_dir().join("../scripts/live-engine"),
         PathBuf::from,
     )
 }

@@ -3,8 +3,8 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
-use hatchet_sdk::{Client, Context, RunOptions, Task, TaskError, TriggerRequest, Worker, Workflow};
+use hatchet_rs::testing::{TaskStatus, TestEngine};
+use hatchet_rs::{Client, Context, RunOptions, Task, TaskError, TriggerRequest, Worker, Workflow};
 use serde_json::{Value, json};
 
 use crate::Outcome;
@@ -21,7 +21,7 @@ const DRAIN_ENV: &str = "HATCHET_FAULTS_DRAIN_MS";
 const DURATIONS_MS: [u64; 4] = [200, 1000, 2000, 4000];
 const ABORTED: &str = "the worker shut down before the task finished";
 
-fn workflow() -> Result<Workflow<Value, Value>, hatchet_sdk::DefinitionError> {
+fn workflow() -> Result<Workflow<Value, Value>, hatchet_rs::DefinitionError> {
     Workflow::standalone(Task::new(WORKFLOW, |input: Value, _: Context| async move {
         let ms = input["ms"].as_u64().unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -46,7 +46,7 @@ pub(crate) fn child_main() -> ExitCode {
                     .and_then(|ms| ms.parse().ok())
                     .map_or(DRAIN, Duration::from_millis),
             )
-            .workflow(&workflow().map_err(|e| hatchet_sdk::Error::InvalidPayload(e.to_string()))?)
+            .workflow(&workflow().map_err(|e| hatchet_rs::Error::InvalidPayload(e.to_string()))?)
             .build()?;
         worker.run().await
     });
@@ -115,7 +115,7 @@ async fn check(in_flight: usize, twice: bool) -> Result<Outcome, Box<dyn std::er
             )
             .map(|r| r.options(RunOptions::new()))
         })
-        .collect::<hatchet_sdk::Result<Vec<_>>>()?;
+        .collect::<hatchet_rs::Result<Vec<_>>>()?;
     client.runs().bulk_trigger(requests).await?;
     engine
         .wait_for("every task started", Duration::from_secs(60), |e| {

@@ -12,7 +12,7 @@
 //!
 //! - `raw`: the floor. A hand-written tonic loop (`PutWorkflow`, `Register`, `ListenV2`, a
 //!   heartbeat every 4 s, and STARTED + COMPLETED per action), nothing else.
-//! - `rust`: this SDK's [`Worker`](hatchet_sdk::Worker) with `#[task]` functions.
+//! - `rust`: this SDK's [`Worker`](hatchet_rs::Worker) with `#[task]` functions.
 //! - `python`: the official Python SDK (`hatchet-sdk` pinned in `tests/python/requirements.txt`)
 //!   running `python/worker.py`. The interpreter comes from `--python`, `HATCHET_PYTHON`, or the
 //!   workspace's `.venv` (`scripts/python-venv`); without one the peer is skipped with a note
@@ -105,3 +105,12 @@ fn main() -> ExitCode {
 
 /// The benchmark's error type: every failure is reported as a message and ends the run.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// This package's directory, read at run time when cargo gives it (a build shared through
+/// one target directory by checkouts at other paths must not point elsewhere).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    )
+}

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use hatchet_sdk::Client;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::Client;
+use hatchet_rs::testing::TestEngine;
 
 use crate::BoxError;
 

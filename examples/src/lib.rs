@@ -2,8 +2,8 @@
 //! friends, or, when no token is set, start the in-process engine so every example runs with
 //! zero setup.
 
-use hatchet_sdk::Client;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::Client;
+use hatchet_rs::testing::TestEngine;
 
 /// Where an example runs. Keep it alive for as long as the example uses the client.
 #[derive(Debug)]

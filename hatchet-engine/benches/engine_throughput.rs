@@ -3,7 +3,7 @@
 //! tasks drained from a 100,000-task backlog.
 //!
 //! ```text
-//! cargo bench -p hatchet-engine --bench engine_throughput -- [TASKS] [BACKLOG]
+//! cargo bench -p hatchet-rs-engine --bench engine_throughput -- [TASKS] [BACKLOG]
 //! ```
 //!
 //! The worker is a hand-written tonic loop (Register, ListenV2, and STARTED + COMPLETED for
@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hatchet_engine::Engine;
-use hatchet_proto as pb;
-use hatchet_proto::dispatcher_client::DispatcherClient;
-use hatchet_proto::v1;
-use hatchet_proto::v1::admin_service_client::AdminServiceClient;
-use hatchet_proto::workflow_service_client::WorkflowServiceClient;
+use hatchet_rs_engine::Engine;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::dispatcher_client::DispatcherClient;
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::v1::admin_service_client::AdminServiceClient;
+use hatchet_rs_proto::workflow_service_client::WorkflowServiceClient;
 use tonic::Request;
 use tonic::transport::Channel;
 
@@ -258,7 +258,7 @@ async fn run(mode: Mode, total: usize) -> Result<f64, Error> {
     let completed = engine
         .runs()
         .iter()
-        .filter(|r| r.status == hatchet_engine::TaskStatus::Completed)
+        .filter(|r| r.status == hatchet_rs_engine::TaskStatus::Completed)
         .count();
     if completed != total {
         return Err(format!("{completed} of {total} runs completed").into());

@@ -169,8 +169,8 @@ impl EngineBuilder {
 /// A protocol-faithful Hatchet engine living in the test process.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), hatchet_engine::EngineError> {
-/// use hatchet_engine::Engine;
+/// # async fn demo() -> Result<(), hatchet_rs_engine::EngineError> {
+/// use hatchet_rs_engine::Engine;
 /// let engine = Engine::start().await?;
 /// // Point any Hatchet SDK at it:
 /// for (name, value) in engine.env_vars() {

@@ -11,7 +11,7 @@
 //! `PATCH /api/v1/workers/{worker}`), so the official Python SDK can cancel runs and pause
 //! its workers. Clients use it like a real engine: [`Engine::env_vars`] gives the
 //! `HATCHET_CLIENT_*` variables any SDK needs. The Rust SDK wraps it as
-//! `hatchet_sdk::testing::TestEngine`, whose `client()` is connected to it.
+//! `hatchet_rs::testing::TestEngine`, whose `client()` is connected to it.
 //!
 //! This crate depends on the protocol crate only. The binary `hatchet-local-engine` serves it
 //! on a port for SDKs in other languages.
@@ -30,7 +30,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use hatchet_engine::Engine;
+//! use hatchet_rs_engine::Engine;
 //!
 //! let engine = Engine::builder().manual_clock().start().await?;
 //! // ... point a worker and a client at `engine.env_vars()`, trigger a run, then:

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hatchet_proto as pb;
-use hatchet_proto::v1;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::v1;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 use tonic::Status;

@@ -4,7 +4,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tonic::Status;

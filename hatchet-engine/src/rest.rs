@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use chrono::{DateTime, SecondsFormat, Utc};
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tonic::{Code, Status};

@@ -11,10 +11,10 @@
 use std::ops::Bound;
 use std::time::{Duration, Instant, SystemTime};
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use serde_json::{Map, Value};
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 
 use super::model::{Attempt, Task, TaskStatus, TriggerSpec, Version};
 use super::payload::{action_payload, assigned_action};

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use hatchet_proto::dispatcher_server::DispatcherServer;
-use hatchet_proto::events_service_server::EventsServiceServer;
-use hatchet_proto::v1::admin_service_server::AdminServiceServer;
-use hatchet_proto::v1::v1_dispatcher_server::V1DispatcherServer;
-use hatchet_proto::workflow_service_server::WorkflowServiceServer;
+use hatchet_rs_proto::dispatcher_server::DispatcherServer;
+use hatchet_rs_proto::events_service_server::EventsServiceServer;
+use hatchet_rs_proto::v1::admin_service_server::AdminServiceServer;
+use hatchet_rs_proto::v1::v1_dispatcher_server::V1DispatcherServer;
+use hatchet_rs_proto::workflow_service_server::WorkflowServiceServer;
 use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::{Routes, RoutesBuilder};

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 use regex::Regex;
 use tonic::{Code, Status};
 

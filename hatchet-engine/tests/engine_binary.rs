@@ -24,7 +24,11 @@ use std::time::{Duration, Instant};
 use process::PyProcess;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // At run time: a build shared through one target directory by checkouts at other paths
+    // must not point elsewhere.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&manifest_dir)
         .parent()
         .expect("workspace")
         .to_path_buf()

@@ -47,7 +47,7 @@ pub(crate) fn positive(arg: &Arg, what: &str) -> syn::Result<i32> {
 
 /// One option key as a builder call.
 pub(crate) fn option(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     Ok(match arg.name().as_str() {
         "retries" => {
             let (n, span) = arg.int()?;
@@ -99,7 +99,7 @@ pub(crate) fn option(arg: &Arg) -> syn::Result<TokenStream> {
 }
 
 fn backoff(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let nested = arg.nested("factor = 2.0, max = \"1m\"")?;
     let mut errors = Errors::default();
     check_keys(nested, "backoff", &["factor", "max"], &[], &mut errors);
@@ -145,7 +145,7 @@ fn rate_limit_window(lit: &LitStr) -> syn::Result<TokenStream> {
     named_variant(
         lit,
         "rate-limit window",
-        quote!(::hatchet_sdk::__private::RateLimitDuration),
+        quote!(::hatchet_rs::__private::RateLimitDuration),
         &[
             ("second", "Second"),
             ("minute", "Minute"),
@@ -159,7 +159,7 @@ fn rate_limit_window(lit: &LitStr) -> syn::Result<TokenStream> {
 }
 
 fn rate_limit(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let nested = arg.nested("key = \"api\", units = 1")?;
     let mut errors = Errors::default();
     check_keys(
@@ -228,7 +228,7 @@ pub(crate) fn strategy(lit: &LitStr) -> syn::Result<TokenStream> {
     named_variant(
         lit,
         "concurrency strategy",
-        quote!(::hatchet_sdk::__private::ConcurrencyStrategy),
+        quote!(::hatchet_rs::__private::ConcurrencyStrategy),
         &[
             ("CANCEL_IN_PROGRESS", "CancelInProgress"),
             ("CANCEL_NEWEST", "CancelNewest"),
@@ -241,7 +241,7 @@ pub(crate) fn strategy(lit: &LitStr) -> syn::Result<TokenStream> {
 
 /// `concurrency = N` or `concurrency(expression = "...", max_runs = N, strategy = "...")`.
 pub(crate) fn concurrency_value(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     if let crate::args::Value::Expr(_) = arg.value {
         let n = positive(arg, "the concurrency limit")?;
         return Ok(quote!(#p::Concurrency::limit(#n)));
@@ -289,7 +289,7 @@ fn concurrency(arg: &Arg) -> syn::Result<TokenStream> {
 /// `wait_for(sleep = "10s")`, `(event = "k", expr = "...")`, `(parent = "p", expr = "...")`,
 /// or `(any(sleep = "1h", event = "k"))`.
 fn condition_group(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let nested = arg.nested("sleep = \"10s\"")?;
     if let [only] = nested
         && only.key == "any"
@@ -379,12 +379,12 @@ fn sleep(arg: &Arg) -> syn::Result<TokenStream> {
     let ms = checks::duration(&lit)?;
     let ms = ms as u64;
     Ok(
-        quote!(::hatchet_sdk::__private::Condition::Sleep(::hatchet_sdk::__private::EngineDuration::new(::core::time::Duration::from_millis(#ms)))),
+        quote!(::hatchet_rs::__private::Condition::Sleep(::hatchet_rs::__private::EngineDuration::new(::core::time::Duration::from_millis(#ms)))),
     )
 }
 
 fn desired_label(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let nested = arg.nested("key = \"gpu\", value = \"a100\", required")?;
     let mut errors = Errors::default();
     check_keys(

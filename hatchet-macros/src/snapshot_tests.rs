@@ -1,5 +1,5 @@
 //! Expansion snapshots: the exact code the macros generate for representative inputs, checked
-//! in under `tests/snapshots/`. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p hatchet-macros`.
+//! in under `tests/snapshots/`. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p hatchet-rs-macros`.
 
 use quote::quote;
 
@@ -26,7 +26,7 @@ fn check(name: &str, expanded: &str) {
 /// Lines of the generated `impl WorkflowDefinition`, which must stay about one per task.
 fn generated_lines(expanded: &str) -> usize {
     let start = expanded
-        .find("impl ::hatchet_sdk::__private::WorkflowDefinition")
+        .find("impl ::hatchet_rs::__private::WorkflowDefinition")
         .expect("generated impl");
     expanded[start..].lines().count()
 }

@@ -50,7 +50,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             ));
             return None;
         };
-        let p = quote!(::hatchet_sdk::__private);
+        let p = quote!(::hatchet_rs::__private);
         let ident = &function.sig.ident;
         let vis = &function.vis;
         let input = &spec.input_ty;

@@ -250,7 +250,7 @@ pub(crate) fn task_expr(
         .iter()
         .filter(|(key, _)| !spec.keys.contains(key))
         .map(|(_, call)| call);
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let name = &spec.name;
     let span = spec.fn_ident.span();
     let options = &spec.options;

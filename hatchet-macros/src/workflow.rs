@@ -45,7 +45,7 @@ pub(crate) fn workflow_options(
     keys: &[&str],
     errors: &mut Errors,
 ) -> Vec<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let mut calls = Vec::new();
     for arg in args.iter().filter(|a| keys.contains(&a.name().as_str())) {
         let call = match arg.name().as_str() {
@@ -96,7 +96,7 @@ pub(crate) fn workflow_options(
 }
 
 fn idempotency(arg: &Arg) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let nested = arg.nested("expression = \"input.order_id\", ttl = \"1h\"")?;
     let mut errors = Errors::default();
     check_keys(
@@ -199,7 +199,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn generate(item_impl: &ItemImpl, args: &[Arg], tasks: &[TaskSpec]) -> syn::Result<TokenStream> {
-    let p = quote!(::hatchet_sdk::__private);
+    let p = quote!(::hatchet_rs::__private);
     let self_ty = &item_impl.self_ty;
     if !item_impl.generics.params.is_empty() {
         return Err(syn::Error::new(

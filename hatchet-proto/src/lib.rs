@@ -6,7 +6,7 @@
 //! (`Dispatcher`, `EventsService`, `WorkflowService`) live at the crate root, the `v1` package
 //! (`v1.AdminService`, `v1.V1Dispatcher`, shared trigger and condition messages) in [`v1`].
 //!
-//! Most users want `hatchet-sdk`, which wraps these types in a typed client and worker.
+//! Most users want `hatchet-rs`, which wraps these types in a typed client and worker.
 // Generated code: its docs come from the .proto comments, and prost emits items these
 // workspace lints would flag.
 #![allow(

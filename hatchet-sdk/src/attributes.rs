@@ -18,7 +18,7 @@
 //! parent's output type.
 //!
 //! ```
-//! use hatchet_sdk::{workflow, Context, TaskError, WorkflowDefinition};
+//! use hatchet_rs::{workflow, Context, TaskError, WorkflowDefinition};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize, schemars::JsonSchema)]
@@ -45,7 +45,7 @@
 //!
 //! let workflow = Checkout::definition()?;
 //! assert_eq!(workflow.task_names(), ["fetch", "charge"]);
-//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! # Ok::<(), hatchet_rs::DefinitionError>(())
 //! ```
 //!
 //! `#[task]` on a free `async fn` declares a standalone task: a workflow of that one task,
@@ -54,7 +54,7 @@
 //! `sticky`, `default_priority` and `idempotency`.
 //!
 //! ```
-//! use hatchet_sdk::{task, Context, TaskError, WorkflowDefinition};
+//! use hatchet_rs::{task, Context, TaskError, WorkflowDefinition};
 //! # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Signup { email: String }
 //! # #[derive(serde::Serialize, serde::Deserialize)] struct Sent { ok: bool }
 //!
@@ -64,7 +64,7 @@
 //! }
 //!
 //! assert_eq!(send_welcome::definition()?.name(), "send-welcome");
-//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! # Ok::<(), hatchet_rs::DefinitionError>(())
 //! ```
 //!
 //! # Workflow keys
@@ -88,7 +88,7 @@
 //! `CANCEL_QUEUED_EXCEPT_NEWEST`, `CANCEL_QUEUED_EXCEPT_OLDEST`.
 //!
 //! ```
-//! # use hatchet_sdk::{workflow, Context, TaskError, WorkflowDefinition};
+//! # use hatchet_rs::{workflow, Context, TaskError, WorkflowDefinition};
 //! # use serde_json::{json, Value};
 //! struct Nightly;
 //!
@@ -110,7 +110,7 @@
 //!     }
 //! }
 //! # Nightly::definition()?;
-//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! # Ok::<(), hatchet_rs::DefinitionError>(())
 //! ```
 //!
 //! # Task keys
@@ -135,7 +135,7 @@
 //! | `on_success` | `on_success`: runs after every other task | `.on_success(..)` |
 //!
 //! ```
-//! # use hatchet_sdk::{workflow, Context, TaskError, WorkflowDefinition};
+//! # use hatchet_rs::{workflow, Context, TaskError, WorkflowDefinition};
 //! # use serde_json::{json, Value};
 //! struct Pipeline;
 //!
@@ -182,5 +182,5 @@
 //!     }
 //! }
 //! assert_eq!(Pipeline::definition()?.task_names(), ["fetch", "load", "audit", "alert", "done"]);
-//! # Ok::<(), hatchet_sdk::DefinitionError>(())
+//! # Ok::<(), hatchet_rs::DefinitionError>(())
 //! ```

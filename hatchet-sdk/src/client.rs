@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use hatchet_proto::GetVersionRequest;
+use hatchet_rs_proto::GetVersionRequest;
 
 use crate::config::ClientConfig;
 use crate::error::Result;
@@ -17,8 +17,8 @@ use crate::transport::Transport;
 /// run-result stream.
 ///
 /// ```no_run
-/// # async fn demo() -> hatchet_sdk::Result<()> {
-/// let client = hatchet_sdk::Client::from_env()?;
+/// # async fn demo() -> hatchet_rs::Result<()> {
+/// let client = hatchet_rs::Client::from_env()?;
 /// client.events().push("order:created", &serde_json::json!({"id": 7})).await?;
 /// # Ok(()) }
 /// ```

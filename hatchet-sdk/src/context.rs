@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::SystemTime;
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -566,7 +566,7 @@ impl Context {
     /// instead of new ones, and cancelling this run cancels them.
     ///
     /// ```no_run
-    /// # use hatchet_sdk::{task, ChildOptions, Context, TaskError};
+    /// # use hatchet_rs::{task, ChildOptions, Context, TaskError};
     /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Square { n: i64 }
     /// # #[derive(serde::Serialize, serde::Deserialize)] struct Squared { value: i64 }
     /// #[task]

@@ -223,7 +223,7 @@ impl From<tonic::Status> for Error {
 /// The idempotency collision an ALREADY_EXISTS status describes, if it has the engine's
 /// detail (single or bulk trigger).
 fn collision_detail(details: &[u8]) -> Option<Error> {
-    use hatchet_proto::{rpc, v1};
+    use hatchet_rs_proto::{rpc, v1};
     if let Some(bulk) = rpc::find_detail::<v1::BulkTriggerIdempotencyCollisionError>(
         details,
         "v1.BulkTriggerIdempotencyCollisionError",

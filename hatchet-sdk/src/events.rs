@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use hatchet_proto::{BulkPushEventRequest, PushEventRequest};
+use hatchet_rs_proto::{BulkPushEventRequest, PushEventRequest};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -18,11 +18,11 @@ pub const MAX_EVENTS_PER_BULK_PUSH: usize = 1000;
 /// An event to push: a key, a JSON object payload and optional metadata, priority and scope.
 ///
 /// ```
-/// use hatchet_sdk::{Event, Priority};
+/// use hatchet_rs::{Event, Priority};
 /// let event = Event::new("order:created", &serde_json::json!({"order_id": 42}))?
 ///     .metadata("source", "checkout")
 ///     .priority(Priority::High);
-/// # Ok::<(), hatchet_sdk::Error>(())
+/// # Ok::<(), hatchet_rs::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -117,7 +117,7 @@ pub struct PushedEvent {
 }
 
 impl PushedEvent {
-    fn from_proto(event: hatchet_proto::Event) -> Result<Self> {
+    fn from_proto(event: hatchet_rs_proto::Event) -> Result<Self> {
         Ok(Self {
             payload: payload::parse_json("an event payload", &event.payload)?,
             metadata: payload::parse_metadata(event.additional_metadata.as_deref()),
@@ -144,7 +144,7 @@ impl<'a> Events<'a> {
     /// Pushes an event with `key` and a JSON object `payload`.
     ///
     /// ```no_run
-    /// # async fn demo(client: hatchet_sdk::Client) -> hatchet_sdk::Result<()> {
+    /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
     /// let event = client.events().push("user:signup", &serde_json::json!({"email": "a@b.c"})).await?;
     /// println!("pushed {}", event.id);
     /// # Ok(()) }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use hatchet_proto::v1 as pb;
+use hatchet_rs_proto::v1 as pb;
 
 /// A worker label value: a string or an integer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,7 +64,7 @@ impl LabelComparator {
 /// A label a run or task would like its worker to have.
 ///
 /// ```
-/// use hatchet_sdk::{DesiredLabel, LabelComparator};
+/// use hatchet_rs::{DesiredLabel, LabelComparator};
 /// let gpu = DesiredLabel::new("gpu", "a100").required();
 /// let memory = DesiredLabel::new("memory_gb", 64).comparator(LabelComparator::GreaterThanOrEqual).weight(50);
 /// # let _ = (gpu, memory);
@@ -133,13 +133,13 @@ pub(crate) fn desired_labels_to_proto(
         .collect()
 }
 
-pub(crate) fn worker_label_to_proto(value: &LabelValue) -> hatchet_proto::WorkerLabels {
+pub(crate) fn worker_label_to_proto(value: &LabelValue) -> hatchet_rs_proto::WorkerLabels {
     match value {
-        LabelValue::Str(s) => hatchet_proto::WorkerLabels {
+        LabelValue::Str(s) => hatchet_rs_proto::WorkerLabels {
             str_value: Some(s.clone()),
             int_value: None,
         },
-        LabelValue::Int(i) => hatchet_proto::WorkerLabels {
+        LabelValue::Int(i) => hatchet_rs_proto::WorkerLabels {
             str_value: None,
             int_value: Some(*i),
         },

@@ -12,11 +12,11 @@
 //!   ([`Client::run`]), push [events](Client::events), manage [runs](Client::runs) and
 //!   [rate limits](Client::rate_limits). Configuration comes from the standard
 //!   `HATCHET_CLIENT_*` environment or a [`ClientConfig`] builder.
-//! - **Test** with the in-process engine of the `testing` feature (`hatchet_sdk::testing`):
+//! - **Test** with the in-process engine of the `testing` feature (`hatchet_rs::testing`):
 //!   a real gRPC server on `127.0.0.1:0` with a controllable clock and fault injection.
 //!
 //! ```no_run
-//! use hatchet_sdk::{workflow, Client, Context, TaskError, Worker};
+//! use hatchet_rs::{workflow, Client, Context, TaskError, Worker};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize, schemars::JsonSchema)]
@@ -94,7 +94,7 @@ pub use workflow::{
     Workflow, WorkflowBuilder, WorkflowDefinition,
 };
 
-pub use hatchet_macros::{task, workflow};
+pub use hatchet_rs_macros::{task, workflow};
 
 pub mod attributes;
 
@@ -130,7 +130,7 @@ pub mod __private {
 }
 
 /// The wire types, for calls this SDK does not wrap yet.
-pub use hatchet_proto as proto;
+pub use hatchet_rs_proto as proto;
 
 /// An unsigned token with far-future expiry, for documentation examples only.
 #[doc(hidden)]

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use hatchet_proto::PutLogRequest;
+use hatchet_rs_proto::PutLogRequest;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};

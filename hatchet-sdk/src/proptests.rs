@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;

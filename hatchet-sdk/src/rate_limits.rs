@@ -1,6 +1,6 @@
 //! Global rate limits that tasks consume units of.
 
-use hatchet_proto::PutRateLimitRequest;
+use hatchet_rs_proto::PutRateLimitRequest;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -26,8 +26,8 @@ pub enum RateLimitDuration {
 }
 
 impl RateLimitDuration {
-    pub(crate) fn to_proto(self) -> hatchet_proto::RateLimitDuration {
-        use hatchet_proto::RateLimitDuration as P;
+    pub(crate) fn to_proto(self) -> hatchet_rs_proto::RateLimitDuration {
+        use hatchet_rs_proto::RateLimitDuration as P;
         match self {
             RateLimitDuration::Second => P::Second,
             RateLimitDuration::Minute => P::Minute,
@@ -55,8 +55,8 @@ impl<'a> RateLimits<'a> {
     /// are not namespaced.
     ///
     /// ```no_run
-    /// # async fn demo(client: hatchet_sdk::Client) -> hatchet_sdk::Result<()> {
-    /// use hatchet_sdk::RateLimitDuration;
+    /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+    /// use hatchet_rs::RateLimitDuration;
     /// client.rate_limits().put("openai", 100, RateLimitDuration::Minute).await?;
     /// # Ok(()) }
     /// ```

@@ -119,7 +119,7 @@ fn stops_here(e: &(dyn std::error::Error + 'static)) -> bool {
 /// An error that tells the engine not to retry the task.
 ///
 /// ```
-/// use hatchet_sdk::{NonRetryable, TaskError};
+/// use hatchet_rs::{NonRetryable, TaskError};
 /// fn check(amount: i64) -> Result<(), TaskError> {
 ///     if amount < 0 {
 ///         return Err(NonRetryable::new("amount must not be negative").into());

@@ -1,6 +1,6 @@
 //! Test your workflows against an in-process Hatchet engine (feature `testing`).
 //!
-//! [`TestEngine`] is the engine of the `hatchet-engine` crate — a Hatchet engine living in
+//! [`TestEngine`] is the engine of the `hatchet-rs-engine` crate — a Hatchet engine living in
 //! the test process, serving the real gRPC protocol on `127.0.0.1:0` — plus
 //! [`client`](TestEngine::client), a [`Client`] connected to it. Everything else (inspection,
 //! the manual clock, fault injection) is the engine's own API, reached through `Deref`; see
@@ -9,7 +9,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use hatchet_sdk::testing::TestEngine;
+//! use hatchet_rs::testing::TestEngine;
 //!
 //! let engine = TestEngine::builder().manual_clock().start().await?;
 //! let client = engine.client();
@@ -25,7 +25,7 @@ use std::net::IpAddr;
 use std::ops::Deref;
 use std::time::SystemTime;
 
-pub use hatchet_engine::{
+pub use hatchet_rs_engine::{
     AttemptInfo, ChunkInfo, DEFAULT_ENGINE_VERSION, DEFAULT_TENANT_ID, Engine, EngineBuilder,
     EngineError, EventInfo, LabelValue, LogInfo, RunInfo, TaskInfo, TaskStatus, TestClock,
     WorkerInfo,
@@ -40,7 +40,7 @@ use crate::{Client, ClientConfig, TlsStrategy};
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use hatchet_sdk::testing::TestEngine;
+/// use hatchet_rs::testing::TestEngine;
 /// let engine = TestEngine::start().await?;
 /// let client = engine.client();
 /// assert_eq!(client.engine_version().await?, "v0.104.7");
@@ -85,7 +85,7 @@ impl TestEngine {
         self.engine.shutdown().await;
     }
 
-    /// The engine itself, for code written against `hatchet-engine` directly.
+    /// The engine itself, for code written against `hatchet-rs-engine` directly.
     pub fn into_engine(self) -> Engine {
         self.engine
     }

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use hatchet_proto::dispatcher_client::DispatcherClient;
-use hatchet_proto::events_service_client::EventsServiceClient;
-use hatchet_proto::v1::admin_service_client::AdminServiceClient;
-use hatchet_proto::v1::v1_dispatcher_client::V1DispatcherClient;
-use hatchet_proto::workflow_service_client::WorkflowServiceClient;
+use hatchet_rs_proto::dispatcher_client::DispatcherClient;
+use hatchet_rs_proto::events_service_client::EventsServiceClient;
+use hatchet_rs_proto::v1::admin_service_client::AdminServiceClient;
+use hatchet_rs_proto::v1::v1_dispatcher_client::V1DispatcherClient;
+use hatchet_rs_proto::workflow_service_client::WorkflowServiceClient;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -326,8 +326,8 @@ mod tests {
         service.call(request).await.unwrap_or_else(|e| match e {})
     }
 
-    fn event(payload_len: usize) -> hatchet_proto::PushEventRequest {
-        hatchet_proto::PushEventRequest {
+    fn event(payload_len: usize) -> hatchet_rs_proto::PushEventRequest {
+        hatchet_rs_proto::PushEventRequest {
             key: "k".into(),
             payload: "x".repeat(payload_len),
             ..Default::default()
@@ -346,7 +346,7 @@ mod tests {
         let chunks = chunk_by_size((0..10).map(|_| event(1000)).collect(), 1000, 3500);
         assert!(chunks.len() >= 4, "{}", chunks.len());
         for chunk in &chunks {
-            let request = hatchet_proto::BulkPushEventRequest {
+            let request = hatchet_rs_proto::BulkPushEventRequest {
                 events: chunk.clone(),
             };
             assert!(prost::Message::encoded_len(&request) <= 3500);
@@ -356,7 +356,9 @@ mod tests {
 
     #[test]
     fn empty_input_makes_no_chunks() {
-        assert!(chunk_by_size(Vec::<hatchet_proto::PushEventRequest>::new(), 1000, 100).is_empty());
+        assert!(
+            chunk_by_size(Vec::<hatchet_rs_proto::PushEventRequest>::new(), 1000, 100).is_empty()
+        );
     }
 
     #[tokio::test]

@@ -145,8 +145,8 @@ fn flatten(set: &FileDescriptorSet) -> BTreeMap<String, String> {
 #[test]
 fn our_contract_matches_the_official_python_sdk() {
     let official = official_descriptors();
-    let ours = FileDescriptorSet::decode(hatchet_proto::FILE_DESCRIPTOR_SET)
-        .expect("hatchet-proto embeds a FileDescriptorSet");
+    let ours = FileDescriptorSet::decode(hatchet_rs_proto::FILE_DESCRIPTOR_SET)
+        .expect("hatchet-rs-proto embeds a FileDescriptorSet");
     let (theirs, ours) = (flatten(&official), flatten(&ours));
     assert!(
         theirs.len() > 400,
@@ -202,7 +202,7 @@ fn our_contract_matches_the_official_python_sdk() {
 fn flatten_sees_every_kind_of_difference() {
     // The comparison above is only as good as `flatten`: changing any wire fact of one field
     // must change its entry.
-    let mut set = FileDescriptorSet::decode(hatchet_proto::FILE_DESCRIPTOR_SET).expect("set");
+    let mut set = FileDescriptorSet::decode(hatchet_rs_proto::FILE_DESCRIPTOR_SET).expect("set");
     let before = flatten(&set);
     let message = set
         .file

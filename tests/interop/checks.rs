@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hatchet_sdk::testing::{RunInfo, TaskInfo, TaskStatus, TestEngine};
+use hatchet_rs::testing::{RunInfo, TaskInfo, TaskStatus, TestEngine};
 use serde_json::json;
 
 use crate::ClientRun;

@@ -17,7 +17,7 @@ mod process;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::testing::TestEngine;
 use hatchet_tests::{official_python, workspace_root};
 
 use process::PyProcess;

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hatchet_sdk::{Context, Error, RunOptions, RunStatus, Task, TaskError, Workflow};
+use hatchet_rs::{Context, Error, RunOptions, RunStatus, Task, TaskError, Workflow};
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, WAIT, within};
 
-async fn wait_until_done(h: &Harness, run_id: &str) -> hatchet_sdk::RunDetails {
+async fn wait_until_done(h: &Harness, run_id: &str) -> hatchet_rs::RunDetails {
     within(async {
         loop {
             let details = h.client.runs().details(run_id).await.expect("details");
@@ -150,7 +150,7 @@ async fn a_task_can_cancel_its_own_run() {
 static MACRO_CANCEL_SEEN: AtomicBool = AtomicBool::new(false);
 
 /// Runs until cancelled.
-#[hatchet_sdk::task(timeout = "10m")]
+#[hatchet_rs::task(timeout = "10m")]
 async fn watch_forever(_input: Value, ctx: Context) -> Result<Value, TaskError> {
     ctx.cancelled().await;
     MACRO_CANCEL_SEEN.store(true, Ordering::SeqCst);

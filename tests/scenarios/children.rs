@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hatchet_sdk::{ChildOptions, Context, Task, TaskError, Workflow, WorkflowDefinition, task};
+use hatchet_rs::{ChildOptions, Context, Task, TaskError, Workflow, WorkflowDefinition, task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! DAG workflows: parents run first, children read their typed outputs, runs return every
 //! task's output.
 
-use hatchet_sdk::{Context, RunOptions, Task, TaskError, Workflow, WorkflowDefinition, workflow};
+use hatchet_rs::{Context, RunOptions, Task, TaskError, Workflow, WorkflowDefinition, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

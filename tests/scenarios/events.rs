@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use hatchet_sdk::{Context, Event, TaskError, TriggeredBy, WorkflowDefinition, task};
+use hatchet_rs::{Context, Event, TaskError, TriggeredBy, WorkflowDefinition, task};
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Harness, WAIT, within};
@@ -163,7 +163,7 @@ async fn events_pushed_from_a_task_say_where_they_came_from() {
         return;
     };
     let engine = h.local().expect("in-process");
-    let announcer = hatchet_sdk::Task::new(
+    let announcer = hatchet_rs::Task::new(
         "announce",
         |_: serde_json::Value, ctx: Context| async move {
             let pushed = ctx
@@ -172,10 +172,8 @@ async fn events_pushed_from_a_task_say_where_they_came_from() {
             Ok::<_, TaskError>(serde_json::json!({"event": pushed.id}))
         },
     );
-    let workflow: hatchet_sdk::Workflow<serde_json::Value, serde_json::Value> =
-        hatchet_sdk::Workflow::standalone(announcer)
-            .build()
-            .unwrap();
+    let workflow: hatchet_rs::Workflow<serde_json::Value, serde_json::Value> =
+        hatchet_rs::Workflow::standalone(announcer).build().unwrap();
     h.worker("announce-worker", |w| w.workflow(&workflow)).await;
     let run = within(workflow.run_no_wait(&h.client, &serde_json::json!({}), Default::default()))
         .await

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use hatchet_sdk::testing::TestEngine;
-use hatchet_sdk::{Client, ClientConfig, WorkerBuilder, WorkerHandle};
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs::{Client, ClientConfig, WorkerBuilder, WorkerHandle};
 
 /// How long any single wait in a scenario may take before the test fails.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
@@ -54,7 +54,7 @@ impl Harness {
         Some(Self::local_engine(TestEngine::builder().manual_clock()).await)
     }
 
-    async fn local_engine(builder: hatchet_sdk::testing::TestEngineBuilder) -> Self {
+    async fn local_engine(builder: hatchet_rs::testing::TestEngineBuilder) -> Self {
         let engine = builder.start().await.expect("the in-process engine starts");
         Self {
             client: engine.client(),
@@ -72,7 +72,7 @@ impl Harness {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let config = hatchet_sdk::ClientConfigBuilder::from_env()
+        let config = hatchet_rs::ClientConfigBuilder::from_env()
             .namespace(namespace)
             .build()
             .expect("HATCHET_LIVE_TEST=1 needs the HATCHET_CLIENT_* variables of a running engine");
@@ -98,7 +98,7 @@ impl Harness {
         name: &str,
         configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
     ) -> WorkerHandle {
-        let builder = hatchet_sdk::Worker::builder(&self.client, name)
+        let builder = hatchet_rs::Worker::builder(&self.client, name)
             .shutdown_timeout(Duration::from_secs(5));
         let worker = configure(builder).build().expect("worker definition");
         let handle = within(worker.start()).await.expect("worker starts");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use hatchet_sdk::{Backoff, Context, Error, NonRetryable, Task, TaskError, Workflow};
+use hatchet_rs::{Backoff, Context, Error, NonRetryable, Task, TaskError, Workflow};
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, within};
@@ -240,7 +240,7 @@ struct Paid {
 }
 
 /// Fails its first attempt, then succeeds; negative amounts stop retries.
-#[hatchet_sdk::task(retries = 2)]
+#[hatchet_rs::task(retries = 2)]
 async fn pay(input: Payment, ctx: Context) -> Result<Paid, TaskError> {
     if input.cents < 0 {
         return Err(NonRetryable::new("negative amount").into());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hatchet_sdk::{Context, RunOptions, TaskError, TriggeredBy, workflow};
+use hatchet_rs::{Context, RunOptions, TaskError, TriggeredBy, workflow};
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, WAIT, within};

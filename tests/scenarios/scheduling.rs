@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hatchet_sdk::{
+use hatchet_rs::{
     ChildOptions, Concurrency, ConcurrencyStrategy, Context, DesiredLabel, Error, Priority,
     RateLimit, RateLimitDuration, RunOptions, RunStatus, StickyStrategy, Task, TaskError, Workflow,
     WorkflowDefinition, task,
@@ -15,7 +15,7 @@ use hatchet_sdk::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use hatchet_sdk::testing::TaskStatus;
+use hatchet_rs::testing::TaskStatus;
 
 use crate::harness::{Harness, within};
 
@@ -174,8 +174,8 @@ struct Contest {
     h: Harness,
     started: Arc<AtomicU32>,
     release: Arc<tokio::sync::Notify>,
-    first: hatchet_sdk::TypedRunRef<Value>,
-    second: hatchet_sdk::TypedRunRef<Value>,
+    first: hatchet_rs::TypedRunRef<Value>,
+    second: hatchet_rs::TypedRunRef<Value>,
 }
 
 async fn contest(name: &str, strategy: ConcurrencyStrategy) -> Contest {
@@ -305,7 +305,7 @@ async fn an_exhausted_rate_limit_leaves_tasks_queued_until_the_clock_refills_it(
         .await
         .expect("triggered");
     let count = |status| {
-        move |e: &hatchet_sdk::testing::Engine| {
+        move |e: &hatchet_rs::testing::Engine| {
             let n = e.runs().into_iter().filter(|r| r.status == status).count();
             (n == 2).then_some(n)
         }

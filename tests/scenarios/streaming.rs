@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt as _;
-use hatchet_sdk::{Context, RunOptions, TaskError, WorkflowDefinition, task};
+use hatchet_rs::{Context, RunOptions, TaskError, WorkflowDefinition, task};
 use serde_json::{Value, json};
 
 use crate::harness::{Harness, within};
@@ -63,8 +63,8 @@ async fn a_chunk_sent_while_the_engine_blips_is_retried_in_its_place() {
     let first_sent = std::sync::Arc::new(tokio::sync::Notify::new());
     let go_on = std::sync::Arc::new(tokio::sync::Notify::new());
     let (sent, go) = (first_sent.clone(), go_on.clone());
-    let workflow: hatchet_sdk::Workflow<Value, Value> = hatchet_sdk::Workflow::standalone(
-        hatchet_sdk::Task::new("blip-stream", move |_: Value, ctx: Context| {
+    let workflow: hatchet_rs::Workflow<Value, Value> = hatchet_rs::Workflow::standalone(
+        hatchet_rs::Task::new("blip-stream", move |_: Value, ctx: Context| {
             let (sent, go) = (sent.clone(), go.clone());
             async move {
                 ctx.put_stream("a").await?;

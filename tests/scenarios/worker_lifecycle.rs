@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use hatchet_sdk::{Context, LabelValue, LogLevel, RunOptions, Task, TaskError, Workflow};
+use hatchet_rs::{Context, LabelValue, LogLevel, RunOptions, Task, TaskError, Workflow};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -235,12 +235,12 @@ async fn a_task_can_refresh_its_timeout_release_its_slot_and_label_its_worker() 
             .expect("worker");
         assert_eq!(
             info.labels.get("zone"),
-            Some(&hatchet_sdk::testing::LabelValue::Str("b".into()))
+            Some(&hatchet_rs::testing::LabelValue::Str("b".into()))
         );
     }
 }
 
-#[hatchet_sdk::task]
+#[hatchet_rs::task]
 async fn fire_and_forget(_input: Value, _ctx: Context) -> Result<(), TaskError> {
     Ok(())
 }
@@ -316,7 +316,7 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
         })
         .slots("gpu", 1),
     );
-    let err = hatchet_sdk::Worker::builder(&h.client, "cpu-only")
+    let err = hatchet_rs::Worker::builder(&h.client, "cpu-only")
         .workflow(&gpu)
         .build()
         .unwrap_err();
@@ -326,7 +326,7 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
         "{err}"
     );
     assert!(
-        hatchet_sdk::Worker::builder(&h.client, "gpu")
+        hatchet_rs::Worker::builder(&h.client, "gpu")
             .workflow(&gpu)
             .slot_type("gpu", 1)
             .build()
@@ -345,7 +345,7 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
         }))
         .build()
         .expect("valid");
-    let err = hatchet_sdk::Worker::builder(&h.client, "w")
+    let err = hatchet_rs::Worker::builder(&h.client, "w")
         .workflow(&lower)
         .workflow(&upper)
         .build()
@@ -359,7 +359,7 @@ async fn worker_build_rejects_tasks_it_could_never_run() {
         .task(Task::new("load", noop()))
         .build()
         .expect("the definition itself is valid");
-    let err = hatchet_sdk::Worker::builder(&h.client, "w")
+    let err = hatchet_rs::Worker::builder(&h.client, "w")
         .workflow(&twins)
         .build()
         .unwrap_err();
@@ -473,13 +473,13 @@ async fn a_worker_gives_up_starting_after_its_startup_timeout() {
         Ok::<_, TaskError>(json!({}))
     }));
     engine.refuse_connections_for(Duration::from_secs(10));
-    let worker = hatchet_sdk::Worker::builder(&h.client, "impatient")
+    let worker = hatchet_rs::Worker::builder(&h.client, "impatient")
         .workflow(&workflow)
         .startup_timeout(Duration::from_millis(800))
         .build()
         .expect("worker");
     match within(worker.start()).await {
-        Err(hatchet_sdk::Error::Connection { .. }) => {}
+        Err(hatchet_rs::Error::Connection { .. }) => {}
         Err(other) => panic!("expected a connection error, got {other:?}"),
         Ok(_) => panic!("the worker started while the engine refused connections"),
     }
@@ -503,7 +503,7 @@ fn a_task_blocking_its_runtime_does_not_stop_the_workers_heartbeats() {
             .build()
             .expect("engine runtime");
         runtime.block_on(async move {
-            let engine = hatchet_sdk::testing::TestEngine::start()
+            let engine = hatchet_rs::testing::TestEngine::start()
                 .await
                 .expect("engine");
             config_tx.send(engine.client_config()).expect("config");
@@ -527,7 +527,7 @@ fn a_task_blocking_its_runtime_does_not_stop_the_workers_heartbeats() {
         .build()
         .expect("worker runtime");
     runtime.block_on(async move {
-        let client = hatchet_sdk::Client::new(config).expect("client");
+        let client = hatchet_rs::Client::new(config).expect("client");
         let workflow = standalone(Task::new(
             "blocks-its-thread",
             |_: Value, _: Context| async {
@@ -535,7 +535,7 @@ fn a_task_blocking_its_runtime_does_not_stop_the_workers_heartbeats() {
                 Ok::<_, TaskError>(json!({"done": true}))
             },
         ));
-        let worker = hatchet_sdk::Worker::builder(&client, "busy")
+        let worker = hatchet_rs::Worker::builder(&client, "busy")
             .workflow(&workflow)
             .build()
             .expect("worker")
@@ -589,13 +589,13 @@ async fn labels_a_task_sets_survive_the_worker_registering_again() {
         .expect("the new registration");
     assert_eq!(
         current.labels.get("gpu"),
-        Some(&hatchet_sdk::testing::LabelValue::Int(1)),
+        Some(&hatchet_rs::testing::LabelValue::Int(1)),
         "{:?}",
         current.labels
     );
     assert_eq!(
         current.labels.get("env"),
-        Some(&hatchet_sdk::testing::LabelValue::Str("a".into()))
+        Some(&hatchet_rs::testing::LabelValue::Str("a".into()))
     );
     // A task after the re-registration labels the worker under its new id.
     within(label.run(&h.client, &json!({})))
@@ -667,7 +667,7 @@ async fn a_worker_refused_for_good_tells_every_waiter_why() {
     let (first, second) = within(async { tokio::join!(worker.wait(), worker.wait()) }).await;
     for stopped in [first, second] {
         assert!(
-            matches!(stopped, Err(hatchet_sdk::Error::Unauthenticated(_))),
+            matches!(stopped, Err(hatchet_rs::Error::Unauthenticated(_))),
             "{stopped:?}"
         );
     }
@@ -691,7 +691,7 @@ async fn shutdown_past_its_deadline_waits_for_the_reports_of_what_it_aborted() {
             Ok::<_, TaskError>(json!({}))
         }
     }));
-    let worker = hatchet_sdk::Worker::builder(&h.client, "stubborn-worker")
+    let worker = hatchet_rs::Worker::builder(&h.client, "stubborn-worker")
         .workflow(&workflow)
         .shutdown_timeout(Duration::from_millis(200))
         .cancel_grace_period(Duration::from_millis(100))
@@ -772,7 +772,7 @@ async fn run_until_serves_until_its_future_resolves_then_drains() {
     let workflow = standalone(Task::new("until", |_: Value, _: Context| async {
         Ok::<_, TaskError>(json!({"served": true}))
     }));
-    let worker = hatchet_sdk::Worker::builder(&h.client, "until-worker")
+    let worker = hatchet_rs::Worker::builder(&h.client, "until-worker")
         .workflow(&workflow)
         .build()
         .expect("worker");
@@ -838,7 +838,7 @@ async fn a_task_asking_for_state_nobody_registered_fails_naming_the_type() {
     );
     h.worker("stateless", |w| w.workflow(&lonely)).await;
     let err = within(lonely.run(&h.client, &json!({}))).await.unwrap_err();
-    let hatchet_sdk::Error::RunFailed(failure) = err else {
+    let hatchet_rs::Error::RunFailed(failure) = err else {
         panic!("{err:?}")
     };
     assert!(
@@ -868,7 +868,7 @@ async fn start_and_shutdown_hooks_run_around_the_worker() {
             Ok::<_, TaskError>(json!({}))
         }
     }));
-    let worker = hatchet_sdk::Worker::builder(&h.client, "hooked-worker")
+    let worker = hatchet_rs::Worker::builder(&h.client, "hooked-worker")
         .workflow(&workflow)
         .on_start(move || async move {
             on_start.lock().expect("events").push("start");
@@ -894,13 +894,13 @@ async fn start_and_shutdown_hooks_run_around_the_worker() {
         "each hook ran once, in order"
     );
 
-    let failing = hatchet_sdk::Worker::builder(&h.client, "unready")
+    let failing = hatchet_rs::Worker::builder(&h.client, "unready")
         .workflow(&workflow)
         .on_start(|| async { Err("the database is unreachable".into()) })
         .build()
         .expect("worker");
     match within(failing.start()).await {
-        Err(hatchet_sdk::Error::WorkerHook { hook, message }) => {
+        Err(hatchet_rs::Error::WorkerHook { hook, message }) => {
             assert_eq!(hook, "on_start");
             assert!(message.contains("database is unreachable"), "{message}");
         }

@@ -3,8 +3,13 @@
 use std::path::{Path, PathBuf};
 
 /// The workspace root.
+///
+/// Read at run time (cargo sets `CARGO_MANIFEST_DIR` for the tests it runs): a build shared
+/// through one target directory by checkouts at other paths must not point elsewhere.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&manifest_dir)
         .parent()
         .expect("tests/ lives in the workspace")
         .to_path_buf()

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use hatchet_sdk::{Client, Event};
+use hatchet_rs::{Client, Event};
 use serde_json::json;
 
 use crate::BoxError;

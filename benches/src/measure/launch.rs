@@ -89,7 +89,7 @@ fn python(options: &Options) -> Result<PathBuf, String> {
         (Some(path), _) => (path.clone(), "--python"),
         (None, Some(path)) => (PathBuf::from(path), "HATCHET_PYTHON"),
         (None, None) => (
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+            crate::manifest_dir().join("../.venv/bin/python"),
             "the workspace's .venv",
         ),
     };

@@ -82,6 +82,6 @@ fn out_dir(options: &Options) -> PathBuf {
     }
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir).join("bench"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench"),
+        None => crate::manifest_dir().join("../target/bench"),
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
-use hatchet_sdk::{Client, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
+use hatchet_rs::{Client, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
 use serde_json::json;
 
 use super::launch::READY_TIMEOUT;

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use hatchet_proto as pb;
-use hatchet_proto::dispatcher_client::DispatcherClient;
-use hatchet_proto::v1;
-use hatchet_proto::v1::admin_service_client::AdminServiceClient;
-use hatchet_sdk::{ClientConfig, TlsStrategy};
+use hatchet_rs::{ClientConfig, TlsStrategy};
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::dispatcher_client::DispatcherClient;
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::v1::admin_service_client::AdminServiceClient;
 use tonic::Request;
 use tonic::transport::Channel;
 

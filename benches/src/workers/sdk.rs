@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hatchet_sdk::{Client, Context, TaskError, Worker, task};
+use hatchet_rs::{Client, Context, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

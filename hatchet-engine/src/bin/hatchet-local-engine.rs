@@ -1,8 +1,8 @@
 //! Serves the in-process Hatchet engine on a port for local development with any SDK.
 //!
 //! ```text
-//! cargo run -p hatchet-engine --bin hatchet-local-engine -- --port 7077
-//! eval "$(cargo run -q -p hatchet-engine --bin hatchet-local-engine | head -n 5)"
+//! cargo run -p hatchet-rs-engine --bin hatchet-local-engine -- --port 7077
+//! eval "$(cargo run -q -p hatchet-rs-engine --bin hatchet-local-engine | head -n 5)"
 //! ```
 //!
 //! Prints `export HATCHET_CLIENT_*=...` lines (token, address, TLS off) first, then serves
@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hatchet_engine::{DEFAULT_ENGINE_VERSION, Engine};
+use hatchet_rs_engine::{DEFAULT_ENGINE_VERSION, Engine};
 
 /// Serves a Hatchet engine in this process and prints the `HATCHET_CLIENT_*` variables an
 /// SDK needs to use it.

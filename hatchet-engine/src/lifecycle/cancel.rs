@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use hatchet_proto as pb;
-use hatchet_proto::v1;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::v1;
 use tonic::Status;
 
 use crate::model::TaskStatus;

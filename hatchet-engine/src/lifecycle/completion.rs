@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 
 use crate::model::TaskStatus;
 use crate::state::State;

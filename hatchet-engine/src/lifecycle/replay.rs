@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 use tonic::Status;
 
 use crate::model::TaskStatus;

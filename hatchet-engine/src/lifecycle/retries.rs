@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 
 use crate::model::TaskStatus;
 use crate::state::State;

@@ -1,6 +1,6 @@
 //! Which tasks a cancel or replay request names.
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 use tonic::Status;
 
 use crate::payload::from_timestamp;

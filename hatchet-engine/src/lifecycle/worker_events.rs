@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use tonic::Status;
 
 use crate::model::{Task, TaskStatus};

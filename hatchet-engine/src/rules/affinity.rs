@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 
 use crate::model::{LabelValue, Run, Task};
 use crate::state::State;

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use hatchet_proto::v1;
-use hatchet_proto::v1::ConcurrencyLimitStrategy as Strategy;
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::v1::ConcurrencyLimitStrategy as Strategy;
 use serde_json::{Map, Value};
 
 use crate::expressions::{self, Vars};

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 use serde_json::{Map, Value};
 
 use crate::expressions::{self, Vars};

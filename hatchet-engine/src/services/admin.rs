@@ -1,9 +1,9 @@
 //! `v1.AdminService` (registration, v1 triggers, cancel, replay, run details) and
 //! `v1.V1Dispatcher` (durable tasks: not served yet, every call answers UNIMPLEMENTED).
 
-use hatchet_proto::v1;
-use hatchet_proto::v1::admin_service_server::AdminService;
-use hatchet_proto::v1::v1_dispatcher_server::V1Dispatcher;
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::v1::admin_service_server::AdminService;
+use hatchet_rs_proto::v1::v1_dispatcher_server::V1Dispatcher;
 use tonic::{Request, Response, Status};
 
 use super::EngineService;

@@ -1,8 +1,8 @@
 //! `Dispatcher`: worker registration, action streams, heartbeats, step events, run results
 //! and workflow event subscriptions.
 
-use hatchet_proto as pb;
-use hatchet_proto::dispatcher_server::Dispatcher;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::dispatcher_server::Dispatcher;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{BoxStream, EngineService, Guarded};

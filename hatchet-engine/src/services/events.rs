@@ -1,7 +1,7 @@
 //! `EventsService`: events that trigger workflows, task logs and stream chunks.
 
-use hatchet_proto as pb;
-use hatchet_proto::events_service_server::EventsService;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::events_service_server::EventsService;
 use tonic::{Request, Response, Status};
 
 use super::EngineService;

@@ -1,9 +1,9 @@
 //! `WorkflowService` (the "v0 admin" service): triggering, scheduling, rate limits and the
 //! legacy registration call.
 
-use hatchet_proto as pb;
-use hatchet_proto::v1;
-use hatchet_proto::workflow_service_server::WorkflowService;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::workflow_service_server::WorkflowService;
 use tonic::{Request, Response, Status};
 
 use super::EngineService;

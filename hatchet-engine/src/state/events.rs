@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use serde_json::{Map, Value};
 use tonic::Status;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use hatchet_proto::v1;
+use hatchet_rs_proto::v1;
 use serde_json::Value;
 use tonic::Status;
 

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto as pb;
-use hatchet_proto::v1;
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::v1;
 use serde_json::{Map, Value};
 use tonic::Status;
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto as pb;
+use hatchet_rs_proto as pb;
 use tokio::sync::mpsc;
 use tonic::Status;
 

@@ -1,7 +1,7 @@
 //! Tokens: the engine mints Hatchet-format tokens and rejects anything else.
 
-use hatchet_proto as pb;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs_proto as pb;
 use tonic::Code;
 
 use crate::support::Raw;
@@ -24,7 +24,7 @@ async fn minted_token_carries_hatchet_claims_and_is_accepted() {
     let config = engine.client_config();
     assert_eq!(config.tenant_id(), engine.tenant_id());
     assert_eq!(config.host_port(), engine.host_port());
-    let token = hatchet_sdk::config::ApiToken::parse(engine.token()).unwrap();
+    let token = hatchet_rs::config::ApiToken::parse(engine.token()).unwrap();
     assert_eq!(
         token.claims().grpc_broadcast_address.as_deref(),
         Some(engine.host_port().as_str())
@@ -81,12 +81,12 @@ async fn every_service_checks_the_token() {
     assert_eq!(push.unwrap_err().code(), Code::Unauthenticated);
     let trigger = raw
         .workflows
-        .trigger_workflow(hatchet_proto::v1::TriggerWorkflowRequest::default())
+        .trigger_workflow(hatchet_rs_proto::v1::TriggerWorkflowRequest::default())
         .await;
     assert_eq!(trigger.unwrap_err().code(), Code::Unauthenticated);
     let put = raw
         .admin
-        .put_workflow(hatchet_proto::v1::CreateWorkflowVersionRequest::default())
+        .put_workflow(hatchet_rs_proto::v1::CreateWorkflowVersionRequest::default())
         .await;
     assert_eq!(put.unwrap_err().code(), Code::Unauthenticated);
 }
@@ -96,9 +96,9 @@ async fn env_vars_configure_a_client() {
     let engine = TestEngine::start().await.unwrap();
     let vars = engine.env_vars();
     let lookup = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let config = hatchet_sdk::config::ClientConfigBuilder::from_lookup(lookup)
+    let config = hatchet_rs::config::ClientConfigBuilder::from_lookup(lookup)
         .build()
         .unwrap();
-    let client = hatchet_sdk::Client::new(config).unwrap();
+    let client = hatchet_rs::Client::new(config).unwrap();
     assert_eq!(client.engine_version().await.unwrap(), "v0.104.7");
 }

@@ -1,9 +1,9 @@
 //! Cancellation and replay through `v1.AdminService`.
 
-use hatchet_proto as pb;
-use hatchet_proto::v1;
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
-use hatchet_sdk::{RunFilter, RunOptions};
+use hatchet_rs::testing::{TaskStatus, TestEngine};
+use hatchet_rs::{RunFilter, RunOptions};
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::v1;
 use serde_json::json;
 use tonic::Code;
 

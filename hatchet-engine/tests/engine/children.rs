@@ -1,7 +1,7 @@
 //! Child runs: linkage fields, dedupe, metadata inheritance.
 
-use hatchet_proto::v1;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs_proto::v1;
 use serde_json::json;
 use tonic::Code;
 
@@ -24,7 +24,7 @@ async fn child_runs_link_to_their_parent_and_dedupe_on_index_or_key() {
         .trigger(
             "parent",
             &json!({}),
-            hatchet_sdk::RunOptions::new().metadata("tenant", "acme"),
+            hatchet_rs::RunOptions::new().metadata("tenant", "acme"),
         )
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::testing::TestEngine;
 
 use crate::support::{Raw, single};
 

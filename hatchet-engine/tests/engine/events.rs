@@ -2,9 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto as pb;
-use hatchet_sdk::RunOptions;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::RunOptions;
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs_proto as pb;
 use serde_json::json;
 use tonic::Code;
 
@@ -106,7 +106,7 @@ async fn push_rejects_bad_payloads_and_priorities_and_bulk_sizes() {
     let ok = engine
         .client()
         .events()
-        .bulk_push(vec![hatchet_sdk::Event::new("a", &json!({})).unwrap()])
+        .bulk_push(vec![hatchet_rs::Event::new("a", &json!({})).unwrap()])
         .await
         .unwrap();
     assert_eq!(ok.len(), 1);
@@ -143,7 +143,7 @@ async fn scheduled_runs_start_at_their_time() {
         .await
         .unwrap_err();
     assert!(
-        matches!(unknown, hatchet_sdk::Error::NotFound(_)),
+        matches!(unknown, hatchet_rs::Error::NotFound(_)),
         "{unknown:?}"
     );
 }

@@ -1,5 +1,5 @@
 //! The in-process engine's rules, checked the way a client observes them: raw protocol
-//! workers and the SDK client against [`hatchet_sdk::testing::TestEngine`].
+//! workers and the SDK client against [`hatchet_rs::testing::TestEngine`].
 
 #![allow(clippy::unwrap_used)] // tests unwrap to inspect answers
 #![allow(dead_code)] // helpers are shared by the area modules; not every module uses all

@@ -3,8 +3,8 @@
 //! engine either), refused at registration with a message naming it, or named in a
 //! registration warning. A field added to the protocol fails this test until it is sorted.
 
-use hatchet_proto::v1;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs_proto::v1;
 use prost::Message;
 use prost_types::FileDescriptorSet;
 use tonic::Code;
@@ -151,7 +151,8 @@ const MESSAGES: &[&str] = &[
 ];
 
 fn v1_fields() -> Vec<String> {
-    let set = FileDescriptorSet::decode(hatchet_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
+    let set =
+        FileDescriptorSet::decode(hatchet_rs_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
     set.file
         .iter()
         .filter(|f| f.package() == "v1")

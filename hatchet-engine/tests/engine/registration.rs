@@ -1,7 +1,7 @@
 //! `v1.AdminService/PutWorkflow`: the engine's validation, versions and action ids.
 
-use hatchet_proto::v1;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs_proto::v1;
 use tonic::Code;
 
 use crate::support::{Raw, RawWorker, action, single, task, workflow};

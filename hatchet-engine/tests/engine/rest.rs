@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto as pb;
-use hatchet_sdk::RunOptions;
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
+use hatchet_rs::RunOptions;
+use hatchet_rs::testing::{TaskStatus, TestEngine};
+use hatchet_rs_proto as pb;
 use serde_json::{Value, json};
 
 use crate::support::{Raw, RawWorker, WAIT, action, single, tagged_and_untagged_runs};

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use hatchet_sdk::RunOptions;
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
+use hatchet_rs::RunOptions;
+use hatchet_rs::testing::{TaskStatus, TestEngine};
 use serde_json::json;
 
 use crate::support::{Raw, RawWorker, WAIT, action, single};

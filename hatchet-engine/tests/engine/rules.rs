@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hatchet_proto::v1;
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
-use hatchet_sdk::{Error, Priority, RunOptions};
+use hatchet_rs::testing::{TaskStatus, TestEngine};
+use hatchet_rs::{Error, Priority, RunOptions};
+use hatchet_rs_proto::v1;
 use serde_json::json;
 
 use crate::support::{Raw, RawWorker, WAIT, action, single, task, workflow};
@@ -178,7 +178,7 @@ async fn cancel_in_progress_cancels_with_the_engines_reason() {
     let cancel = worker.next().await;
     assert_eq!(
         cancel.action_type,
-        hatchet_proto::ActionType::CancelStepRun as i32
+        hatchet_rs_proto::ActionType::CancelStepRun as i32
     );
     assert_eq!(cancel.workflow_run_id, first.id());
     let next = worker.next().await;
@@ -428,7 +428,7 @@ async fn run_level_desired_labels_replace_the_tasks_own() {
     let labelled = |zone: &str| {
         HashMap::from([(
             "zone".to_owned(),
-            hatchet_proto::WorkerLabels {
+            hatchet_rs_proto::WorkerLabels {
                 str_value: Some(zone.to_owned()),
                 int_value: None,
             },
@@ -445,7 +445,7 @@ async fn run_level_desired_labels_replace_the_tasks_own() {
         .await
         .unwrap();
     assert_eq!(zone_a.next().await.workflow_run_id, own.id());
-    let wants_b = hatchet_sdk::DesiredLabel::new("zone", "b").required();
+    let wants_b = hatchet_rs::DesiredLabel::new("zone", "b").required();
     let moved = client
         .runs()
         .trigger(

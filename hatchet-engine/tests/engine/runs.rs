@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hatchet_proto as pb;
-use hatchet_proto::v1;
-use hatchet_sdk::testing::{TaskStatus, TestEngine};
-use hatchet_sdk::{Error, RunOptions};
+use hatchet_rs::testing::{TaskStatus, TestEngine};
+use hatchet_rs::{Error, RunOptions};
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::v1;
 use serde_json::json;
 use tonic::Code;
 

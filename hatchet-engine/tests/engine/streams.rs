@@ -1,8 +1,8 @@
 //! Logs, stream chunks and `SubscribeToWorkflowEvents`.
 
-use hatchet_proto as pb;
-use hatchet_sdk::RunOptions;
-use hatchet_sdk::testing::TestEngine;
+use hatchet_rs::RunOptions;
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs_proto as pb;
 use serde_json::json;
 use tonic::Code;
 

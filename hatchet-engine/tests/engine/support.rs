@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use hatchet_proto as pb;
-use hatchet_proto::dispatcher_client::DispatcherClient;
-use hatchet_proto::events_service_client::EventsServiceClient;
-use hatchet_proto::v1;
-use hatchet_proto::v1::admin_service_client::AdminServiceClient;
-use hatchet_proto::workflow_service_client::WorkflowServiceClient;
-use hatchet_sdk::testing::TestEngine;
-use hatchet_sdk::{RunOptions, WorkflowRunRef};
+use hatchet_rs::testing::TestEngine;
+use hatchet_rs::{RunOptions, WorkflowRunRef};
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::dispatcher_client::DispatcherClient;
+use hatchet_rs_proto::events_service_client::EventsServiceClient;
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::v1::admin_service_client::AdminServiceClient;
+use hatchet_rs_proto::workflow_service_client::WorkflowServiceClient;
 use serde_json::json;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;

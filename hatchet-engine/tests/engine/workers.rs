@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use hatchet_proto as pb;
-use hatchet_sdk::testing::{LabelValue, TaskStatus, TestEngine};
+use hatchet_rs::testing::{LabelValue, TaskStatus, TestEngine};
+use hatchet_rs_proto as pb;
 use tonic::Code;
 
 use crate::support::{Raw, RawWorker, WAIT, action, single};

@@ -13,45 +13,45 @@ impl Checkout {
         todo!()
     }
 }
-impl ::hatchet_sdk::__private::WorkflowDefinition for Checkout {
+impl ::hatchet_rs::__private::WorkflowDefinition for Checkout {
     type Input = Order;
-    type Output = ::hatchet_sdk::__private::RunOutput;
+    type Output = ::hatchet_rs::__private::RunOutput;
     fn definition() -> ::core::result::Result<
-        ::hatchet_sdk::__private::Workflow<Self::Input, Self::Output>,
-        ::hatchet_sdk::__private::DefinitionError,
+        ::hatchet_rs::__private::Workflow<Self::Input, Self::Output>,
+        ::hatchet_rs::__private::DefinitionError,
     > {
-        ::hatchet_sdk::__private::Workflow::<
+        ::hatchet_rs::__private::Workflow::<
             Self::Input,
             Self::Output,
         >::builder("checkout")
             .on_event("order:placed")
             .task(
-                ::hatchet_sdk::__private::Task::new("fetch", Self::fetch)
+                ::hatchet_rs::__private::Task::new("fetch", Self::fetch)
                     .retries(3u32)
                     .timeout("30s"),
             )
             .task(
-                ::hatchet_sdk::__private::Task::new(
+                ::hatchet_rs::__private::Task::new(
                         "charge",
-                        |input: Order, ctx: ::hatchet_sdk::__private::Context| async move {
-                            let fetch: Fetched = ::hatchet_sdk::__private::parent_output(
+                        |input: Order, ctx: ::hatchet_rs::__private::Context| async move {
+                            let fetch: Fetched = ::hatchet_rs::__private::parent_output(
                                 &ctx,
                                 "fetch",
                             )?;
                             let fetch: Fetched = fetch;
                             Self::charge(input, fetch, ctx)
                                 .await
-                                .map_err(::hatchet_sdk::__private::into_task_error)
+                                .map_err(::hatchet_rs::__private::into_task_error)
                         },
                     )
                     .after(["fetch"])
                     .retries(1u32)
                     .rate_limit(
-                        ::hatchet_sdk::__private::RateLimit::fixed("payments", 1i32),
+                        ::hatchet_rs::__private::RateLimit::fixed("payments", 1i32),
                     ),
             )
             .on_failure(
-                ::hatchet_sdk::__private::Task::new("alert", Self::alert).retries(1u32),
+                ::hatchet_rs::__private::Task::new("alert", Self::alert).retries(1u32),
             )
             .build()
     }

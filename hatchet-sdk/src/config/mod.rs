@@ -137,9 +137,9 @@ impl ClientConfig {
     /// Reads the `HATCHET_CLIENT_*` environment (see [`env`](mod@env)).
     ///
     /// ```no_run
-    /// let config = hatchet_sdk::ClientConfig::from_env()?;
+    /// let config = hatchet_rs::ClientConfig::from_env()?;
     /// println!("connecting to {}", config.host_port());
-    /// # Ok::<(), hatchet_sdk::ConfigError>(())
+    /// # Ok::<(), hatchet_rs::ConfigError>(())
     /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
         ClientConfigBuilder::from_env().build()
@@ -148,15 +148,15 @@ impl ClientConfig {
     /// An empty builder; only the token is required.
     ///
     /// ```
-    /// # let token = hatchet_sdk::__doc_token();
-    /// let config = hatchet_sdk::ClientConfig::builder()
+    /// # let token = hatchet_rs::__doc_token();
+    /// let config = hatchet_rs::ClientConfig::builder()
     ///     .token(token)
     ///     .host_port("127.0.0.1:7070")
-    ///     .tls_strategy(hatchet_sdk::TlsStrategy::None)
+    ///     .tls_strategy(hatchet_rs::TlsStrategy::None)
     ///     .namespace("staging")
     ///     .build()?;
     /// assert_eq!(config.namespace().as_str(), "staging_");
-    /// # Ok::<(), hatchet_sdk::ConfigError>(())
+    /// # Ok::<(), hatchet_rs::ConfigError>(())
     /// ```
     pub fn builder() -> ClientConfigBuilder {
         ClientConfigBuilder::default()

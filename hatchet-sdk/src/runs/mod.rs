@@ -7,8 +7,8 @@ mod stream;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use hatchet_proto::v1 as pb;
-use hatchet_proto::{BulkTriggerWorkflowRequest, ScheduleWorkflowRequest, WorkflowRunEvent};
+use hatchet_rs_proto::v1 as pb;
+use hatchet_rs_proto::{BulkTriggerWorkflowRequest, ScheduleWorkflowRequest, WorkflowRunEvent};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -250,7 +250,7 @@ impl From<&WorkflowRunRef> for TaskSelector {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use hatchet_sdk::{RunFilter, RunStatus};
+/// use hatchet_rs::{RunFilter, RunStatus};
 /// let stuck = RunFilter::since(SystemTime::now() - Duration::from_secs(3600))
 ///     .status(RunStatus::Running)
 ///     .metadata("customer", "acme");
@@ -340,8 +340,8 @@ impl<'a> Runs<'a> {
     /// Starts a run of the workflow named `workflow` with `input` (a JSON object).
     ///
     /// ```no_run
-    /// # async fn demo(client: hatchet_sdk::Client) -> hatchet_sdk::Result<()> {
-    /// use hatchet_sdk::RunOptions;
+    /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+    /// use hatchet_rs::RunOptions;
     /// let run = client
     ///     .runs()
     ///     .trigger("import-orders", &serde_json::json!({"since": "2026-01-01"}), RunOptions::new())
@@ -588,7 +588,7 @@ impl<'a> Runs<'a> {
     /// The stream chunks the run's tasks send, in order, until the run finishes.
     ///
     /// ```no_run
-    /// # async fn demo(client: hatchet_sdk::Client, run_id: &str) -> hatchet_sdk::Result<()> {
+    /// # async fn demo(client: hatchet_rs::Client, run_id: &str) -> hatchet_rs::Result<()> {
     /// use futures::StreamExt as _;
     /// let mut chunks = std::pin::pin!(client.runs().stream(run_id).await?);
     /// while let Some(chunk) = chunks.next().await {

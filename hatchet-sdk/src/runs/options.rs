@@ -9,7 +9,7 @@ use crate::priority::Priority;
 /// Options for triggering or scheduling a workflow run.
 ///
 /// ```
-/// use hatchet_sdk::{DesiredLabel, Priority, RunOptions};
+/// use hatchet_rs::{DesiredLabel, Priority, RunOptions};
 /// let options = RunOptions::new()
 ///     .metadata("customer", "acme")
 ///     .priority(Priority::High)
@@ -74,9 +74,9 @@ impl RunOptions {
         &self,
         name: String,
         input: String,
-    ) -> crate::Result<hatchet_proto::v1::TriggerWorkflowRequest> {
+    ) -> crate::Result<hatchet_rs_proto::v1::TriggerWorkflowRequest> {
         let parent = self.parent.as_ref();
-        Ok(hatchet_proto::v1::TriggerWorkflowRequest {
+        Ok(hatchet_rs_proto::v1::TriggerWorkflowRequest {
             name,
             input,
             parent_id: parent.map(|p| p.workflow_run_id.clone()),

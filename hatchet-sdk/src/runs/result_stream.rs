@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use hatchet_proto::{SubscribeToWorkflowRunsRequest, WorkflowRunEvent};
+use hatchet_rs_proto::{SubscribeToWorkflowRunsRequest, WorkflowRunEvent};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 

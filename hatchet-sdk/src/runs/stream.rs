@@ -2,7 +2,7 @@
 //! finishes (reference §1.1, `SubscribeToWorkflowEvents`).
 
 use futures::Stream;
-use hatchet_proto::{
+use hatchet_rs_proto::{
     ResourceEventType, ResourceType, SubscribeToWorkflowEventsRequest, WorkflowEvent,
 };
 use tonic::Streaming;

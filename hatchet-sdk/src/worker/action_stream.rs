@@ -7,7 +7,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use hatchet_proto::WorkerListenRequest;
+use hatchet_rs_proto::WorkerListenRequest;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;

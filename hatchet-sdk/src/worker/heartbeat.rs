@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto::HeartbeatRequest;
+use hatchet_rs_proto::HeartbeatRequest;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

@@ -1,8 +1,8 @@
 //! Workers: register workflows, receive tasks from the engine and run them.
 //!
 //! ```no_run
-//! # use hatchet_sdk::{Client, Worker, Workflow};
-//! # async fn demo(client: Client, etl: Workflow) -> hatchet_sdk::Result<()> {
+//! # use hatchet_rs::{Client, Worker, Workflow};
+//! # async fn demo(client: Client, etl: Workflow) -> hatchet_rs::Result<()> {
 //! let worker = Worker::builder(&client, "etl-worker").slots(20).workflow(&etl).build()?;
 //! worker.run().await?; // until ctrl-c or SIGTERM, then drains in-flight tasks
 //! # Ok(()) }
@@ -184,7 +184,7 @@ impl WorkerBuilder {
     /// One value per type; registering a type again replaces it.
     ///
     /// ```no_run
-    /// # use hatchet_sdk::{task, Context, TaskError, Worker};
+    /// # use hatchet_rs::{task, Context, TaskError, Worker};
     /// # use serde_json::{json, Value};
     /// #[derive(Debug)]
     /// struct Settings { greeting: String }
@@ -194,7 +194,7 @@ impl WorkerBuilder {
     ///     let settings = ctx.data::<Settings>()?;
     ///     Ok(json!({"message": settings.greeting}))
     /// }
-    /// # async fn demo(client: hatchet_sdk::Client) -> hatchet_sdk::Result<()> {
+    /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
     /// let worker = Worker::builder(&client, "greeter")
     ///     .data(Settings { greeting: "hello".into() })
     ///     .register::<greet>()
@@ -224,8 +224,8 @@ impl WorkerBuilder {
     /// [`Worker::start`] fails with [`Error::WorkerHook`].
     ///
     /// ```no_run
-    /// # async fn demo(client: hatchet_sdk::Client, wf: hatchet_sdk::Workflow) -> hatchet_sdk::Result<()> {
-    /// let worker = hatchet_sdk::Worker::builder(&client, "etl")
+    /// # async fn demo(client: hatchet_rs::Client, wf: hatchet_rs::Workflow) -> hatchet_rs::Result<()> {
+    /// let worker = hatchet_rs::Worker::builder(&client, "etl")
     ///     .workflow(&wf)
     ///     .on_start(|| async { println!("warming up"); Ok(()) })
     ///     .on_shutdown(|| async { println!("flushing"); Ok(()) })
@@ -499,7 +499,7 @@ impl Worker {
     /// drain stops it at once.
     ///
     /// ```no_run
-    /// # async fn demo(worker: hatchet_sdk::Worker) -> hatchet_sdk::Result<()> {
+    /// # async fn demo(worker: hatchet_rs::Worker) -> hatchet_rs::Result<()> {
     /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     /// # drop(stop);
     /// worker.run_until(async { let _ = stopped.await; }).await?;
@@ -655,7 +655,7 @@ impl WorkerHandle {
     async fn unsubscribe(&self) -> Result<()> {
         let inner = &self.inner;
         let mut dispatcher = inner.client.transport().dispatcher();
-        let unsubscribe = dispatcher.unsubscribe(hatchet_proto::WorkerUnsubscribeRequest {
+        let unsubscribe = dispatcher.unsubscribe(hatchet_rs_proto::WorkerUnsubscribeRequest {
             worker_id: self.worker_id(),
         });
         let unsubscribed = tokio::time::timeout(Duration::from_secs(5), unsubscribe).await;

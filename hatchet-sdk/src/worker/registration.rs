@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use hatchet_proto::{RuntimeInfo, WorkerRegisterRequest};
+use hatchet_rs_proto::{RuntimeInfo, WorkerRegisterRequest};
 
 use crate::error::{Error, Result};
 use crate::namespace::Namespace;
@@ -16,7 +16,7 @@ use crate::workflow::WorkflowDef;
 
 const REGISTER_DEADLINE: Duration = Duration::from_secs(30);
 /// The worker's labels as last set, at start or by a task.
-pub(crate) type WorkerLabels = Arc<RwLock<HashMap<String, hatchet_proto::WorkerLabels>>>;
+pub(crate) type WorkerLabels = Arc<RwLock<HashMap<String, hatchet_rs_proto::WorkerLabels>>>;
 
 /// What the worker registers as.
 #[derive(Debug, Clone)]

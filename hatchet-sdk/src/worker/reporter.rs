@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use hatchet_proto::{StepActionEvent, StepActionEventType};
+use hatchet_rs_proto::{StepActionEvent, StepActionEventType};
 
 use crate::payload;
 use crate::retry::RetryPolicy;
@@ -42,7 +42,7 @@ impl Reporter {
             .unwrap_or_default()
     }
 
-    pub(crate) async fn started(&self, action: &hatchet_proto::AssignedAction) {
+    pub(crate) async fn started(&self, action: &hatchet_rs_proto::AssignedAction) {
         self.send(event(
             action,
             self.worker_id(),
@@ -53,7 +53,11 @@ impl Reporter {
         .await;
     }
 
-    pub(crate) async fn finished(&self, action: &hatchet_proto::AssignedAction, outcome: Outcome) {
+    pub(crate) async fn finished(
+        &self,
+        action: &hatchet_rs_proto::AssignedAction,
+        outcome: Outcome,
+    ) {
         let (kind, payload, should_not_retry) = match outcome {
             Outcome::Completed(output) => {
                 (StepActionEventType::StepEventTypeCompleted, output, None)
@@ -124,7 +128,7 @@ fn is_permanent(code: tonic::Code) -> bool {
 }
 
 fn event(
-    action: &hatchet_proto::AssignedAction,
+    action: &hatchet_rs_proto::AssignedAction,
     worker_id: String,
     kind: StepActionEventType,
     event_payload: String,

@@ -25,7 +25,7 @@ const MAX_CAP_SECONDS: u64 = 86_400;
 ///
 /// ```
 /// use std::time::Duration;
-/// use hatchet_sdk::Backoff;
+/// use hatchet_rs::Backoff;
 /// // 2 s, 4 s, 8 s, 16 s, ... capped at one minute.
 /// let backoff = Backoff::exponential(2.0).max_delay(Duration::from_secs(60));
 /// # let _ = backoff;
@@ -55,7 +55,7 @@ impl Backoff {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use hatchet_sdk::Backoff;
+    /// use hatchet_rs::Backoff;
     /// let every_30s = Backoff::constant(Duration::from_secs(30));
     /// assert_eq!(every_30s.delay_before_retry(4), Duration::from_secs(30));
     /// ```

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use hatchet_proto::v1 as pb;
+use hatchet_rs_proto::v1 as pb;
 
 use crate::namespace::Namespace;
 use crate::workflow::duration::EngineDuration;
@@ -13,13 +13,13 @@ use crate::workflow::duration::EngineDuration;
 /// One condition, or a group of alternatives.
 ///
 /// ```
-/// use hatchet_sdk::Condition;
+/// use hatchet_rs::Condition;
 /// // Wait for approval, or give up waiting after a day.
 /// let approved = Condition::or([Condition::user_event("order:approved"), Condition::sleep("24h")?]);
 /// // Skip when the parent found nothing.
 /// let empty = Condition::parent_output("fetch", "output.rows == 0");
 /// # let _ = (approved, empty);
-/// # Ok::<(), hatchet_sdk::DurationError>(())
+/// # Ok::<(), hatchet_rs::DurationError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

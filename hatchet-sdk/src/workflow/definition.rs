@@ -32,14 +32,14 @@ impl Client {
     /// Runs the workflow `W` and waits for its typed output.
     ///
     /// ```no_run
-    /// # use hatchet_sdk::{task, Client, Context, TaskError};
+    /// # use hatchet_rs::{task, Client, Context, TaskError};
     /// # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Signup { email: String }
     /// # #[derive(serde::Serialize, serde::Deserialize)] struct Sent { id: String }
     /// #[task(retries = 3)]
     /// async fn send_welcome(input: Signup, _ctx: Context) -> Result<Sent, TaskError> {
     ///     Ok(Sent { id: format!("mail-to-{}", input.email) })
     /// }
-    /// # async fn demo(client: Client) -> hatchet_sdk::Result<()> {
+    /// # async fn demo(client: Client) -> hatchet_rs::Result<()> {
     /// let sent = client.run::<send_welcome>(&Signup { email: "a@b.c".into() }).await?;
     /// # Ok(()) }
     /// ```

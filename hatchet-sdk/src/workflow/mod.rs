@@ -167,7 +167,7 @@ impl<I: JsonSchema, O> Workflow<I, O> {
     /// Starts defining a workflow named `name`.
     ///
     /// ```
-    /// use hatchet_sdk::{Context, Task, TaskError, Workflow};
+    /// use hatchet_rs::{Context, Task, TaskError, Workflow};
     /// use serde_json::{json, Value};
     ///
     /// async fn fetch(_: Value, _: Context) -> Result<Value, TaskError> { Ok(json!({"rows": 3})) }
@@ -181,7 +181,7 @@ impl<I: JsonSchema, O> Workflow<I, O> {
     ///     .task(Task::new("fetch", fetch).retries(3))
     ///     .task(Task::new("load", load).after(["fetch"]))
     ///     .build()?;
-    /// # Ok::<(), hatchet_sdk::DefinitionError>(())
+    /// # Ok::<(), hatchet_rs::DefinitionError>(())
     /// ```
     pub fn builder(name: impl Into<String>) -> WorkflowBuilder<I, O> {
         WorkflowBuilder::new(name.into())

@@ -39,7 +39,7 @@ impl ConcurrencyStrategy {
 /// A concurrency limit: at most `max_runs` runs (or tasks) per value of a CEL expression.
 ///
 /// ```
-/// use hatchet_sdk::{Concurrency, ConcurrencyStrategy};
+/// use hatchet_rs::{Concurrency, ConcurrencyStrategy};
 /// let per_user = Concurrency::new("input.user_id").max_runs(2).strategy(ConcurrencyStrategy::GroupRoundRobin);
 /// # let _ = per_user;
 /// ```
@@ -85,7 +85,7 @@ impl Concurrency {
 /// Units of a rate limit a task consumes each time it runs.
 ///
 /// ```
-/// use hatchet_sdk::{RateLimit, RateLimitDuration};
+/// use hatchet_rs::{RateLimit, RateLimitDuration};
 /// let global = RateLimit::fixed("openai", 1);
 /// let per_user = RateLimit::dynamic("input.user_id", "10", RateLimitDuration::Minute).units_expr("input.cost");
 /// # let _ = (global, per_user);

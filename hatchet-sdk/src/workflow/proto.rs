@@ -1,7 +1,7 @@
 //! The one place a workflow definition becomes `v1.CreateWorkflowVersionRequest`
 //! (reference §2.6, §5 step 1).
 
-use hatchet_proto::v1 as pb;
+use hatchet_rs_proto::v1 as pb;
 
 use crate::labels::desired_labels_to_proto;
 use crate::namespace::Namespace;

@@ -23,7 +23,7 @@ pub const DURABLE_SLOT: &str = "durable";
 /// A task: a name, an async function of the workflow input and a [`Context`], and options.
 ///
 /// ```
-/// use hatchet_sdk::{Backoff, Context, Task, TaskError};
+/// use hatchet_rs::{Backoff, Context, Task, TaskError};
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct Order { id: u64 }
 /// #[derive(serde::Serialize)]

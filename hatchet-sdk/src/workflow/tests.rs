@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hatchet_proto::v1 as pb;
+use hatchet_rs_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use super::*;

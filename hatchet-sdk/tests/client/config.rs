@@ -1,6 +1,6 @@
 //! Transport-level behaviour shared by every call.
 
-use hatchet_sdk::{Client, ClientConfig, Error, TlsStrategy};
+use hatchet_rs::{Client, ClientConfig, Error, TlsStrategy};
 use tonic::Status;
 
 use crate::recorder::{TestServer, token};

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use hatchet_sdk::{Error, Event, Priority};
+use hatchet_rs::{Error, Event, Priority};
 
 use crate::recorder::{Recorded, TestServer};
 use crate::within;

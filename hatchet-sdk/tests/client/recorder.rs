@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use hatchet_proto as pb;
-use hatchet_proto::dispatcher_server::{Dispatcher, DispatcherServer};
-use hatchet_proto::events_service_server::{EventsService, EventsServiceServer};
-use hatchet_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
-use hatchet_proto::workflow_service_server::{WorkflowService, WorkflowServiceServer};
-use hatchet_sdk::{Client, ClientConfig, TlsStrategy};
+use hatchet_rs::{Client, ClientConfig, TlsStrategy};
+use hatchet_rs_proto as pb;
+use hatchet_rs_proto::dispatcher_server::{Dispatcher, DispatcherServer};
+use hatchet_rs_proto::events_service_server::{EventsService, EventsServiceServer};
+use hatchet_rs_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
+use hatchet_rs_proto::workflow_service_server::{WorkflowService, WorkflowServiceServer};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::codec::CompressionEncoding;
@@ -462,7 +462,7 @@ impl TestServer {
     /// A client for this server; `configure` may adjust the builder.
     pub(crate) fn client_with(
         &self,
-        configure: impl FnOnce(hatchet_sdk::ClientConfigBuilder) -> hatchet_sdk::ClientConfigBuilder,
+        configure: impl FnOnce(hatchet_rs::ClientConfigBuilder) -> hatchet_rs::ClientConfigBuilder,
     ) -> Client {
         let builder = ClientConfig::builder()
             .token(token())

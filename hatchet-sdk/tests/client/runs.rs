@@ -2,11 +2,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hatchet_proto::v1 as pb;
-use hatchet_sdk::{
+use hatchet_rs::{
     DesiredLabel, Error, LabelComparator, Priority, RateLimitDuration, RunFilter, RunOptions,
     RunStatus, TriggerRequest,
 };
+use hatchet_rs_proto::v1 as pb;
 
 use crate::recorder::{Recorded, TestServer, failure, output};
 use crate::within;
@@ -275,7 +275,7 @@ async fn a_status_from_a_newer_engine_is_kept_not_refused() {
     let details = within(server.client().runs().details("run-new"))
         .await
         .expect("details of a run in a status this SDK does not know");
-    assert_eq!(details.status, hatchet_sdk::RunStatus::Unknown(42));
+    assert_eq!(details.status, hatchet_rs::RunStatus::Unknown(42));
 }
 
 #[tokio::test]
@@ -497,7 +497,7 @@ async fn rate_limits_are_upserted_without_namespace() {
     assert_eq!(request.limit, 100);
     assert_eq!(
         request.duration,
-        hatchet_proto::RateLimitDuration::Minute as i32
+        hatchet_rs_proto::RateLimitDuration::Minute as i32
     );
     assert!(
         within(client.rate_limits().put(" ", 1, RateLimitDuration::Second))

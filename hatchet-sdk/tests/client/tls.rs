@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hatchet_sdk::{Client, ClientConfig, Error, TlsStrategy};
+use hatchet_rs::{Client, ClientConfig, Error, TlsStrategy};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 

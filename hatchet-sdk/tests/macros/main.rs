@@ -2,7 +2,7 @@
 //! checked-in message on the offending token (`ui/fail/*.stderr`).
 //!
 //! Regenerate the expected messages after an intended change with
-//! `TRYBUILD=overwrite cargo test -p hatchet-sdk --test macros`.
+//! `TRYBUILD=overwrite cargo test -p hatchet-rs --test macros`.
 
 #[test]
 fn ui() {

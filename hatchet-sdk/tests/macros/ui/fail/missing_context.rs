@@ -1,4 +1,4 @@
-use hatchet_sdk::{workflow, TaskError};
+use hatchet_rs::{workflow, TaskError};
 
 struct W;
 

@@ -1,6 +1,6 @@
 struct NotAWorkflow;
 
-async fn run(client: hatchet_sdk::Client) {
+async fn run(client: hatchet_rs::Client) {
     let _ = client.run::<NotAWorkflow>(&()).await;
 }
 

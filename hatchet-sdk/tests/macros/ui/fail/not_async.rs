@@ -1,4 +1,4 @@
-use hatchet_sdk::{task, Context, TaskError};
+use hatchet_rs::{task, Context, TaskError};
 
 #[task]
 fn a(_i: serde_json::Value, _c: Context) -> Result<(), TaskError> {

@@ -1,4 +1,4 @@
-use hatchet_sdk::{task, Context};
+use hatchet_rs::{task, Context};
 
 #[task]
 async fn a(_i: serde_json::Value, _c: Context) -> u32 {

@@ -1,4 +1,4 @@
-use hatchet_sdk::{workflow, Context, TaskError};
+use hatchet_rs::{workflow, Context, TaskError};
 
 struct W;
 

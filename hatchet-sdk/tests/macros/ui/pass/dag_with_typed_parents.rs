@@ -1,4 +1,4 @@
-use hatchet_sdk::{workflow, Context, RunOutput, TaskError, WorkflowDefinition};
+use hatchet_rs::{workflow, Context, RunOutput, TaskError, WorkflowDefinition};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
@@ -32,7 +32,7 @@ impl Checkout {
 }
 
 fn main() {
-    let workflow: hatchet_sdk::Workflow<Order, RunOutput> = Checkout::definition().expect("valid");
+    let workflow: hatchet_rs::Workflow<Order, RunOutput> = Checkout::definition().expect("valid");
     assert_eq!(workflow.name(), "checkout");
     assert_eq!(workflow.task_names(), ["fetch", "charge"]);
     // The task functions stay plain associated functions.

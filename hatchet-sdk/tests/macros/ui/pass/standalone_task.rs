@@ -1,4 +1,4 @@
-use hatchet_sdk::{task, Context, NonRetryable, TaskError, WorkflowDefinition};
+use hatchet_rs::{task, Context, NonRetryable, TaskError, WorkflowDefinition};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
@@ -22,5 +22,5 @@ async fn send_welcome(input: Signup, _ctx: Context) -> Result<Sent, TaskError> {
 fn main() {
     let workflow = send_welcome::definition().expect("valid");
     assert_eq!(workflow.name(), "send_welcome");
-    let _typed: hatchet_sdk::Workflow<Signup, Sent> = workflow;
+    let _typed: hatchet_rs::Workflow<Signup, Sent> = workflow;
 }
