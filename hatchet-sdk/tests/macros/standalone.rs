@@ -1,4 +1,6 @@
-use hatchet_rs::{task, Context, NonRetryable, TaskError, WorkflowDefinition};
+//! A standalone task: a one-task workflow named after the function.
+
+use hatchet_rs::{Context, NonRetryable, TaskError, WorkflowDefinition, task};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
@@ -19,7 +21,8 @@ async fn send_welcome(input: Signup, _ctx: Context) -> Result<Sent, TaskError> {
     Ok(Sent { id: input.email })
 }
 
-fn main() {
+#[test]
+fn a_standalone_task_is_a_workflow_named_after_it() {
     let workflow = send_welcome::definition().expect("valid");
     assert_eq!(workflow.name(), "send_welcome");
     let _typed: hatchet_rs::Workflow<Signup, Sent> = workflow;
