@@ -60,6 +60,8 @@ pub(crate) struct TaskSpec {
     pub(crate) options: Vec<TokenStream>,
     /// The keys the task sets itself, so workflow `defaults` skip them.
     pub(crate) keys: Vec<String>,
+    /// Whether the task has a `skip_if` condition.
+    pub(crate) skip_if: bool,
 }
 
 /// Parses a task's arguments and signature, reporting every problem into `errors`.
@@ -147,6 +149,7 @@ pub(crate) fn parse(
         output_ty,
         options,
         keys: args.iter().map(Arg::name).collect(),
+        skip_if: args.iter().any(|a| a.name() == "skip_if"),
     })
 }
 

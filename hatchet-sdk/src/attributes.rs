@@ -81,11 +81,41 @@
 //! | `sticky` | `sticky = "soft"` or `"hard"` | `.sticky(..)` |
 //! | `default_priority` | `default_priority = 3` (1 low .. 3 high) | `.default_priority(..)` |
 //! | `idempotency` | `idempotency(expression = "input.order_id", ttl = "1h", method = "ttl")` | `.idempotency(..)` |
-//! | `output` | `output = CheckoutOutput` (a `Deserialize` type whose fields are task names; default [`RunOutput`](crate::RunOutput)) | the `O` of `Workflow<I, O>` |
+//! | `output` | `output = MyOutput` (any `Deserialize` type whose fields are task names, or [`RunOutput`](crate::RunOutput) for the untyped map); default: a generated `<Type>Output` struct, see below | the `O` of `Workflow<I, O>` |
 //! | `defaults` | `defaults(retries = 2, timeout = "30s", schedule_timeout = "5m", backoff(factor = 2.0))` | applied to every task first |
 //!
 //! Concurrency strategies: `CANCEL_IN_PROGRESS`, `CANCEL_NEWEST`, `GROUP_ROUND_ROBIN`,
 //! `CANCEL_QUEUED_EXCEPT_NEWEST`, `CANCEL_QUEUED_EXCEPT_OLDEST`.
+//!
+//! ## The typed output
+//!
+//! Without `output`, `#[workflow] impl Checkout` also generates `pub struct CheckoutOutput`,
+//! what [`Client::run::<Checkout>`](crate::Client::run) returns: one public field per task
+//! (not the on-failure or on-success task), named after the task's function and typed with
+//! its output type, so the compiler checks every read. A task that a `skip_if` can skip
+//! (directly, or because all its parents can be skipped) is an `Option`, `None` when skipped.
+//! Every task's output type must implement `Deserialize`, and be written as
+//! `Result<Output, Error>`. `output = RunOutput` keeps the untyped map instead.
+//!
+//! ```
+//! # use hatchet_rs::{workflow, Context, TaskError, WorkflowDefinition};
+//! # #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)] struct Order { id: u64 }
+//! # #[derive(serde::Serialize, serde::Deserialize)] struct Priced { cents: u64 }
+//! struct Checkout;
+//!
+//! #[workflow]
+//! impl Checkout {
+//!     #[task]
+//!     async fn price(order: Order, _ctx: Context) -> Result<Priced, TaskError> {
+//!         Ok(Priced { cents: order.id * 100 })
+//!     }
+//! }
+//!
+//! # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+//! let output: CheckoutOutput = client.run::<Checkout>(&Order { id: 7 }).await?;
+//! assert_eq!(output.price.cents, 700);
+//! # Ok(()) }
+//! ```
 //!
 //! ```
 //! # use hatchet_rs::{workflow, Context, TaskError, WorkflowDefinition};

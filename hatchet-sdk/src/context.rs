@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::labels::LabelValue;
 use crate::payload::{self, Metadata};
 use crate::retry::RetryPolicy;
+use crate::testing::mock::{MockEvent, MockLog, MockState};
+use crate::worker::SharedData;
 use crate::runs::{ParentLink, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
 use crate::workflow::{IntoEngineDuration, TypedRunRef, WorkflowDefinition};
 
@@ -145,6 +147,9 @@ struct Inner {
     worker: Option<crate::worker::WorkerLink>,
     /// When the attempt's execution timeout ends, as the worker tracks it.
     deadline: Option<Deadline>,
+    /// For a [`MockContext`](crate::testing::MockContext): where calls are recorded, and its
+    /// shared data.
+    mock: Option<(Arc<MockState>, Arc<SharedData>)>,
 }
 
 /// An attempt's execution deadline: set at assignment, moved by `refresh_timeout`.
@@ -201,6 +206,7 @@ impl Context {
                 slot: std::sync::Mutex::new(slot),
                 worker: None,
                 deadline: None,
+                mock: None,
             }),
         }
     }
@@ -219,6 +225,18 @@ impl Context {
             inner.worker = Some(worker);
         }
         self
+    }
+
+    /// Makes this a mock context: calls are recorded in `state` (set before the task sees it).
+    pub(crate) fn with_mock(mut self, state: Arc<MockState>, data: Arc<SharedData>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.mock = Some((state, data));
+        }
+        self
+    }
+
+    fn mock(&self) -> Option<&MockState> {
+        self.inner.mock.as_ref().map(|(state, _)| &**state)
     }
 
     fn assignment(&self) -> &Assignment {
@@ -389,6 +407,7 @@ impl Context {
             .worker
             .as_ref()
             .and_then(|worker| worker.data.get::<T>())
+            .or_else(|| self.inner.mock.as_ref().and_then(|(_, data)| data.get::<T>()))
             .ok_or_else(|| {
                 Error::InvalidPayload(format!(
                     "no shared value of type `{}` is registered on this worker: add it with WorkerBuilder::data(..)",
@@ -417,6 +436,10 @@ impl Context {
             message.truncate(cut);
         }
         tracing::info!(target: "hatchet::task_log", level = level.as_str(), "{message}");
+        if let Some(mock) = self.mock() {
+            mock.record(|r| r.logs.push(MockLog { level, message }));
+            return Ok(());
+        }
         let request = pb::PutLogRequest {
             task_run_external_id: self.task_run_id().to_owned(),
             created_at: Some(payload::timestamp(SystemTime::now())),
@@ -435,6 +458,11 @@ impl Context {
 
     /// Sends a chunk to the run's stream; subscribers receive chunks in the order sent.
     pub async fn put_stream(&self, chunk: impl Into<Vec<u8>>) -> Result<()> {
+        if let Some(mock) = self.mock() {
+            let chunk = chunk.into();
+            mock.record(|r| r.stream_chunks.push(chunk));
+            return Ok(());
+        }
         let mut request = pb::PutStreamEventRequest {
             task_run_external_id: self.task_run_id().to_owned(),
             created_at: Some(payload::timestamp(SystemTime::now())),
@@ -482,6 +510,10 @@ impl Context {
         let by = by
             .into_engine_duration()
             .map_err(|e| Error::InvalidPayload(e.to_string()))?;
+        if let Some(mock) = self.mock() {
+            mock.record(|r| r.timeout_refreshes.push(by.as_duration()));
+            return Ok(Some(SystemTime::now() + by.as_duration()));
+        }
         let response = self
             .client()
             .transport()
@@ -506,6 +538,10 @@ impl Context {
         if let Ok(mut slot) = self.inner.slot.lock() {
             slot.take();
         }
+        if let Some(mock) = self.mock() {
+            mock.record(|r| r.slot_released = true);
+            return Ok(());
+        }
         self.client()
             .transport()
             .dispatcher()
@@ -523,8 +559,16 @@ impl Context {
     ) -> Result<()> {
         let labels: std::collections::HashMap<String, pb::WorkerLabels> = labels
             .into_iter()
-            .map(|(key, value)| (key, crate::labels::worker_label_to_proto(&value)))
+            .map(|(key, value)| {
+                if let Some(mock) = self.mock() {
+                    mock.record(|r| r.worker_labels.push((key.clone(), value.clone())));
+                }
+                (key, crate::labels::worker_label_to_proto(&value))
+            })
             .collect();
+        if self.mock().is_some() {
+            return Ok(());
+        }
         // The worker keeps them, so they are registered again if the engine forgets the
         // worker, and the call goes to the worker's current id, not the one at assignment.
         let worker_id = match &self.inner.worker {
@@ -551,11 +595,26 @@ impl Context {
         let event = event
             .metadata("hatchet__source_workflow_run_id", self.workflow_run_id())
             .metadata("hatchet__source_step_run_id", self.task_run_id());
+        if let Some(mock) = self.mock() {
+            let pushed = crate::events::PushedEvent::mocked(&event);
+            mock.record(|r| {
+                r.events.push(MockEvent {
+                    key: pushed.key.clone(),
+                    payload: pushed.payload.clone(),
+                    metadata: pushed.metadata.clone(),
+                });
+            });
+            return Ok(pushed);
+        }
         self.client().events().send(event).await
     }
 
     /// Cancels the whole run this task belongs to.
     pub async fn cancel_run(&self) -> Result<()> {
+        if let Some(mock) = self.mock() {
+            mock.record(|r| r.run_cancelled = true);
+            return Ok(());
+        }
         self.client().runs().cancel(self.workflow_run_id()).await?;
         Ok(())
     }
@@ -642,6 +701,9 @@ impl Context {
         options: ChildOptions,
     ) -> Result<WorkflowRunRef> {
         let request = self.child_request(workflow.into(), input, options)?;
+        if let Some(mock) = self.mock() {
+            return Ok(mock.spawn(self.client(), &request));
+        }
         self.client().runs().trigger_request(request).await
     }
 
@@ -667,6 +729,12 @@ impl Context {
             .into_iter()
             .map(|(workflow, input, options)| self.child_request(workflow, &input, options))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(mock) = self.mock() {
+            return Ok(requests
+                .iter()
+                .map(|request| mock.spawn(self.client(), request))
+                .collect());
+        }
         self.client().runs().bulk_trigger(requests).await
     }
 
@@ -679,6 +747,10 @@ impl Context {
         let index = self.inner.next_child_index.fetch_add(1, Ordering::SeqCst);
         // The parent's metadata flows to the child; the child's own entries win.
         let mut metadata = self.all_metadata().clone();
+        // The child continues this task's trace (its span is current), not the trace that
+        // triggered the parent, unless the child's options carry a traceparent of their own.
+        #[cfg(feature = "opentelemetry")]
+        metadata.remove(crate::otel::TRACEPARENT);
         metadata.extend(options.run.metadata.clone());
         let mut run = options.run.with_metadata(metadata);
         if options.sticky {
@@ -694,7 +766,7 @@ impl Context {
     }
 }
 
-fn is_skipped(value: &Value) -> bool {
+pub(crate) fn is_skipped(value: &Value) -> bool {
     value.get("skipped").and_then(Value::as_bool) == Some(true)
 }
 

@@ -89,7 +89,7 @@ impl Event {
             event_timestamp: Some(payload::timestamp(
                 self.timestamp.unwrap_or_else(SystemTime::now),
             )),
-            additional_metadata: payload::metadata_to_string(&self.metadata)?,
+            additional_metadata: payload::outgoing_metadata(&self.metadata)?,
             priority: self.priority.map(Priority::as_i32),
             scope: self.scope.clone(),
         })
@@ -117,6 +117,19 @@ pub struct PushedEvent {
 }
 
 impl PushedEvent {
+    /// What a mock context answers for an event a task pushes: the event as given.
+    pub(crate) fn mocked(event: &Event) -> Self {
+        Self {
+            id: "mock-event".to_owned(),
+            key: event.key.clone(),
+            tenant_id: String::new(),
+            payload: serde_json::from_str(&event.payload).unwrap_or(Value::Null),
+            metadata: event.metadata.clone(),
+            scope: event.scope.clone(),
+            timestamp: event.timestamp,
+        }
+    }
+
     fn from_proto(event: hatchet_rs_proto::Event) -> Result<Self> {
         Ok(Self {
             payload: payload::parse_json("an event payload", &event.payload)?,

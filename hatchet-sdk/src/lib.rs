@@ -45,7 +45,8 @@
 //! let client = Client::from_env()?;
 //! let worker = Worker::builder(&client, "checkout-worker").register::<Checkout>().build()?.start().await?;
 //! let output = client.run::<Checkout>(&Order { id: 7, items: vec![250, 100] }).await?;
-//! let receipt: Receipt = output.task("charge")?;
+//! // `CheckoutOutput` is generated: one typed field per task.
+//! let receipt: Receipt = output.charge;
 //! worker.shutdown().await?;
 //! # Ok(()) }
 //! ```
@@ -58,6 +59,8 @@ mod events;
 mod labels;
 mod logs;
 mod namespace;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 mod payload;
 mod priority;
 #[cfg(test)]
@@ -66,7 +69,6 @@ mod rate_limits;
 mod retry;
 mod runs;
 mod task;
-#[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
 pub mod worker;
@@ -121,6 +123,47 @@ pub mod __private {
     ) -> Result<T, TaskError> {
         ctx.parent_output(parent)
             .map_err(|e| TaskError::non_retryable(e.to_string()))
+    }
+
+    pub use serde;
+
+    /// The run's outputs by task name, for a generated output struct.
+    pub fn task_outputs<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
+        serde::Deserialize::deserialize(deserializer)
+    }
+
+    /// The output of `task` for a field of a generated output struct.
+    pub fn task_field<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+        outputs: &serde_json::Map<String, serde_json::Value>,
+        task: &str,
+    ) -> Result<T, E> {
+        match skippable_task_field(outputs, task)? {
+            Some(output) => Ok(output),
+            None => Err(E::custom(format!(
+                "task `{task}` was skipped and has no output"
+            ))),
+        }
+    }
+
+    /// The output of a task that may have been skipped (`None` then).
+    pub fn skippable_task_field<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+        outputs: &serde_json::Map<String, serde_json::Value>,
+        task: &str,
+    ) -> Result<Option<T>, E> {
+        let value = outputs.get(task).ok_or_else(|| {
+            E::custom(format!(
+                "the run has no output for task `{task}` (tasks with outputs: {})",
+                outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        if crate::context::is_skipped(value) {
+            return Ok(None);
+        }
+        crate::payload::decode_output(&format!("the output of task `{task}`"), value.clone())
+            .map(Some)
+            .map_err(|e| E::custom(e.to_string()))
     }
 
     /// Converts a task function's error.

@@ -44,6 +44,15 @@ pub(crate) fn metadata_to_string(metadata: &Metadata) -> Result<Option<String>> 
     Ok(Some(text))
 }
 
+/// The metadata of a run or event being sent: with the feature `opentelemetry`, plus the
+/// current span's `traceparent` when the metadata has none.
+pub(crate) fn outgoing_metadata(metadata: &Metadata) -> Result<Option<String>> {
+    #[cfg(feature = "opentelemetry")]
+    return metadata_to_string(&crate::otel::with_traceparent(metadata));
+    #[cfg(not(feature = "opentelemetry"))]
+    metadata_to_string(metadata)
+}
+
 fn check_no_nul(what: &str, text: &str) -> Result<()> {
     if text.contains("\\u0000") {
         return Err(Error::InvalidPayload(format!(

@@ -10,6 +10,7 @@ mod cancellation;
 mod children;
 mod dag;
 mod events;
+mod otel;
 mod retries;
 mod schedules;
 mod scheduling;

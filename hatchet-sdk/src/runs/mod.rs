@@ -50,6 +50,11 @@ impl TriggerRequest {
         self
     }
 
+    /// The workflow name, the input as JSON text and the options.
+    pub(crate) fn parts(&self) -> (&str, &str, &RunOptions) {
+        (&self.workflow, &self.input, &self.options)
+    }
+
     fn to_proto(&self, client: &Client) -> Result<pb::TriggerWorkflowRequest> {
         let name = client.config().namespace().apply(&self.workflow);
         self.options.to_trigger(name, self.input.clone())
@@ -61,11 +66,29 @@ impl TriggerRequest {
 pub struct WorkflowRunRef {
     id: String,
     client: Client,
+    /// A mock context's child: the outcome `result` returns instead of asking the engine.
+    canned: Option<std::result::Result<RunOutput, RunFailure>>,
 }
 
 impl WorkflowRunRef {
     pub(crate) fn new(id: String, client: Client) -> Self {
-        Self { id, client }
+        Self {
+            id,
+            client,
+            canned: None,
+        }
+    }
+
+    pub(crate) fn canned(
+        id: String,
+        client: Client,
+        outcome: std::result::Result<RunOutput, RunFailure>,
+    ) -> Self {
+        Self {
+            id,
+            client,
+            canned: Some(outcome),
+        }
     }
 
     /// The workflow run id.
@@ -75,6 +98,9 @@ impl WorkflowRunRef {
 
     /// Waits for the run to finish and returns every task's output.
     pub async fn result(&self) -> Result<RunOutput> {
+        if let Some(outcome) = &self.canned {
+            return outcome.clone().map_err(Error::RunFailed);
+        }
         self.client.runs().result(&self.id).await
     }
 }
@@ -87,6 +113,10 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
+    pub(crate) fn new(run_id: String, tasks: BTreeMap<String, Value>) -> Self {
+        Self { run_id, tasks }
+    }
+
     /// The workflow run id.
     pub fn run_id(&self) -> &str {
         &self.run_id
@@ -470,7 +500,7 @@ impl<'a> Runs<'a> {
             parent_task_run_external_id: parent.map(|p| p.task_run_external_id.clone()),
             child_index: parent.map(|p| p.child_index),
             child_key: parent.and_then(|p| p.child_key.clone()),
-            additional_metadata: payload::metadata_to_string(&options.metadata)?,
+            additional_metadata: payload::outgoing_metadata(&options.metadata)?,
             priority: options.priority.map(crate::Priority::as_i32),
         };
         let transport = self.client.transport();

@@ -83,7 +83,7 @@ impl RunOptions {
             parent_task_run_external_id: parent.map(|p| p.task_run_external_id.clone()),
             child_index: parent.map(|p| p.child_index),
             child_key: parent.and_then(|p| p.child_key.clone()),
-            additional_metadata: payload::metadata_to_string(&self.metadata)?,
+            additional_metadata: payload::outgoing_metadata(&self.metadata)?,
             desired_worker_id: self.desired_worker_id.clone(),
             priority: self.priority.map(Priority::as_i32),
             desired_worker_labels: desired_labels_to_proto(&self.desired_labels),

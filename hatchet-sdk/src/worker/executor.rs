@@ -300,6 +300,8 @@ impl Executor {
                 });
             }
         };
+        #[cfg(feature = "opentelemetry")]
+        let action_id = action.action_id.clone();
         // Parsed: the raw payload is not kept for the task's lifetime.
         drop(action);
         let span = tracing::info_span!(
@@ -310,10 +312,17 @@ impl Executor {
             attempt = assignment.retry_count,
         );
         let input = assignment.input.clone();
+        #[cfg(feature = "opentelemetry")]
+        let otel = crate::otel::task_context(&assignment, &action_id);
         let context = Context::new(self.client.clone(), assignment, cancellation, permit)
             .with_worker(self.worker.clone())
             .with_deadline(deadline);
-        let result = task.call(input, context).instrument(span).await;
+        let call = task.call(input, context).instrument(span);
+        #[cfg(feature = "opentelemetry")]
+        let call = opentelemetry::trace::FutureExt::with_context(call, otel.clone());
+        let result = call.await;
+        #[cfg(feature = "opentelemetry")]
+        crate::otel::end_task(&otel, result.as_ref().err().map(|e| e.message()));
         Some(match result {
             Ok(output) => {
                 let output = output.to_string();

@@ -56,6 +56,10 @@ impl std::fmt::Debug for SharedData {
 }
 
 impl SharedData {
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.0.insert(std::any::TypeId::of::<T>(), Arc::new(value));
+    }
+
     pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.0
             .get(&std::any::TypeId::of::<T>())
@@ -202,9 +206,7 @@ impl WorkerBuilder {
     /// # Ok(()) }
     /// ```
     pub fn data<T: Send + Sync + 'static>(mut self, value: T) -> Self {
-        self.data
-            .0
-            .insert(std::any::TypeId::of::<T>(), Arc::new(value));
+        self.data.insert(value);
         self
     }
 

@@ -1,25 +1,4 @@
-//! Test your workflows against an in-process Hatchet engine (feature `testing`).
-//!
-//! [`TestEngine`] is the engine of the `hatchet-rs-engine` crate — a Hatchet engine living in
-//! the test process, serving the real gRPC protocol on `127.0.0.1:0` — plus
-//! [`client`](TestEngine::client), a [`Client`] connected to it. Everything else (inspection,
-//! the manual clock, fault injection) is the engine's own API, reached through `Deref`; see
-//! [`Engine`].
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::time::Duration;
-//! use hatchet_rs::testing::TestEngine;
-//!
-//! let engine = TestEngine::builder().manual_clock().start().await?;
-//! let client = engine.client();
-//! // ... register a workflow and start a worker, then:
-//! let run = client.runs().trigger("greet", &serde_json::json!({}), Default::default()).await?;
-//! engine.clock().advance(Duration::from_secs(61)); // the task times out without sleeping
-//! let finished = engine.wait_for_run(run.id(), Duration::from_secs(5)).await?;
-//! println!("{:?}", finished.status);
-//! # Ok(()) }
-//! ```
+//! The in-process engine (feature `testing`).
 
 use std::net::IpAddr;
 use std::ops::Deref;
