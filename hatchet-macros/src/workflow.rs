@@ -218,15 +218,12 @@ fn generate(item_impl: &ItemImpl, args: &[Arg], tasks: &[TaskSpec]) -> syn::Resu
         Some(a) => errors.ok(a.str()).map(|s| s.value()).unwrap_or_default(),
         None => type_name(self_ty),
     };
-    let explicit_output: Option<TokenStream> = args
-        .iter()
-        .find(|a| a.key == "output")
-        .map(|a| {
-            errors
-                .ok(a.expr("OutputType"))
-                .map(ToTokens::to_token_stream)
-                .unwrap_or_default()
-        });
+    let explicit_output: Option<TokenStream> = args.iter().find(|a| a.key == "output").map(|a| {
+        errors
+            .ok(a.expr("OutputType"))
+            .map(ToTokens::to_token_stream)
+            .unwrap_or_default()
+    });
     let defaults = match args.iter().find(|a| a.key == "defaults") {
         Some(a) => errors.ok(defaults(a)).unwrap_or_default(),
         None => Vec::new(),
@@ -397,8 +394,11 @@ fn output_struct(ident: &Ident, workflow: &str, dag: &[&TaskSpec]) -> syn::Resul
         let doc = format!("The output of task `{task}`.");
         if skippable(t, dag) {
             let doc = format!("The output of task `{task}`; `None` if it was skipped.");
-            fields.push(quote_spanned!(ty.span()=> #[doc = #doc] pub #field: ::core::option::Option<#ty>));
-            decodes.push(quote!(#field: #p::skippable_task_field::<#ty, D::Error>(&outputs, #task)?));
+            fields.push(
+                quote_spanned!(ty.span()=> #[doc = #doc] pub #field: ::core::option::Option<#ty>),
+            );
+            decodes
+                .push(quote!(#field: #p::skippable_task_field::<#ty, D::Error>(&outputs, #task)?));
         } else {
             fields.push(quote_spanned!(ty.span()=> #[doc = #doc] pub #field: #ty));
             decodes.push(quote!(#field: #p::task_field::<#ty, D::Error>(&outputs, #task)?));

@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::labels::LabelValue;
 use crate::payload::{self, Metadata};
 use crate::retry::RetryPolicy;
+use crate::runs::{ParentLink, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
 use crate::testing::mock::{MockEvent, MockLog, MockState};
 use crate::worker::SharedData;
-use crate::runs::{ParentLink, RunOptions, RunOutput, TriggerRequest, WorkflowRunRef};
 use crate::workflow::{IntoEngineDuration, TypedRunRef, WorkflowDefinition};
 
 /// The log levels the engine shows.

@@ -81,10 +81,8 @@ fn extract(metadata: &Metadata) -> Context {
     let Some(traceparent) = metadata.get(TRACEPARENT).and_then(Value::as_str) else {
         return Context::current();
     };
-    let carrier = std::collections::HashMap::from([(
-        TRACEPARENT.to_owned(),
-        traceparent.to_owned(),
-    )]);
+    let carrier =
+        std::collections::HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
     TraceContextPropagator::new().extract(&carrier)
 }
 
@@ -153,15 +151,25 @@ mod tests {
         let mut own = Metadata::new();
         own.insert(TRACEPARENT.into(), Value::String("00-own".into()));
         let _guard = remote(1, 2).attach();
-        assert_eq!(with_traceparent(&own).get(TRACEPARENT), own.get(TRACEPARENT));
+        assert_eq!(
+            with_traceparent(&own).get(TRACEPARENT),
+            own.get(TRACEPARENT)
+        );
         drop(_guard);
-        assert!(with_traceparent(&Metadata::new()).get(TRACEPARENT).is_none());
+        assert!(
+            with_traceparent(&Metadata::new())
+                .get(TRACEPARENT)
+                .is_none()
+        );
     }
 
     #[test]
     fn a_malformed_traceparent_starts_a_new_trace() {
         let mut metadata = Metadata::new();
-        metadata.insert(TRACEPARENT.into(), Value::String("not-a-traceparent".into()));
+        metadata.insert(
+            TRACEPARENT.into(),
+            Value::String("not-a-traceparent".into()),
+        );
         assert!(!extract(&metadata).span().span_context().is_valid());
     }
 }

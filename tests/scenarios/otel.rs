@@ -68,7 +68,9 @@ async fn a_trace_continues_from_the_trigger_into_the_task_and_its_child() {
     let exporter = exporter();
     let h = Harness::start().await;
     h.worker("otel-worker", |w| {
-        w.register::<otel_parent>().register::<otel_child>().slots(4)
+        w.register::<otel_parent>()
+            .register::<otel_child>()
+            .slots(4)
     })
     .await;
 
@@ -133,11 +135,17 @@ async fn a_run_triggered_outside_any_span_starts_its_own_trace() {
     let h = Harness::start().await;
     h.worker("otel-worker-untraced", |w| w.register::<otel_child>())
         .await;
-    let run = within(h.client.run_no_wait::<otel_child>(&Leaf { n: 5 }, RunOptions::new()))
-        .await
-        .expect("trigger");
+    let run = within(
+        h.client
+            .run_no_wait::<otel_child>(&Leaf { n: 5 }, RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
     let output = within(run.result()).await.expect("run");
-    assert_eq!(output.traceparent, None, "no span was current at the trigger");
+    assert_eq!(
+        output.traceparent, None,
+        "no span was current at the trigger"
+    );
     let spans = exporter.get_finished_spans().expect("spans");
     let span = spans
         .iter()

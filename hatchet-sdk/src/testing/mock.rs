@@ -409,7 +409,10 @@ impl MockContextBuilder {
         task: Option<&str>,
         output: &(impl Serialize + ?Sized),
     ) -> Self {
-        let value = self.json(&format!("the output of child workflow `{workflow}`"), output);
+        let value = self.json(
+            &format!("the output of child workflow `{workflow}`"),
+            output,
+        );
         let tasks = match (task, value) {
             (Some(task), value) => Map::from_iter([(task.to_owned(), value)]),
             (None, Value::Object(tasks)) => tasks,

@@ -62,6 +62,4 @@ pub(crate) mod mock;
 
 #[cfg(feature = "testing")]
 pub use engine::*;
-pub use mock::{
-    MockChild, MockContext, MockContextBuilder, MockEvent, MockLog, MockRecords,
-};
+pub use mock::{MockChild, MockContext, MockContextBuilder, MockEvent, MockLog, MockRecords};

@@ -41,7 +41,11 @@ impl Checkout {
     }
 
     /// Skipped when the order is empty; its child `receipt` is skipped with it.
-    #[task(name = "ship-it", after = "charge", skip_if(parent = "charge", expr = "output.cents == 0"))]
+    #[task(
+        name = "ship-it",
+        after = "charge",
+        skip_if(parent = "charge", expr = "output.cents == 0")
+    )]
     async fn ship(_order: Order, _ctx: Context) -> Result<(), TaskError> {
         Ok(())
     }
@@ -57,7 +61,10 @@ fn a_dag_with_typed_parents_defines_its_tasks_in_order() {
     let workflow: hatchet_rs::Workflow<Order, CheckoutOutput> =
         Checkout::definition().expect("valid");
     assert_eq!(workflow.name(), "checkout");
-    assert_eq!(workflow.task_names(), ["fetch", "charge", "ship-it", "receipt"]);
+    assert_eq!(
+        workflow.task_names(),
+        ["fetch", "charge", "ship-it", "receipt"]
+    );
     // The task functions stay plain associated functions.
     let _: fn(Order, Context) -> _ = Checkout::fetch;
 }

@@ -95,7 +95,9 @@ async fn a_macro_task_called_directly_sees_what_the_mock_sets_and_records_what_i
     let mock = MockContext::builder()
         .workflow_run_id("run-1")
         .task_run_id("task-1")
-        .data(Prices { cents_per_line: 250 })
+        .data(Prices {
+            cents_per_line: 250,
+        })
         .build()
         .expect("mock");
     let charged = within(Checkout::charge(
@@ -133,7 +135,9 @@ async fn run_task_decodes_input_and_typed_parents_as_a_worker_does() {
     let mock = MockContext::builder()
         .input(&Order { id: 9 })
         .parent_output("fetch", &Fetched { lines: 2 })
-        .data(Prices { cents_per_line: 100 })
+        .data(Prices {
+            cents_per_line: 100,
+        })
         .build()
         .expect("mock");
     let charged: Charged = within(mock.run_task_of::<Checkout, _>("charge"))
@@ -144,7 +148,9 @@ async fn run_task_decodes_input_and_typed_parents_as_a_worker_does() {
     // A missing parent output is the worker's non-retryable decode failure.
     let no_parent = MockContext::builder()
         .input(&Order { id: 9 })
-        .data(Prices { cents_per_line: 100 })
+        .data(Prices {
+            cents_per_line: 100,
+        })
         .build()
         .expect("mock");
     let error = within(no_parent.run_task_of::<Checkout, Charged>("charge"))
@@ -174,10 +180,13 @@ async fn run_task_decodes_input_and_typed_parents_as_a_worker_does() {
 #[tokio::test]
 async fn run_task_runs_builder_tasks() {
     let workflow: Workflow<Order> = Workflow::builder("mock-builder")
-        .task(Task::new("double", |order: Order, ctx: Context| async move {
-            ctx.log(format!("attempt {}", ctx.retry_count())).await?;
-            Ok::<_, TaskError>(json!({ "doubled": order.id * 2 }))
-        }))
+        .task(Task::new(
+            "double",
+            |order: Order, ctx: Context| async move {
+                ctx.log(format!("attempt {}", ctx.retry_count())).await?;
+                Ok::<_, TaskError>(json!({ "doubled": order.id * 2 }))
+            },
+        ))
         .build()
         .expect("valid");
     let mock = MockContext::builder()
@@ -273,9 +282,7 @@ async fn children_without_an_outcome_or_with_a_failure_fail_their_result() {
 async fn slot_timeout_label_and_cancel_calls_are_recorded() {
     let mock = MockContext::builder().build().expect("mock");
     let ctx = mock.context();
-    let deadline = within(ctx.refresh_timeout("30s"))
-        .await
-        .expect("refreshed");
+    let deadline = within(ctx.refresh_timeout("30s")).await.expect("refreshed");
     assert!(deadline.is_some());
     within(ctx.release_slot()).await.expect("released");
     within(ctx.upsert_worker_labels([("gpu".to_owned(), LabelValue::Int(2))]))
