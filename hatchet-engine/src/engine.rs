@@ -258,12 +258,6 @@ impl Engine {
         self.shared.with(|st, now| st.rate_limit_left(key, now))
     }
 
-    /// Warnings given at registration: options stored but not enforced yet, one line per
-    /// option and task.
-    pub fn warnings(&self) -> Vec<String> {
-        self.shared.with(|st, _| st.warnings.clone())
-    }
-
     /// The engine's clock; see [`TestClock`] for manual clocks and worker liveness.
     pub fn clock(&self) -> TestClock {
         TestClock {

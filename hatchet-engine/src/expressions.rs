@@ -24,6 +24,8 @@ pub(crate) enum CelEnv {
     /// `stepRunEnv`: the workflow environment plus `parents` (registration checks only: the
     /// engine evaluates step expressions in the workflow environment).
     StepRun,
+    /// `BoolExprEvaluator`: task conditions, with `input` and `output` (§4.5).
+    Match,
 }
 
 impl CelEnv {
@@ -31,6 +33,7 @@ impl CelEnv {
         match self {
             Self::Workflow => &["input", "additional_metadata", "workflow_run_id"],
             Self::StepRun => &["input", "additional_metadata", "workflow_run_id", "parents"],
+            Self::Match => &["input", "output"],
         }
     }
 }
@@ -49,6 +52,7 @@ pub(crate) struct Vars<'a> {
     pub(crate) input: Option<&'a Value>,
     pub(crate) additional_metadata: Option<&'a Map<String, Value>>,
     pub(crate) workflow_run_id: Option<&'a str>,
+    pub(crate) output: Option<&'a Value>,
 }
 
 /// A step expression's result (`StepRunOut`): a string or an integer.
@@ -112,6 +116,9 @@ fn execute(program: &Program, vars: &Vars<'_>) -> Result<CelValue, String> {
     if let Some(metadata) = vars.additional_metadata {
         ctx.add_variable_from_value("additional_metadata", map_to_cel(metadata));
     }
+    if let Some(output) = vars.output {
+        ctx.add_variable_from_value("output", to_cel(output));
+    }
     if let Some(id) = vars.workflow_run_id {
         ctx.add_variable_from_value("workflow_run_id", id.to_owned());
     }
@@ -134,6 +141,23 @@ pub(crate) fn eval_step(expr: &str, vars: &Vars<'_>) -> Result<StepOut, String> 
             type_name(&other)
         )),
     }
+}
+
+/// A condition's expression (`BoolExprEvaluator`): an empty expression holds; a result that
+/// is not a bool, an evaluation error or a compile error never holds.
+pub(crate) fn eval_match(expr: &str, input: &Value, output: &Value) -> bool {
+    if expr.trim().is_empty() {
+        return true;
+    }
+    let Ok(program) = compile(expr, CelEnv::Match) else {
+        return false;
+    };
+    let vars = Vars {
+        input: Some(input),
+        output: Some(output),
+        ..Vars::default()
+    };
+    matches!(execute(&program, &vars), Ok(CelValue::Bool(true)))
 }
 
 /// `ParseAndEvalWorkflowString`: idempotency keys.
@@ -199,6 +223,7 @@ mod tests {
             input: Some(input),
             additional_metadata: Some(metadata),
             workflow_run_id: Some("run-1"),
+            output: None,
         }
     }
 

@@ -24,8 +24,9 @@
 //! strategies with CEL keys, rate limits, priority (retries at 4), worker label affinity,
 //! sticky, and trigger idempotency; CEL runs in the engine's environments with its error
 //! texts. Options it does not enforce yet are refused at registration by name (batch tasks,
-//! default event filters, tenant-scoped concurrency); task conditions are accepted and named
-//! in [`Engine::warnings`]; durable tasks (`v1.V1Dispatcher`) answer UNIMPLEMENTED.
+//! default event filters, tenant-scoped concurrency). Task conditions (sleeps, user events,
+//! parent outputs; queue, skip, cancel) hold, skip or cancel tasks as the engine's matches
+//! do (engine-semantics §4); durable tasks (`v1.V1Dispatcher`) answer UNIMPLEMENTED.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

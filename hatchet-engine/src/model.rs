@@ -241,6 +241,10 @@ pub(crate) struct Task {
     pub(crate) gates_passed: usize,
     /// Rendered rate limits: (key, units) taken at each assignment.
     pub(crate) rate_uses: Vec<(String, i64)>,
+    /// While pending: the conditions it waits on (its parents, sleeps, user events).
+    pub(crate) waiting: Option<crate::lifecycle::conditions::Match>,
+    /// The data of its satisfied sleep and user-event conditions (`triggers` in its payload).
+    pub(crate) trigger_data: BTreeMap<String, Value>,
 }
 
 /// One concurrency strategy applied to a task or (workflow level, DAG) a run.

@@ -49,6 +49,7 @@ pub(crate) fn contains_nul(value: &Value) -> bool {
 pub(crate) fn action_payload(
     input: &Value,
     parents: &BTreeMap<String, Value>,
+    trigger_data: &BTreeMap<String, Value>,
     step_run_errors: &BTreeMap<String, String>,
 ) -> String {
     let input = match input {
@@ -56,8 +57,15 @@ pub(crate) fn action_payload(
         _ => "null".to_owned(),
     };
     let parents = serde_json::to_string(parents).unwrap_or_else(|_| "{}".to_owned());
+    // `triggers`: the data of satisfied sleep and user-event conditions by readable key, next
+    // to `filter_payload` (a Go map: keys sorted).
+    let mut triggers: BTreeMap<&str, &Value> = BTreeMap::from([("filter_payload", &Value::Null)]);
+    for (key, value) in trigger_data {
+        triggers.entry(key.as_str()).or_insert(value);
+    }
+    let triggers = serde_json::to_string(&triggers).unwrap_or_else(|_| "{}".to_owned());
     let mut out = format!(
-        r#"{{"input":{input},"triggered_by":"manual","parents":{parents},"triggers":{{"filter_payload":null}},"user_data":null,"overrides":null"#
+        r#"{{"input":{input},"triggered_by":"manual","parents":{parents},"triggers":{triggers},"user_data":null,"overrides":null"#
     );
     if !step_run_errors.is_empty() {
         let errors = serde_json::to_string(step_run_errors).unwrap_or_else(|_| "{}".to_owned());
@@ -124,14 +132,19 @@ mod tests {
     fn payload_matches_the_engine_shape() {
         let mut parents = BTreeMap::new();
         parents.insert("first".to_owned(), json!({"n": 1}));
-        let payload = action_payload(&json!({"a": 1}), &parents, &BTreeMap::new());
+        let payload = action_payload(
+            &json!({"a": 1}),
+            &parents,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
         assert_eq!(
             payload,
             r#"{"input":{"a":1},"triggered_by":"manual","parents":{"first":{"n":1}},"triggers":{"filter_payload":null},"user_data":null,"overrides":null}"#
         );
         let mut errors = BTreeMap::new();
         errors.insert("first".to_owned(), "boom".to_owned());
-        let payload = action_payload(&Value::Null, &BTreeMap::new(), &errors);
+        let payload = action_payload(&Value::Null, &BTreeMap::new(), &BTreeMap::new(), &errors);
         assert!(payload.starts_with(r#"{"input":null,"#), "{payload}");
         assert!(
             payload.ends_with(r#","step_run_errors":{"first":"boom"}}"#),

@@ -280,7 +280,12 @@ impl State {
                 Some((t.def.readable_id.clone(), value))
             })
             .collect();
-        let payload = action_payload(&run.input, &parents, &task.step_run_errors);
+        let payload = action_payload(
+            &run.input,
+            &parents,
+            &task.trigger_data,
+            &task.step_run_errors,
+        );
         let mut action = assigned_action(
             &self.tenant_id,
             run,
@@ -405,6 +410,7 @@ impl State {
         let mut schedule_timed_out = Vec::new();
         let mut orphaned = Vec::new();
         let mut due = Vec::new();
+        let mut sleeps_due = Vec::new();
         while let Some(first) = self.timers.first()
             && first.0 <= now
         {
@@ -425,6 +431,7 @@ impl State {
                 TaskStatus::Running if task.timeout_at.is_some_and(|t| t <= now) => {
                     timed_out.push(id);
                 }
+                TaskStatus::Pending if task.waiting.is_some() => sleeps_due.push(id),
                 TaskStatus::Queued
                     if task
                         .queued_at
@@ -457,6 +464,9 @@ impl State {
         timed_out.retain(|id| !orphaned.contains(id));
         for id in backoff_done {
             self.enqueue(&id, now);
+        }
+        for id in sleeps_due {
+            self.sleep_due(&id, now);
         }
         for id in orphaned {
             self.reassign(&id, now);

@@ -125,8 +125,7 @@ impl Errors {
 }
 
 /// Options this engine does not enforce: refused with a message naming each, so a test can
-/// never pass on an option that was silently ignored. Conditions are stored and reported
-/// as a warning (see [`unenforced_warnings`]) until they are enforced.
+/// never pass on an option that was silently ignored.
 pub(crate) fn refuse_unenforced(req: &v1::CreateWorkflowVersionRequest) -> Result<(), Status> {
     let mut refused = Vec::new();
     let tasks = req.tasks.iter().chain(req.on_failure_task.as_ref());
@@ -148,11 +147,31 @@ pub(crate) fn refuse_unenforced(req: &v1::CreateWorkflowVersionRequest) -> Resul
         refused.push("CreateWorkflowVersionRequest.default_filters: event filters".to_owned());
     }
     if refused.is_empty() {
-        return Ok(());
+        return refuse_waiting_single_task(req);
     }
     Err(Status::unimplemented(format!(
         "the in-process engine does not enforce these options yet, so it refuses them rather than ignore them: {}",
         refused.join("; ")
+    )))
+}
+
+/// The real engine (v0.104.7) accepts a one-task workflow whose task waits on a sleep or a
+/// user event, then never creates its runs (the trigger returns an id that never exists).
+/// Refused here, with the way out, rather than mirrored.
+fn refuse_waiting_single_task(req: &v1::CreateWorkflowVersionRequest) -> Result<(), Status> {
+    let [task] = req.tasks.as_slice() else {
+        return Ok(());
+    };
+    let waits = task
+        .conditions
+        .as_ref()
+        .is_some_and(|c| !c.sleep_conditions.is_empty() || !c.user_event_conditions.is_empty());
+    if !waits {
+        return Ok(());
+    }
+    Err(Status::unimplemented(format!(
+        "task '{}' of a one-task workflow waits on a sleep or an event: Hatchet's engine never creates runs of such a workflow, so the in-process engine refuses it; give the task a parent (a first task it runs after)",
+        task.readable_id
     )))
 }
 
@@ -169,21 +188,6 @@ fn newer_concurrency_fields(c: &v1::Concurrency, at: &str) -> Vec<String> {
         ));
     }
     out
-}
-
-/// Options stored but not yet enforced, named once per registration.
-pub(crate) fn unenforced_warnings(req: &v1::CreateWorkflowVersionRequest) -> Vec<String> {
-    req.tasks
-        .iter()
-        .chain(req.on_failure_task.as_ref())
-        .filter(|t| t.conditions.is_some())
-        .map(|t| {
-            format!(
-                "workflow '{}', task '{}': conditions (wait_for / skip_if / cancel_if) are not enforced by the in-process engine yet",
-                req.name, t.readable_id
-            )
-        })
-        .collect()
 }
 
 /// Checks a `CreateWorkflowVersionRequest` the way the engine does.

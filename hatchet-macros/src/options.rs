@@ -64,6 +64,12 @@ pub(crate) fn option(arg: &Arg) -> syn::Result<TokenStream> {
         "backoff" => backoff(arg)?,
         "rate_limit" => rate_limit(arg)?,
         "concurrency" => concurrency(arg)?,
+        "wait_for_event" => wait_for_event(arg)?,
+        "delay" => {
+            let lit = arg.str()?;
+            checks::duration(&lit)?;
+            quote!(.delay(#lit))
+        }
         "wait_for" | "skip_if" | "cancel_if" => {
             let method = &arg.key;
             let condition = condition_group(arg)?;
@@ -371,6 +377,37 @@ fn condition_group(arg: &Arg) -> syn::Result<TokenStream> {
             })?;
             quote!(#p::Condition::parent_output(#parent, #e))
         }
+    })
+}
+
+/// `wait_for_event(key = "order:paid", timeout = "1h", expr = "input.ok")`.
+fn wait_for_event(arg: &Arg) -> syn::Result<TokenStream> {
+    let nested = arg.nested("key = \"order:paid\", timeout = \"1h\"")?;
+    let mut errors = Errors::default();
+    check_keys(
+        nested,
+        "wait_for_event",
+        &["key", "timeout", "expr"],
+        &[],
+        &mut errors,
+    );
+    errors.finish()?;
+    let get = |k: &str| nested.iter().find(|a| a.key == k);
+    let key = get("key")
+        .ok_or_else(|| syn::Error::new(arg.key.span(), "wait_for_event needs `key = \"...\"`"))?
+        .str()?;
+    let timeout = get("timeout")
+        .ok_or_else(|| {
+            syn::Error::new(
+                arg.key.span(),
+                "wait_for_event needs `timeout = \"1h\"`: how long to wait before cancelling the task",
+            )
+        })?
+        .str()?;
+    checks::duration(&timeout)?;
+    Ok(match get("expr").map(Arg::str).transpose()? {
+        Some(expr) => quote!(.wait_for_event_where(#key, #expr, #timeout)),
+        None => quote!(.wait_for_event(#key, #timeout)),
     })
 }
 

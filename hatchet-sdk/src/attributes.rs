@@ -157,6 +157,8 @@
 //! | `concurrency` | as for workflows; repeatable | `.concurrency(..)` |
 //! | `wait_for` | `wait_for(sleep = "10s")`, `wait_for(event = "order:approved")`, `wait_for(any(event = "approved", sleep = "24h"))`; repeatable | `.wait_for(..)` |
 //! | `skip_if` | `skip_if(parent = "fetch", expr = "output.lines == 0")`; repeatable | `.skip_if(..)` |
+//! | `wait_for_event` | `wait_for_event(key = "order:paid", timeout = "1h")`, optionally `expr = "input.ok"`: waits for the event, cancels the task if none comes within the timeout; repeatable | `.wait_for_event(..)` |
+//! | `delay` | `delay = "10m"`: runs the task that long after it is ready | `.delay(..)` |
 //! | `cancel_if` | `cancel_if(event = "order:cancelled", expr = "input.id == 7")`; repeatable | `.cancel_if(..)` |
 //! | `desired_label` | `desired_label(key = "gpu", value = "a100", required, comparator = ">=", weight = 50)`; repeatable | `.desired_label(..)` |
 //! | `durable` | `durable` | `.durable()` |

@@ -8,6 +8,7 @@ mod harness;
 
 mod cancellation;
 mod children;
+mod conditions;
 mod dag;
 mod events;
 mod otel;

@@ -1,13 +1,13 @@
 //! Cancelling tasks: by the worker, by a client (`v1.AdminService/CancelTasks`), and
 //! downstream of a task that failed or was cancelled.
 
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 use hatchet_rs_proto as pb;
 use hatchet_rs_proto::v1;
 use tonic::Status;
 
+use crate::lifecycle::conditions::ParentEvent;
 use crate::model::TaskStatus;
 use crate::state::State;
 
@@ -50,48 +50,25 @@ impl State {
             Some(retry_count),
             now,
         );
-        self.cancel_descendants(&run_id, task_id, now);
+        self.upstream_ended(&run_id, task_id, ParentEvent::Cancelled, now);
         self.finish_if_done(&run_id, now);
         true
     }
 
-    /// Cancels the tasks downstream of `task_id` that have not finished.
-    pub(super) fn cancel_descendants(&mut self, run_id: &str, task_id: &str, now: SystemTime) {
-        let Some(run) = self.runs.get(run_id) else {
+    /// `task_id` failed or was cancelled: its children's conditions see it (by default they
+    /// are cancelled, and theirs after them).
+    pub(super) fn upstream_ended(
+        &mut self,
+        run_id: &str,
+        task_id: &str,
+        event: ParentEvent,
+        now: SystemTime,
+    ) {
+        let Some(name) = self.tasks.get(task_id).map(|t| t.def.readable_id.clone()) else {
             return;
         };
-        let Some(root) = self.tasks.get(task_id).map(|t| t.def.readable_id.clone()) else {
-            return;
-        };
-        let mut doomed: HashSet<String> = HashSet::from([root]);
-        let mut changed = true;
-        let tasks: Vec<(String, String, Vec<String>)> = run
-            .tasks
-            .iter()
-            .filter_map(|id| self.tasks.get(id))
-            .map(|t| {
-                (
-                    t.id.clone(),
-                    t.def.readable_id.clone(),
-                    t.def.parents.clone(),
-                )
-            })
-            .collect();
-        while changed {
-            changed = false;
-            for (_, name, parents) in &tasks {
-                if !doomed.contains(name) && parents.iter().any(|p| doomed.contains(p)) {
-                    doomed.insert(name.clone());
-                    changed = true;
-                }
-            }
-        }
-        for (id, name, _) in tasks {
-            let open = self.tasks.get(&id).is_some_and(|t| !t.status.is_final());
-            if id != task_id && doomed.contains(&name) && open {
-                self.cancel(&id, "an upstream task failed or was cancelled", now);
-            }
-        }
+        let empty = serde_json::json!({});
+        self.parent_finished(run_id, &name, event, &empty, now);
     }
 
     /// `v1.AdminService/CancelTasks`.

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use hatchet_rs_proto as pb;
 
+use crate::lifecycle::conditions::ParentEvent;
 use crate::model::TaskStatus;
 use crate::state::State;
 
@@ -26,6 +27,7 @@ impl State {
             attempt.output = Some(output.clone());
         }
         let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
+        let parsed = serde_json::from_str(&output).unwrap_or_else(|_| serde_json::json!({}));
         self.emit_task_event(
             &run_id,
             task_id,
@@ -34,31 +36,12 @@ impl State {
             Some(retry_count),
             now,
         );
-        let ready: Vec<String> = self
-            .runs
-            .get(&run_id)
-            .map(|run| {
-                run.tasks
-                    .iter()
-                    .filter_map(|id| self.tasks.get(id))
-                    .filter(|t| t.status == TaskStatus::Pending && !t.is_on_failure)
-                    .filter(|t| {
-                        t.def.parents.iter().all(|p| {
-                            run.tasks
-                                .iter()
-                                .filter_map(|id| self.tasks.get(id))
-                                .any(|o| {
-                                    &o.def.readable_id == p && o.status == TaskStatus::Completed
-                                })
-                        })
-                    })
-                    .map(|t| t.id.clone())
-                    .collect()
-            })
+        let name = self
+            .tasks
+            .get(task_id)
+            .map(|t| t.def.readable_id.clone())
             .unwrap_or_default();
-        for id in ready {
-            self.enqueue(&id, now);
-        }
+        self.parent_finished(&run_id, &name, ParentEvent::Completed, &parsed, now);
         self.finish_if_done(&run_id, now);
         self.dispatch(now);
     }

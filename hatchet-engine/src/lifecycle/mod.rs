@@ -5,6 +5,7 @@
 
 mod cancel;
 mod completion;
+pub(crate) mod conditions;
 mod replay;
 mod results;
 mod retries;

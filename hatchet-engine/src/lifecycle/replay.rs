@@ -69,6 +69,7 @@ impl State {
             }
         }
         let mut ready = Vec::new();
+        let mut waiting = Vec::new();
         for id in &ids {
             let Some(task) = self.tasks.get_mut(id) else {
                 continue;
@@ -85,9 +86,17 @@ impl State {
             task.error = None;
             task.cancel_reason = None;
             task.status = TaskStatus::Pending;
+            task.waiting = None;
+            task.trigger_data.clear();
             if task.def.readable_id == name {
                 ready.push(id.clone());
+            } else {
+                waiting.push(id.clone());
             }
+        }
+        // Its descendants wait on their parents (and conditions) again.
+        for id in waiting {
+            self.open_match(&id, now);
         }
         for id in ready {
             self.enqueue(&id, now);

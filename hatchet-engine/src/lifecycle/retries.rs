@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use hatchet_rs_proto as pb;
 
+use crate::lifecycle::conditions::ParentEvent;
 use crate::model::TaskStatus;
 use crate::state::State;
 
@@ -101,7 +102,7 @@ impl State {
             self.dispatch(now);
             return;
         }
-        self.cancel_descendants(&run_id, task_id, now);
+        self.upstream_ended(&run_id, task_id, ParentEvent::Failed, now);
         if !is_on_failure {
             self.start_on_failure(&run_id, now);
         }

@@ -46,6 +46,7 @@ pub(crate) fn gates(
                 input: Some(input),
                 additional_metadata: Some(metadata),
                 workflow_run_id: Some(run_id),
+                output: None,
             };
             let key = expressions::eval_step(&c.expression, &vars)
                 .and_then(|out| out.expect_str("concurrency key"))

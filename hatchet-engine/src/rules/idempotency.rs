@@ -30,6 +30,7 @@ pub(crate) fn render_key(
         input: Some(input),
         additional_metadata: Some(metadata),
         workflow_run_id: None,
+        output: None,
     };
     let key = expressions::eval_string(&config.expression, &vars).map_err(|e| {
         format!(

@@ -70,6 +70,7 @@ pub(crate) fn render(
         input: Some(input),
         additional_metadata: Some(metadata),
         workflow_run_id: Some(task_id),
+        output: None,
     };
     let eval = |expr: &str| {
         expressions::eval_step(expr, &vars)

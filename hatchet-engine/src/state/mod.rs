@@ -52,8 +52,6 @@ pub(crate) struct State {
     pub(crate) dirty_groups: BTreeSet<GroupId>,
     /// Rate-limit buckets by key, from `PutRateLimit` and dynamic limits.
     pub(crate) buckets: HashMap<String, Bucket>,
-    /// Registration warnings: options stored but not enforced yet.
-    pub(crate) warnings: Vec<String>,
     /// Claimed idempotency keys.
     pub(crate) idempotency_claims: HashMap<String, Claim>,
     /// Injected fault: send every task assignment twice, as an at-least-once engine may
@@ -96,7 +94,6 @@ impl State {
             dirty_groups: BTreeSet::new(),
             buckets: HashMap::new(),
             idempotency_claims: HashMap::new(),
-            warnings: Vec::new(),
             duplicate_deliveries: false,
         }
     }

@@ -21,10 +21,6 @@ impl State {
     ) -> Result<v1::CreateWorkflowVersionResponse, Status> {
         let checked = validate::check(&req)?;
         validate::refuse_unenforced(&req)?;
-        for warning in validate::unenforced_warnings(&req) {
-            tracing::warn!("{warning}");
-            self.warnings.push(warning);
-        }
         // The engine compares a checksum of the options with the newest version and keeps
         // that version when nothing changed.
         if let Some(latest) = self.workflows.get(&req.name).and_then(Workflow::latest)

@@ -224,6 +224,8 @@ impl State {
                     gates: Vec::new(),
                     gates_passed: 0,
                     rate_uses: Vec::new(),
+                    waiting: None,
+                    trigger_data: BTreeMap::new(),
                 },
             );
         }
@@ -264,10 +266,10 @@ impl State {
             self.children.insert(key, run_id.clone());
         }
         for id in task_ids {
-            let ready = self
-                .tasks
-                .get(&id)
-                .is_some_and(|t| t.def.parents.is_empty() && !t.is_on_failure);
+            let on_failure = self.tasks.get(&id).is_none_or(|t| t.is_on_failure);
+            // Every other task waits in its conditions' match; a root task without
+            // conditions is ready at once.
+            let ready = !on_failure && self.open_match(&id, now);
             match (&gate_error, ready) {
                 (Some(reason), true) => self.fail_attempt(&id, reason.clone(), true, true, now),
                 (None, true) => self.enqueue(&id, now),

@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod cancel;
 mod children;
+mod conditions;
 mod cron;
 mod events;
 mod faults;

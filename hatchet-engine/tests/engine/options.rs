@@ -1,7 +1,7 @@
 //! No option is silently ignored: every field of the registration messages is either
 //! enforced (named with the tests that prove it), inert (no scheduling behaviour on the real
-//! engine either), refused at registration with a message naming it, or named in a
-//! registration warning. A field added to the protocol fails this test until it is sorted.
+//! engine either) or refused at registration with a message naming it. A field added to the
+//! protocol fails this test until it is sorted.
 
 use hatchet_rs::testing::TestEngine;
 use hatchet_rs_proto::v1;
@@ -19,11 +19,9 @@ enum Treatment {
     Inert(&'static str),
     /// Refused at registration with UNIMPLEMENTED naming the field.
     Refused,
-    /// Accepted and named in `Engine::warnings` (enforced by a later version).
-    Warned,
 }
 
-use Treatment::{Enforced, Inert, Refused, Warned};
+use Treatment::{Enforced, Inert, Refused};
 
 /// Every registration field, by `Message.field`.
 const FIELDS: &[(&str, Treatment)] = &[
@@ -101,7 +99,10 @@ const FIELDS: &[(&str, Treatment)] = &[
         "CreateTaskOpts.concurrency",
         Enforced("scenarios/scheduling.rs, rules.rs"),
     ),
-    ("CreateTaskOpts.conditions", Warned),
+    (
+        "CreateTaskOpts.conditions",
+        Enforced("conditions.rs, scenarios/conditions.rs"),
+    ),
     ("CreateTaskOpts.schedule_timeout", Enforced("timeouts.rs")),
     (
         "CreateTaskOpts.is_durable",
@@ -139,6 +140,45 @@ const FIELDS: &[(&str, Treatment)] = &[
     ),
     ("IdempotencyConfig.ttl_ms", Enforced("rules.rs")),
     ("IdempotencyConfig.method", Enforced("rules.rs")),
+    (
+        "TaskConditions.parent_override_conditions",
+        Enforced("conditions.rs"),
+    ),
+    ("TaskConditions.sleep_conditions", Enforced("conditions.rs")),
+    (
+        "TaskConditions.user_event_conditions",
+        Enforced("conditions.rs"),
+    ),
+    (
+        "BaseMatchCondition.readable_data_key",
+        Enforced("conditions.rs (the task's `triggers` data)"),
+    ),
+    ("BaseMatchCondition.action", Enforced("conditions.rs")),
+    ("BaseMatchCondition.or_group_id", Enforced("conditions.rs")),
+    ("BaseMatchCondition.expression", Enforced("conditions.rs")),
+    (
+        "ParentOverrideMatchCondition.base",
+        Enforced("conditions.rs"),
+    ),
+    (
+        "ParentOverrideMatchCondition.parent_readable_id",
+        Enforced("conditions.rs"),
+    ),
+    ("SleepMatchCondition.base", Enforced("conditions.rs")),
+    ("SleepMatchCondition.sleep_for", Enforced("conditions.rs")),
+    ("UserEventMatchCondition.base", Enforced("conditions.rs")),
+    (
+        "UserEventMatchCondition.user_event_key",
+        Enforced("conditions.rs"),
+    ),
+    (
+        "UserEventMatchCondition.event_scope",
+        Inert("the engine ignores it for task conditions (engine-semantics §4.1)"),
+    ),
+    (
+        "UserEventMatchCondition.consider_events_since",
+        Inert("the engine ignores it for task conditions: no lookback (engine-semantics §4.1)"),
+    ),
 ];
 
 /// The messages whose fields a registration can carry.
@@ -148,6 +188,11 @@ const MESSAGES: &[&str] = &[
     "Concurrency",
     "CreateTaskRateLimit",
     "IdempotencyConfig",
+    "TaskConditions",
+    "BaseMatchCondition",
+    "ParentOverrideMatchCondition",
+    "SleepMatchCondition",
+    "UserEventMatchCondition",
 ];
 
 fn v1_fields() -> Vec<String> {
@@ -211,19 +256,6 @@ fn with_field(field: &str) -> v1::CreateWorkflowVersionRequest {
                 ..Default::default()
             });
         }
-        "CreateTaskOpts.conditions" => {
-            task.conditions = Some(v1::TaskConditions {
-                sleep_conditions: vec![v1::SleepMatchCondition {
-                    base: Some(v1::BaseMatchCondition {
-                        readable_data_key: "sleep".to_owned(),
-                        action: v1::Action::Queue as i32,
-                        ..Default::default()
-                    }),
-                    sleep_for: "5s".to_owned(),
-                }],
-                ..Default::default()
-            });
-        }
         "Concurrency.name" => task.concurrency.push(v1::Concurrency {
             name: Some("shared".to_owned()),
             ..concurrency
@@ -242,7 +274,7 @@ fn with_field(field: &str) -> v1::CreateWorkflowVersionRequest {
 }
 
 #[tokio::test]
-async fn refused_fields_are_refused_by_name_and_warned_fields_are_named() {
+async fn refused_fields_are_refused_by_name() {
     let engine = TestEngine::start().await.expect("engine");
     let raw = Raw::new(&engine).await;
     for (field, treatment) in FIELDS {
@@ -257,15 +289,6 @@ async fn refused_fields_are_refused_by_name_and_warned_fields_are_named() {
                 assert_eq!(err.code(), Code::Unimplemented, "{field}: {err:?}");
                 let short = field.split('.').nth(1).expect("field name");
                 assert!(err.message().contains(short), "{field}: {}", err.message());
-            }
-            Warned => {
-                raw.register(with_field(field)).await;
-                let short = field.split('.').nth(1).expect("field name");
-                assert!(
-                    engine.warnings().iter().any(|w| w.contains(short)),
-                    "{field}: {:?}",
-                    engine.warnings()
-                );
             }
             Enforced(_) | Inert(_) => {}
         }

@@ -82,6 +82,15 @@ impl Condition {
         Condition::Or(conditions.into_iter().collect())
     }
 
+    /// Whether this is (or holds) a sleep or a user event.
+    pub(crate) fn waits(&self) -> bool {
+        match self {
+            Condition::Sleep(_) | Condition::UserEvent { .. } => true,
+            Condition::Or(inner) => inner.iter().any(Condition::waits),
+            Condition::ParentOutput { .. } => false,
+        }
+    }
+
     /// Parent tasks this condition reads.
     pub(crate) fn parents(&self) -> Vec<&str> {
         match self {

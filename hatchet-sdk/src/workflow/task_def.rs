@@ -165,21 +165,98 @@ impl<I> Task<I> {
         self
     }
 
-    /// Holds the task until the condition holds (several: all of them).
+    /// Holds the task until the condition holds (several: all of them). Conditions are
+    /// checked while the task waits to be queued: from the run's start for a task without
+    /// parents, from its parents' completion otherwise (sleeps count from then too).
     pub fn wait_for(mut self, condition: Condition) -> Self {
         self.def.wait_for.push(condition);
         self
     }
 
-    /// Skips the task if the condition holds.
+    /// Skips the task if the condition holds while it waits: it never runs, its output is
+    /// `{"skipped": true}`, and a child whose parents were all skipped is skipped too.
     pub fn skip_if(mut self, condition: Condition) -> Self {
         self.def.skip_if.push(condition);
         self
     }
 
-    /// Cancels the task if the condition holds.
+    /// Cancels the task (and with it the run) if the condition holds while it waits. When
+    /// several of `wait_for`, `skip_if` and `cancel_if` hold at once, skip wins over cancel,
+    /// and cancel over queueing, as on the engine.
     pub fn cancel_if(mut self, condition: Condition) -> Self {
         self.def.cancel_if.push(condition);
+        self
+    }
+
+    /// Waits for an event with `key`, and cancels the task if none arrives within `timeout`
+    /// (`"30m"`, a `Duration`, ...; counted from when the task is ready, as for
+    /// [`wait_for`](Self::wait_for)). Only events pushed while the task waits count.
+    ///
+    /// ```
+    /// # use hatchet_rs::{Context, Task, TaskError};
+    /// # async fn ship(_: serde_json::Value, _: Context) -> Result<(), TaskError> { Ok(()) }
+    /// // Ship once the payment arrives; give up after an hour.
+    /// let task = Task::new("ship", ship).wait_for_event("order:paid", "1h");
+    /// # let _ = task;
+    /// ```
+    pub fn wait_for_event(
+        self,
+        key: impl Into<String>,
+        timeout: impl crate::workflow::IntoEngineDuration,
+    ) -> Self {
+        self.wait_for_event_matching(Condition::user_event(key), timeout)
+    }
+
+    /// As [`wait_for_event`](Self::wait_for_event), for an event whose payload satisfies the
+    /// CEL `expression` (over `input`, the payload).
+    pub fn wait_for_event_where(
+        self,
+        key: impl Into<String>,
+        expression: impl Into<String>,
+        timeout: impl crate::workflow::IntoEngineDuration,
+    ) -> Self {
+        self.wait_for_event_matching(Condition::user_event_where(key, expression), timeout)
+    }
+
+    fn wait_for_event_matching(
+        mut self,
+        event: Condition,
+        timeout: impl crate::workflow::IntoEngineDuration,
+    ) -> Self {
+        match timeout.into_engine_duration() {
+            Ok(timeout) => {
+                self.def.wait_for.push(event);
+                self.def.cancel_if.push(Condition::Sleep(timeout));
+            }
+            Err(e) => self.def.errors.push(format!("wait_for_event timeout: {e}")),
+        }
+        self
+    }
+
+    /// Holds the task for `delay` after it is ready (`"10m"`, a `Duration`, ...): the run's
+    /// start for a task without parents, its parents' completion otherwise.
+    pub fn delay(mut self, delay: impl crate::workflow::IntoEngineDuration) -> Self {
+        match delay.into_engine_duration() {
+            Ok(delay) => self.def.wait_for.push(Condition::Sleep(delay)),
+            Err(e) => self.def.errors.push(format!("delay: {e}")),
+        }
+        self
+    }
+
+    /// Skips the task when the CEL `expression` over `output` of the parent task `parent`
+    /// holds (the parent is added to [`after`](Self::after) if it is not there).
+    pub fn skip_if_parent(
+        mut self,
+        parent: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
+        let parent = parent.into();
+        if !self.def.parents.contains(&parent) {
+            self.def.parents.push(parent.clone());
+        }
+        self.def
+            .skip_if
+            .push(Condition::parent_output(parent, expression));
         self
     }
 

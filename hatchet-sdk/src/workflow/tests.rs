@@ -457,3 +457,54 @@ fn strategies_newer_than_the_target_engine_are_refused_when_built() {
         .expect("accepted");
     }
 }
+
+#[test]
+fn a_one_task_workflow_cannot_wait_on_a_sleep_or_an_event() {
+    for task in [
+        task("a").delay("5s"),
+        task("a").wait_for_event("go", "1m"),
+        task("a").cancel_if(Condition::or([Condition::user_event("stop")])),
+    ] {
+        let err = error_of(Workflow::builder("etl").task(task));
+        assert!(err.contains("one-task workflow"), "{err}");
+        assert!(err.contains("Give the task a parent"), "{err}");
+    }
+    // With a parent, or a second task, it is fine.
+    build(
+        Workflow::builder("etl")
+            .task(task("a"))
+            .task(task("b").after(["a"]).wait_for_event("go", "1m")),
+    )
+    .expect("a waiting child");
+    build(
+        Workflow::builder("etl")
+            .task(task("a").delay("5s"))
+            .task(task("b")),
+    )
+    .expect("a waiting root in a two-task workflow");
+}
+
+#[test]
+fn condition_helpers_build_the_conditions_they_name() {
+    let workflow = build(
+        Workflow::builder("etl")
+            .task(task("fetch"))
+            .task(task("ship").wait_for_event_where("paid", "input.ok", "30m"))
+            .task(task("pack").skip_if_parent("fetch", "output.rows == 0")),
+    )
+    .expect("valid");
+    let ship = &workflow.def.tasks[1];
+    assert_eq!(
+        ship.wait_for,
+        [Condition::user_event_where("paid", "input.ok")]
+    );
+    assert_eq!(ship.cancel_if, [Condition::sleep("30m").expect("duration")]);
+    let pack = &workflow.def.tasks[2];
+    assert_eq!(pack.parents, ["fetch"], "skip_if_parent adds the parent");
+    let err = error_of(
+        Workflow::builder("etl")
+            .task(task("a"))
+            .task(task("b").delay("soon")),
+    );
+    assert!(err.contains("delay"), "{err}");
+}

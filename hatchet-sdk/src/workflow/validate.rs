@@ -81,6 +81,23 @@ pub(crate) fn workflow(def: &WorkflowDef) -> Result<(), DefinitionError> {
         check_task(task).map_err(|e| e.in_task(&task.name))?;
     }
     check_parents(&def.tasks)?;
+    if let [task] = def.tasks.as_slice()
+        && task
+            .wait_for
+            .iter()
+            .chain(&task.skip_if)
+            .chain(&task.cancel_if)
+            .any(Condition::waits)
+    {
+        // Observed on engine v0.104.7: it accepts the registration, answers the trigger with
+        // a run id, and never creates the run.
+        return Err(DefinitionError::new(
+            "a one-task workflow (or standalone task) cannot wait on a sleep or an event: \
+             Hatchet's engine never creates its runs. Give the task a parent, a first task it \
+             runs after, and its sleeps and events count from that parent's completion",
+        )
+        .in_task(&task.name));
+    }
     if let Some(task) = def.on_failure.as_ref().filter(|t| !t.parents.is_empty()) {
         return Err(DefinitionError::new(
             "the on-failure task cannot have parents: it runs when any task fails",
