@@ -45,6 +45,7 @@
 mod auth;
 mod clock;
 mod cron;
+mod durable;
 mod engine;
 mod expressions;
 mod faults;

@@ -295,6 +295,10 @@ impl State {
         );
         action.retry_count = task.retry_count;
         let run_id = run.id.clone();
+        let durable = task.def.is_durable;
+        if durable {
+            action.durable_task_invocation_count = Some(self.next_invocation(task_id));
+        }
         let duplicate = self.duplicate_deliveries.then(|| action.clone());
         let Some(worker) = self.workers.get_mut(worker_id) else {
             return;
@@ -468,6 +472,7 @@ impl State {
         for id in sleeps_due {
             self.sleep_due(&id, now);
         }
+        self.durable_sleeps_due(now);
         for id in orphaned {
             self.reassign(&id, now);
         }

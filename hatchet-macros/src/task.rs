@@ -65,6 +65,8 @@ pub(crate) struct TaskSpec {
     pub(crate) keys: Vec<String>,
     /// Whether the task has a `skip_if` condition.
     pub(crate) skip_if: bool,
+    /// Whether the function takes a `DurableContext` (a durable task).
+    pub(crate) durable: bool,
 }
 
 /// Parses a task's arguments and signature, reporting every problem into `errors`.
@@ -140,7 +142,19 @@ pub(crate) fn parse(
             "the on_success task cannot have `after`: it runs after every other task",
         ));
     }
-    let (input_ty, parent_params, output_ty) = shape?;
+    let (input_ty, parent_params, output_ty, durable_ctx) = shape?;
+    let durable_key = args.iter().find(|a| a.name() == "durable");
+    match (durable_key, durable_ctx) {
+        (Some(key), false) => errors.push(syn::Error::new(
+            key.key.span(),
+            "a durable task takes `ctx: DurableContext` as its last parameter (its sleeps, waits and memoised steps go through it)",
+        )),
+        (None, true) => errors.push(syn::Error::new(
+            sig.ident.span(),
+            "a task taking a `DurableContext` must be declared `#[task(durable)]`",
+        )),
+        _ => {}
+    }
     Some(TaskSpec {
         fn_ident: sig.ident.clone(),
         name,
@@ -153,10 +167,11 @@ pub(crate) fn parse(
         options,
         keys: args.iter().map(Arg::name).collect(),
         skip_if: args.iter().any(|a| a.name() == "skip_if"),
+        durable: durable_ctx,
     })
 }
 
-type Shape = (Type, Vec<(Ident, Type)>, Option<Type>);
+type Shape = (Type, Vec<(Ident, Type)>, Option<Type>, bool);
 
 /// `async fn name(input: I, [parent: P, ...] ctx: Context) -> Result<O, E>`.
 fn signature(sig: &Signature) -> syn::Result<Shape> {
@@ -192,10 +207,13 @@ fn signature(sig: &Signature) -> syn::Result<Shape> {
         ));
     }
     let last = typed[typed.len() - 1];
-    if !is_context(&last.ty) {
+    let durable = is_named(&last.ty, "DurableContext");
+    if !durable && !is_named(&last.ty, "Context") {
         return Err(syn::Error::new(
             last.ty.span(),
-            format!("the last parameter must be the `Context`: {SHAPE}"),
+            format!(
+                "the last parameter must be the `Context` (or `DurableContext` for a durable task): {SHAPE}"
+            ),
         ));
     }
     let mut parents = Vec::new();
@@ -219,11 +237,11 @@ fn signature(sig: &Signature) -> syn::Result<Shape> {
         }
         ReturnType::Type(_, ty) => result_ok_type(ty),
     };
-    Ok(((*typed[0].ty).clone(), parents, output))
+    Ok(((*typed[0].ty).clone(), parents, output, durable))
 }
 
-fn is_context(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Context"))
+fn is_named(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
 /// `T` in `Result<T, E>` (any path ending in `Result`).
@@ -266,6 +284,11 @@ pub(crate) fn task_expr(
         let after = &spec.after;
         quote!(.after([#(#after),*]))
     };
+    let (constructor, ctx_ty) = if spec.durable {
+        (quote!(new_durable), quote!(#p::DurableContext))
+    } else {
+        (quote!(new), quote!(#p::Context))
+    };
     let body = if spec.parent_params.is_empty() {
         quote_spanned!(span=> #path)
     } else {
@@ -290,12 +313,12 @@ pub(crate) fn task_expr(
             }
         });
         let names = spec.parent_params.iter().map(|(i, _)| i);
-        quote_spanned!(span=> |input: #input_ty, ctx: #p::Context| async move {
+        quote_spanned!(span=> |input: #input_ty, ctx: #ctx_ty| async move {
             #(#decodes)*
             #path(input, #(#names,)* ctx).await.map_err(#p::into_task_error)
         })
     };
-    quote_spanned!(span=> #p::Task::new(#name, #body) #after #(#defaults)* #(#options)*)
+    quote_spanned!(span=> #p::Task::#constructor(#name, #body) #after #(#defaults)* #(#options)*)
 }
 
 /// A typed parent parameter resolved against the workflow's tasks.

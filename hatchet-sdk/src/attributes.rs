@@ -161,13 +161,13 @@
 //! | `delay` | `delay = "10m"`: runs the task that long after it is ready | `.delay(..)` |
 //! | `cancel_if` | `cancel_if(event = "order:cancelled", expr = "input.id == 7")`; repeatable | `.cancel_if(..)` |
 //! | `desired_label` | `desired_label(key = "gpu", value = "a100", required, comparator = ">=", weight = 50)`; repeatable | `.desired_label(..)` |
-//! | `durable` | `durable` | `.durable()` |
+//! | `durable` | `durable`: the function takes `ctx: DurableContext` (checked at compile time); see [`durable`](crate::durable) | [`Task::new_durable`](crate::Task::new_durable) |
 //! | `slots` | `slots = 2`, or `slots(gpu = 1)` | `.slots(..)` |
 //! | `on_failure` | `on_failure`: runs when the workflow fails | `.on_failure(..)` |
 //! | `on_success` | `on_success`: runs after every other task | `.on_success(..)` |
 //!
 //! ```
-//! # use hatchet_rs::{workflow, Context, TaskError, WorkflowDefinition};
+//! # use hatchet_rs::{workflow, Context, DurableContext, TaskError, WorkflowDefinition};
 //! # use serde_json::{json, Value};
 //! struct Pipeline;
 //!
@@ -199,7 +199,7 @@
 //!     }
 //!
 //!     #[task(durable, slots(durable = 1))]
-//!     async fn audit(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
+//!     async fn audit(_input: Value, _ctx: DurableContext) -> Result<Value, TaskError> {
 //!         Ok(json!({}))
 //!     }
 //!

@@ -150,6 +150,8 @@ struct Inner {
     /// For a [`MockContext`](crate::testing::MockContext): where calls are recorded, and its
     /// shared data.
     mock: Option<(Arc<MockState>, Arc<SharedData>)>,
+    /// For a durable task: the worker's durable stream and this attempt's invocation.
+    durable: Option<(Arc<crate::durable::DurableClient>, i32)>,
 }
 
 /// An attempt's execution deadline: set at assignment, moved by `refresh_timeout`.
@@ -207,6 +209,7 @@ impl Context {
                 worker: None,
                 deadline: None,
                 mock: None,
+                durable: None,
             }),
         }
     }
@@ -233,6 +236,22 @@ impl Context {
             inner.mock = Some((state, data));
         }
         self
+    }
+
+    /// Makes this the context of a durable task's attempt (set before the task sees it).
+    pub(crate) fn with_durable(
+        mut self,
+        client: Arc<crate::durable::DurableClient>,
+        invocation: i32,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.durable = Some((client, invocation));
+        }
+        self
+    }
+
+    pub(crate) fn durable(&self) -> Option<(Arc<crate::durable::DurableClient>, i32)> {
+        self.inner.durable.clone()
     }
 
     fn mock(&self) -> Option<&MockState> {

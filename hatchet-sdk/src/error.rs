@@ -147,6 +147,17 @@ pub enum Error {
     /// The engine sent something this SDK cannot interpret.
     #[error("unexpected answer from the Hatchet engine: {0}")]
     Protocol(String),
+
+    /// A durable task's replay diverged from its event log: this invocation made a different
+    /// call (sleep, wait, memo) where the log records another. It fails the same way on every
+    /// retry, so it is not retried.
+    #[error("{0}")]
+    NonDeterminism(String),
+
+    /// The engine evicted this invocation of a durable task (a newer one exists); the reason
+    /// is the engine's.
+    #[error("the durable task invocation was evicted by the engine: {0}")]
+    DurableEvicted(String),
 }
 
 impl Error {
@@ -166,7 +177,8 @@ impl Error {
             | Error::InvalidPayload(_)
             | Error::PayloadTooLarge { .. }
             | Error::InvalidArgument(_)
-            | Error::Config(_) => true,
+            | Error::Config(_)
+            | Error::NonDeterminism(_) => true,
             Error::BulkTriggerIncomplete { source, .. } => source.is_permanent(),
             _ => false,
         }

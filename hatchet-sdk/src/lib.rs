@@ -54,6 +54,7 @@
 mod client;
 pub mod config;
 mod context;
+pub mod durable;
 mod error;
 mod events;
 mod labels;
@@ -77,6 +78,7 @@ pub mod workflow;
 pub use client::Client;
 pub use config::{ClientConfig, ClientConfigBuilder, ConfigError, TlsStrategy};
 pub use context::{ChildOptions, Context, LogLevel, TriggeredBy};
+pub use durable::{DurableContext, WaitResult};
 pub use error::{Error, Result, RunFailure};
 pub use events::{Event, Events, MAX_EVENTS_PER_BULK_PUSH, PushedEvent};
 pub use labels::{DesiredLabel, LabelComparator, LabelValue};
@@ -104,6 +106,7 @@ pub mod attributes;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::Context;
+    pub use crate::durable::DurableContext;
     pub use crate::labels::{DesiredLabel, LabelComparator};
     pub use crate::priority::Priority;
     pub use crate::rate_limits::RateLimitDuration;

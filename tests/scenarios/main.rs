@@ -10,6 +10,7 @@ mod cancellation;
 mod children;
 mod conditions;
 mod dag;
+mod durable;
 mod events;
 mod otel;
 mod retries;

@@ -1,12 +1,12 @@
 //! `v1.AdminService` (registration, v1 triggers, cancel, replay, run details) and
-//! `v1.V1Dispatcher` (durable tasks: not served yet, every call answers UNIMPLEMENTED).
+//! `v1.V1Dispatcher` (the `DurableTask` stream; the legacy RPCs answer UNIMPLEMENTED).
 
 use hatchet_rs_proto::v1;
 use hatchet_rs_proto::v1::admin_service_server::AdminService;
 use hatchet_rs_proto::v1::v1_dispatcher_server::V1Dispatcher;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
-use super::EngineService;
+use super::{BoxStream, EngineService, Guarded};
 use crate::model::Origin;
 
 #[tonic::async_trait]
@@ -83,4 +83,28 @@ impl AdminService for EngineService {
 }
 
 #[tonic::async_trait]
-impl V1Dispatcher for EngineService {}
+impl V1Dispatcher for EngineService {
+    /// One stream per worker process: requests are handled in arrival order (the engine
+    /// handles them concurrently; a worker keeps one outstanding request per invocation, so
+    /// the order it sees is the same), responses routed by durable task.
+    async fn durable_task(
+        &self,
+        request: Request<Streaming<v1::DurableTaskRequest>>,
+    ) -> Result<Response<BoxStream<v1::DurableTaskResponse>>, Status> {
+        let mut inbound = request.into_inner();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let session = self.shared.with(|st, _| st.sessions.open(sender));
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(request)) = inbound.message().await {
+                shared.with(|st, now| st.durable_request(session, request, now));
+            }
+            shared.with(|st, _| st.sessions.close(session));
+        });
+        let shared = self.shared.clone();
+        let stream = Guarded::new(receiver, move || {
+            shared.with(|st, _| st.sessions.close(session));
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -57,6 +57,12 @@ pub(crate) struct State {
     /// Injected fault: send every task assignment twice, as an at-least-once engine may
     /// (reference §3.3).
     pub(crate) duplicate_deliveries: bool,
+    /// Durable tasks' event logs, by task id (kept across retries).
+    pub(crate) durable: HashMap<String, crate::durable::DurableLog>,
+    /// The open `DurableTask` streams.
+    pub(crate) sessions: crate::durable::DurableSessions,
+    /// Deadlines of durable sleeps: (at, task id, node).
+    pub(crate) durable_timers: BTreeSet<(SystemTime, String, i64)>,
 }
 
 pub(crate) fn new_id() -> String {
@@ -95,6 +101,9 @@ impl State {
             buckets: HashMap::new(),
             idempotency_claims: HashMap::new(),
             duplicate_deliveries: false,
+            durable: HashMap::new(),
+            sessions: crate::durable::DurableSessions::default(),
+            durable_timers: BTreeSet::new(),
         }
     }
 

@@ -11,6 +11,7 @@ mod cancel;
 mod children;
 mod conditions;
 mod cron;
+mod durable;
 mod events;
 mod faults;
 mod options;

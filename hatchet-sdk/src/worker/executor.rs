@@ -60,6 +60,8 @@ impl Attempts {
 #[derive(Clone)]
 pub(crate) struct Registered {
     pub(crate) function: ErasedTask,
+    /// Runs with a durable context: the engine keeps its event log.
+    pub(crate) durable: bool,
     pub(crate) timeout: Duration,
 }
 
@@ -278,10 +280,10 @@ impl Executor {
         deadline: Deadline,
     ) -> Option<Outcome> {
         let worker_id = self.worker.current_id();
-        let Some(task) = self
+        let Some((task, durable)) = self
             .registry
             .get(&action.action_id.to_lowercase())
-            .map(|r| &r.function)
+            .map(|r| (&r.function, r.durable))
         else {
             return Some(Outcome::Failed {
                 message: format!(
@@ -302,6 +304,9 @@ impl Executor {
         };
         #[cfg(feature = "opentelemetry")]
         let action_id = action.action_id.clone();
+        // The engine counts invocations from 1; an engine that does not send it runs the
+        // first one.
+        let invocation = action.durable_task_invocation_count.unwrap_or(1);
         // Parsed: the raw payload is not kept for the task's lifetime.
         drop(action);
         let span = tracing::info_span!(
@@ -314,7 +319,11 @@ impl Executor {
         let input = assignment.input.clone();
         #[cfg(feature = "opentelemetry")]
         let otel = crate::otel::task_context(&assignment, &action_id);
-        let context = Context::new(self.client.clone(), assignment, cancellation, permit)
+        let mut context = Context::new(self.client.clone(), assignment, cancellation, permit);
+        if durable {
+            context = context.with_durable(self.worker.durable.clone(), invocation);
+        }
+        let context = context
             .with_worker(self.worker.clone())
             .with_deadline(deadline);
         let call = task.call(input, context).instrument(span);

@@ -43,6 +43,8 @@ pub(crate) struct WorkerLink {
     pub(crate) id: Arc<RwLock<String>>,
     pub(crate) labels: registration::WorkerLabels,
     pub(crate) data: Arc<SharedData>,
+    /// The worker's durable-task stream (opened on the first durable call).
+    pub(crate) durable: Arc<crate::durable::DurableClient>,
 }
 
 /// Values registered with [`WorkerBuilder::data`], by type.
@@ -387,6 +389,7 @@ impl Worker {
                     ns.action_id(&def.name, &task.name),
                     executor::Registered {
                         function: task.function.clone(),
+                        durable: task.durable,
                         timeout: task
                             .timeout
                             .map_or(Duration::from_secs(60), |t| t.as_duration()),
@@ -437,6 +440,7 @@ impl Worker {
                 id: worker_id.clone(),
                 labels: registration.labels.clone(),
                 data: Arc::new(b.data),
+                durable: crate::durable::DurableClient::new(transport.clone(), worker_id.clone()),
             },
             total_slots,
             b.cancel_grace_period,

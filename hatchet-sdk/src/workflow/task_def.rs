@@ -104,6 +104,29 @@ impl<I: DeserializeOwned + Send + 'static> Task<I> {
     }
 }
 
+impl<I: DeserializeOwned + Send + 'static> Task<I> {
+    /// A durable task named `name` running `function`, which gets a
+    /// [`DurableContext`](crate::DurableContext): its sleeps, waits and memoised steps are
+    /// recorded by the engine and replayed on a new attempt. Runs in `durable` slots.
+    pub fn new_durable<O, E, F, Fut>(name: impl Into<String>, function: F) -> Self
+    where
+        O: Serialize + Send + 'static,
+        E: Into<TaskError> + Send + 'static,
+        F: Fn(I, crate::DurableContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, E>> + Send + 'static,
+    {
+        let function = std::sync::Arc::new(function);
+        let task = Self::new(name, move |input: I, ctx: Context| {
+            let function = function.clone();
+            async move {
+                let ctx = crate::DurableContext::from_context(ctx)?;
+                function(input, ctx).await.map_err(Into::into)
+            }
+        });
+        task.durable()
+    }
+}
+
 impl<I> Task<I> {
     /// The task's name.
     pub fn name(&self) -> &str {
@@ -266,8 +289,9 @@ impl<I> Task<I> {
         self
     }
 
-    /// Marks the task durable: the engine runs it in `durable` slots. (Durable sleeps and
-    /// waits through the durable-task stream are not part of this SDK yet.)
+    /// Marks the task durable: the engine runs it in `durable` slots and keeps an event log
+    /// for it. A task built with [`Task::new_durable`] is durable already and gets the
+    /// [`DurableContext`](crate::DurableContext) that records its calls.
     pub fn durable(mut self) -> Self {
         self.def.durable = true;
         self

@@ -1,0 +1,590 @@
+//! Durable tasks (engine-semantics §1): the per-task event log behind `v1.V1Dispatcher/
+//! DurableTask`, invocation counts, replay and non-determinism.
+//!
+//! Every assignment of a durable task starts a new *invocation*: its count goes up and node
+//! ids restart at 1, so the k-th durable call of an invocation addresses node k of the task's
+//! log (one log per task, kept across retries and reassignments). A call whose node already
+//! holds an entry with the same idempotency key gets that entry back (a satisfied wait or
+//! memo completes at once, an unsatisfied sleep keeps its original deadline); a different call
+//! there is a NONDETERMINISM error. A request from an older invocation is answered with
+//! `server_evict`.
+//!
+//! Served here: `register_worker`, `wait_for` (sleeps on the engine clock, user events with
+//! CEL over the payload, or-groups), `memo` / `complete_memo`, `worker_status` (re-delivery of
+//! satisfied entries). `trigger_runs` and `evict_invocation` answer an error naming them:
+//! children from durable tasks and eviction are not served by the in-process engine yet.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use hatchet_rs_proto::v1;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc::UnboundedSender;
+use tonic::Status;
+
+use crate::expressions;
+use crate::model::TaskStatus;
+use crate::state::{State, new_id};
+use crate::validate::parse_duration;
+
+/// Where the responses of one `DurableTask` stream go.
+pub(crate) type DurableSender = UnboundedSender<Result<v1::DurableTaskResponse, Status>>;
+
+/// The only branch this engine keeps (branching a durable log is not served).
+const BRANCH: i64 = 1;
+
+/// One durable task's event log.
+#[derive(Debug, Default)]
+pub(crate) struct DurableLog {
+    pub(crate) invocation: i32,
+    latest_node: i64,
+    entries: BTreeMap<i64, Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Vec<u8>,
+    /// How the call reads in a non-determinism message (`sleep(10s)`, `memo`, ...).
+    rendering: String,
+    wait: Vec<WaitCondition>,
+    /// Set once satisfied: the result payload.
+    result: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+struct WaitCondition {
+    group: String,
+    data_key: String,
+    kind: WaitKind,
+    satisfied: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+enum WaitKind {
+    Sleep { at: SystemTime, text: String },
+    Event { key: String, expression: String },
+}
+
+/// The open `DurableTask` streams: which stream speaks for which task.
+#[derive(Debug, Default)]
+pub(crate) struct DurableSessions {
+    next: u64,
+    streams: HashMap<u64, DurableSender>,
+    tasks: HashMap<String, u64>,
+}
+
+impl DurableSessions {
+    pub(crate) fn open(&mut self, sender: DurableSender) -> u64 {
+        self.next += 1;
+        self.streams.insert(self.next, sender);
+        self.next
+    }
+
+    pub(crate) fn close(&mut self, session: u64) {
+        self.streams.remove(&session);
+        self.tasks.retain(|_, s| *s != session);
+    }
+
+    fn send(&self, session: u64, response: v1::durable_task_response::Message) {
+        if let Some(sender) = self.streams.get(&session) {
+            let _ = sender.send(Ok(v1::DurableTaskResponse {
+                message: Some(response),
+            }));
+        }
+    }
+
+    fn send_to_task(&self, task: &str, response: v1::durable_task_response::Message) {
+        if let Some(session) = self.tasks.get(task) {
+            self.send(*session, response);
+        }
+    }
+}
+
+use v1::durable_task_response::Message as Out;
+
+fn entry_ref(task: &str, invocation: i32, node: i64) -> v1::DurableEventLogEntryRef {
+    v1::DurableEventLogEntryRef {
+        durable_task_external_id: task.to_owned(),
+        invocation_count: invocation,
+        branch_id: BRANCH,
+        node_id: node,
+    }
+}
+
+fn completed(task: &str, invocation: i32, node: i64, payload: &[u8]) -> Out {
+    Out::EntryCompleted(v1::DurableTaskEventLogEntryCompletedResponse {
+        r#ref: Some(entry_ref(task, invocation, node)),
+        payload: payload.to_vec(),
+        is_failure: false,
+        error_message: None,
+        satisfied_order: None,
+    })
+}
+
+/// The engine's WAIT_FOR idempotency key: the conditions' defining fields, sorted.
+fn wait_key(conditions: &v1::DurableEventListenerConditions) -> Vec<u8> {
+    let mut parts: Vec<(String, String, &str, String, String)> = Vec::new();
+    for s in &conditions.sleep_conditions {
+        let base = s.base.clone().unwrap_or_default();
+        parts.push((
+            base.expression,
+            base.readable_data_key,
+            "SLEEP",
+            s.sleep_for.clone(),
+            String::new(),
+        ));
+    }
+    for e in &conditions.user_event_conditions {
+        let base = e.base.clone().unwrap_or_default();
+        parts.push((
+            base.expression,
+            base.readable_data_key,
+            "USER_EVENT",
+            String::new(),
+            e.user_event_key.clone(),
+        ));
+    }
+    parts.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(b"WAIT_FOR");
+    for (expression, key, kind, sleep, event) in parts {
+        hasher.update(format!("{expression}{key}{kind}{sleep}{event}").as_bytes());
+    }
+    hasher.finalize().to_vec()
+}
+
+/// `sleep(10s)`, `event(k)`, `any of: sleep(1m), event(k)`, joined with ` and ` across groups.
+fn render_wait(conditions: &[WaitCondition]) -> String {
+    let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for c in conditions {
+        let one = match &c.kind {
+            WaitKind::Sleep { text, .. } => format!("sleep({text})"),
+            WaitKind::Event { key, .. } => format!("event({key})"),
+        };
+        groups.entry(c.group.as_str()).or_default().push(one);
+    }
+    groups
+        .into_values()
+        .map(|g| {
+            if g.len() == 1 {
+                g.join("")
+            } else {
+                format!("any of: {}", g.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+fn wait_conditions(
+    conditions: &v1::DurableEventListenerConditions,
+    now: SystemTime,
+) -> Result<Vec<WaitCondition>, String> {
+    let group = |base: Option<&v1::BaseMatchCondition>| -> Result<String, String> {
+        match base.map(|b| b.or_group_id.as_str()) {
+            None | Some("") => Ok(new_id()),
+            Some(id) if crate::state::is_uuid(id) => Ok(id.to_owned()),
+            Some(id) => Err(format!("or group id is not a valid uuid: {id}")),
+        }
+    };
+    let mut out = Vec::new();
+    for s in &conditions.sleep_conditions {
+        let base = s.base.as_ref();
+        let wait = parse_duration(&s.sleep_for)
+            .ok_or_else(|| format!("invalid sleep duration {:?}", s.sleep_for))?;
+        out.push(WaitCondition {
+            group: group(base)?,
+            data_key: base
+                .map(|b| b.readable_data_key.clone())
+                .unwrap_or_default(),
+            kind: WaitKind::Sleep {
+                at: now + wait,
+                text: s.sleep_for.clone(),
+            },
+            satisfied: None,
+        });
+    }
+    for e in &conditions.user_event_conditions {
+        let base = e.base.as_ref();
+        out.push(WaitCondition {
+            group: group(base)?,
+            data_key: base
+                .map(|b| b.readable_data_key.clone())
+                .unwrap_or_default(),
+            kind: WaitKind::Event {
+                key: e.user_event_key.clone(),
+                expression: base.map(|b| b.expression.clone()).unwrap_or_default(),
+            },
+            satisfied: None,
+        });
+    }
+    if out.is_empty() {
+        return Err("a durable wait needs at least one condition".to_owned());
+    }
+    Ok(out)
+}
+
+/// The fired wait's payload: `{"CREATE": {"<readable key>": [data, ...]}}` over the satisfied
+/// conditions, once every or-group has one.
+fn fired(conditions: &[WaitCondition]) -> Option<Vec<u8>> {
+    let mut groups: HashMap<&str, bool> = HashMap::new();
+    for c in conditions {
+        *groups.entry(c.group.as_str()).or_default() |= c.satisfied.is_some();
+    }
+    if !groups.values().all(|s| *s) {
+        return None;
+    }
+    let mut data: Map<String, Value> = Map::new();
+    for c in conditions {
+        if let Some(value) = &c.satisfied
+            && let Value::Array(values) = data
+                .entry(c.data_key.clone())
+                .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            values.push(value.clone());
+        }
+    }
+    Some(json!({ "CREATE": data }).to_string().into_bytes())
+}
+
+impl State {
+    /// A durable task was assigned: a new invocation of its log. Returns the count.
+    pub(crate) fn next_invocation(&mut self, task_id: &str) -> i32 {
+        let log = self.durable.entry(task_id.to_owned()).or_default();
+        log.invocation += 1;
+        log.latest_node = 0;
+        log.invocation
+    }
+
+    /// One request of a `DurableTask` stream.
+    pub(crate) fn durable_request(
+        &mut self,
+        session: u64,
+        request: v1::DurableTaskRequest,
+        now: SystemTime,
+    ) {
+        use v1::durable_task_request::Message as In;
+        match request.message {
+            Some(In::RegisterWorker(r)) => self.sessions.send(
+                session,
+                Out::RegisterWorker(v1::DurableTaskResponseRegisterWorker {
+                    worker_id: r.worker_id,
+                }),
+            ),
+            Some(In::WaitFor(r)) => self.durable_wait_for(session, r, now),
+            Some(In::Memo(r)) => self.durable_memo(session, r),
+            Some(In::CompleteMemo(r)) => self.durable_complete_memo(r),
+            Some(In::WorkerStatus(r)) => self.durable_worker_status(session, r),
+            Some(In::TriggerRuns(r)) => self.sessions.send(
+                session,
+                Out::Error(v1::DurableTaskErrorResponse {
+                    r#ref: Some(entry_ref(&r.durable_task_external_id, r.invocation_count, 0)),
+                    error_type: v1::DurableTaskErrorType::Unspecified as i32,
+                    error_message: "the in-process engine does not serve trigger_runs (children spawned by durable tasks) yet".to_owned(),
+                }),
+            ),
+            Some(In::EvictInvocation(r)) => self.sessions.send(
+                session,
+                Out::Error(v1::DurableTaskErrorResponse {
+                    r#ref: Some(entry_ref(&r.durable_task_external_id, r.invocation_count, 0)),
+                    error_type: v1::DurableTaskErrorType::Unspecified as i32,
+                    error_message: "the in-process engine does not serve evict_invocation (durable eviction) yet".to_owned(),
+                }),
+            ),
+            None => {}
+        }
+    }
+
+    /// Checks the task and the invocation; on a stale one answers `server_evict`. `None`:
+    /// nothing more to do (the engine only logs an unknown task).
+    fn durable_log_for(
+        &mut self,
+        session: u64,
+        task: &str,
+        invocation: i32,
+    ) -> Option<&mut DurableLog> {
+        let durable = self
+            .tasks
+            .get(task)
+            .is_some_and(|t| t.def.is_durable && t.status == TaskStatus::Running);
+        if !durable {
+            tracing::warn!(
+                task,
+                "durable request for a task that is not a running durable task"
+            );
+            return None;
+        }
+        self.sessions.tasks.insert(task.to_owned(), session);
+        let current = self.durable.get(task).map_or(0, |l| l.invocation);
+        if current != invocation {
+            self.sessions.send(
+                session,
+                Out::ServerEvict(v1::DurableTaskServerEvictNotice {
+                    durable_task_external_id: task.to_owned(),
+                    invocation_count: invocation,
+                    reason: format!(
+                        "invocation count mismatch for task {task}: server has {current}, worker sent {invocation}"
+                    ),
+                }),
+            );
+            return None;
+        }
+        self.durable.get_mut(task)
+    }
+
+    /// Takes the next node for a call with `key`: the existing entry when the replay matches,
+    /// a NONDETERMINISM error when it does not, else a new entry from `create`.
+    fn durable_node(
+        &mut self,
+        session: u64,
+        task: &str,
+        invocation: i32,
+        key: Vec<u8>,
+        rendering: String,
+        create: impl FnOnce() -> Entry,
+    ) -> Option<(i64, bool)> {
+        let log = self.durable_log_for(session, task, invocation)?;
+        log.latest_node += 1;
+        let node = log.latest_node;
+        match log.entries.get(&node) {
+            Some(existing) if existing.key == key => Some((node, true)),
+            Some(existing) => {
+                let message = format!(
+                    "non-determinism error in task {task} at node {node}:{BRANCH}\n  expected: {}\n  received: {rendering}",
+                    existing.rendering
+                );
+                self.sessions.send(
+                    session,
+                    Out::Error(v1::DurableTaskErrorResponse {
+                        r#ref: Some(entry_ref(task, invocation, node)),
+                        error_type: v1::DurableTaskErrorType::Nondeterminism as i32,
+                        error_message: message,
+                    }),
+                );
+                None
+            }
+            None => {
+                log.entries.insert(node, create());
+                Some((node, false))
+            }
+        }
+    }
+
+    fn durable_wait_for(
+        &mut self,
+        session: u64,
+        r: v1::DurableTaskWaitForRequest,
+        now: SystemTime,
+    ) {
+        let task = r.durable_task_external_id.clone();
+        let conditions = r.wait_for_conditions.unwrap_or_default();
+        let wait = match wait_conditions(&conditions, now) {
+            Ok(wait) => wait,
+            Err(message) => {
+                tracing::warn!(task, "durable wait refused: {message}");
+                return;
+            }
+        };
+        let key = wait_key(&conditions);
+        let entry_key = key.clone();
+        let rendering = render_wait(&wait);
+        let deadline = wait
+            .iter()
+            .filter_map(|c| match c.kind {
+                WaitKind::Sleep { at, .. } => Some(at),
+                WaitKind::Event { .. } => None,
+            })
+            .min();
+        let Some((node, existed)) = self.durable_node(
+            session,
+            &task,
+            r.invocation_count,
+            key,
+            rendering.clone(),
+            || Entry {
+                key: entry_key,
+                rendering,
+                wait,
+                result: None,
+            },
+        ) else {
+            return;
+        };
+        if !existed && let Some(at) = deadline {
+            self.durable_timers.insert((at, task.clone(), node));
+        }
+        self.sessions.send(
+            session,
+            Out::WaitForAck(v1::DurableTaskEventWaitForAckResponse {
+                r#ref: Some(entry_ref(&task, r.invocation_count, node)),
+            }),
+        );
+        // A sleep of zero (or a replayed, satisfied wait) completes at once.
+        self.durable_satisfy(&task, node, now, |_| None);
+    }
+
+    fn durable_memo(&mut self, session: u64, r: v1::DurableTaskMemoRequest) {
+        let task = r.durable_task_external_id.clone();
+        let payload = r.payload.clone().filter(|p| !p.is_empty());
+        let Some((node, existed)) = self.durable_node(
+            session,
+            &task,
+            r.invocation_count,
+            r.key.clone(),
+            "memo".to_owned(),
+            || Entry {
+                key: r.key.clone(),
+                rendering: "memo".to_owned(),
+                wait: Vec::new(),
+                result: payload,
+            },
+        ) else {
+            return;
+        };
+        let result = self
+            .durable
+            .get(&task)
+            .and_then(|l| l.entries.get(&node))
+            .and_then(|e| e.result.clone());
+        self.sessions.send(
+            session,
+            Out::MemoAck(v1::DurableTaskEventMemoAckResponse {
+                r#ref: Some(entry_ref(&task, r.invocation_count, node)),
+                memo_already_existed: existed && result.is_some(),
+                memo_result_payload: result.clone(),
+            }),
+        );
+        if let Some(result) = result {
+            self.sessions
+                .send(session, completed(&task, r.invocation_count, node, &result));
+        }
+    }
+
+    fn durable_complete_memo(&mut self, r: v1::DurableTaskCompleteMemoRequest) {
+        let Some(reference) = r.r#ref else { return };
+        let entry = self
+            .durable
+            .get_mut(&reference.durable_task_external_id)
+            .and_then(|l| l.entries.get_mut(&reference.node_id));
+        if let Some(entry) = entry
+            && entry.result.is_none()
+        {
+            entry.result = Some(r.payload);
+        }
+    }
+
+    fn durable_worker_status(&mut self, session: u64, r: v1::DurableTaskWorkerStatusRequest) {
+        for waiting in r.waiting_entries {
+            let task = &waiting.durable_task_external_id;
+            let current = self.durable.get(task).map_or(0, |l| l.invocation);
+            if waiting.invocation_count < current {
+                self.sessions.send(
+                    session,
+                    Out::ServerEvict(v1::DurableTaskServerEvictNotice {
+                        durable_task_external_id: task.clone(),
+                        invocation_count: waiting.invocation_count,
+                        reason: format!(
+                            "stale invocation: server has {current}, worker sent {}",
+                            waiting.invocation_count
+                        ),
+                    }),
+                );
+                continue;
+            }
+            self.sessions.tasks.insert(task.clone(), session);
+            let result = self
+                .durable
+                .get(task)
+                .and_then(|l| l.entries.get(&waiting.node_id))
+                .and_then(|e| e.result.clone());
+            if let Some(result) = result {
+                self.sessions.send(
+                    session,
+                    completed(task, waiting.invocation_count, waiting.node_id, &result),
+                );
+            }
+        }
+    }
+
+    /// Marks the conditions of `task`'s wait at `node` that `check` accepts; delivers the
+    /// entry if the wait fired.
+    fn durable_satisfy(
+        &mut self,
+        task: &str,
+        node: i64,
+        _now: SystemTime,
+        check: impl Fn(&WaitKind) -> Option<Value>,
+    ) {
+        let Some(log) = self.durable.get_mut(task) else {
+            return;
+        };
+        let invocation = log.invocation;
+        let Some(entry) = log.entries.get_mut(&node) else {
+            return;
+        };
+        if entry.result.is_some() {
+            if let Some(result) = entry.result.clone() {
+                self.sessions
+                    .send_to_task(task, completed(task, invocation, node, &result));
+            }
+            return;
+        }
+        for c in entry.wait.iter_mut().filter(|c| c.satisfied.is_none()) {
+            if let Some(data) = check(&c.kind) {
+                c.satisfied = Some(data);
+            }
+        }
+        if let Some(result) = fired(&entry.wait) {
+            entry.result = Some(result.clone());
+            self.sessions
+                .send_to_task(task, completed(task, invocation, node, &result));
+        }
+    }
+
+    /// Durable sleeps that came due.
+    pub(crate) fn durable_sleeps_due(&mut self, now: SystemTime) {
+        while let Some(first) = self.durable_timers.first()
+            && first.0 <= now
+        {
+            let Some((_, task, node)) = self.durable_timers.pop_first() else {
+                break;
+            };
+            self.durable_satisfy(&task, node, now, |kind| match kind {
+                WaitKind::Sleep { at, text } if *at <= now => {
+                    Some(json!({ "sleep_duration": text }))
+                }
+                _ => None,
+            });
+        }
+    }
+
+    /// A user event was pushed: every open durable wait on its key checks it.
+    pub(crate) fn durable_event_pushed(&mut self, key: &str, payload: &Value, now: SystemTime) {
+        let waiting: Vec<(String, i64)> = self
+            .durable
+            .iter()
+            .flat_map(|(task, log)| {
+                log.entries
+                    .iter()
+                    .filter(|(_, e)| {
+                        e.result.is_none()
+                            && e.wait.iter().any(
+                                |c| matches!(&c.kind, WaitKind::Event { key: k, .. } if k == key),
+                            )
+                    })
+                    .map(|(node, _)| (task.clone(), *node))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let empty = Value::Object(Map::new());
+        for (task, node) in waiting {
+            self.durable_satisfy(&task, node, now, |kind| match kind {
+                WaitKind::Event { key: k, expression } if k == key => {
+                    expressions::eval_match(expression, payload, &empty).then(|| payload.clone())
+                }
+                _ => None,
+            });
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Durable tasks: a task whose waits, sleeps and memoised steps are recorded in the engine's
+//! event log for the task, so a new attempt (after a crash, a lost worker or a retry) replays
+//! what already happened instead of doing it again.
+//!
+//! A durable task takes a [`DurableContext`]: `#[task(durable)]` on an
+//! `async fn(input, ctx: DurableContext)`, or [`Task::new_durable`](crate::Task::new_durable). Every
+//! call on it (`sleep_for`, `wait_for`, `wait_for_event`, `now`, `memo`) is one entry of the
+//! log, addressed by its position: the k-th call of an attempt is entry k. On replay, a call
+//! whose entry is complete returns its recorded result at once (a memoised closure is not run
+//! again, a finished sleep does not sleep again); a sleep still running keeps its original
+//! deadline. The task must therefore make the same calls in the same order on every attempt:
+//! a different call where the log records another fails with [`Error::NonDeterminism`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use hatchet_rs::{task, DurableContext, TaskError};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+//! struct Signup { email: String }
+//!
+//! #[task(durable, timeout = "10m")]
+//! async fn onboard(signup: Signup, ctx: DurableContext) -> Result<(), TaskError> {
+//!     // Runs once, even if the task is retried after this point.
+//!     let account: u64 = ctx.memo(&("create-account", &signup.email), || async { Ok::<_, TaskError>(42) }).await?;
+//!     ctx.sleep_for(Duration::from_secs(60)).await?;
+//!     let confirmed = ctx.wait_for_event("user:confirmed").await?;
+//!     ctx.log(format!("account {account} confirmed: {confirmed}")).await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod client;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hatchet_rs_proto::v1;
+use hatchet_rs_proto::v1::durable_task_request::Message as In;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+pub(crate) use client::DurableClient;
+use client::{Ack, Completion};
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::task::TaskError;
+use crate::workflow::{Condition, IntoEngineDuration};
+
+/// What a [`DurableContext::wait_for`] returned: the data of the satisfied conditions, by
+/// their key (`sleep:<duration>` for a sleep, the event key for an event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitResult {
+    data: Map<String, Value>,
+}
+
+impl WaitResult {
+    /// Whether the condition with `key` was satisfied.
+    pub fn satisfied(&self, key: &str) -> bool {
+        self.data.contains_key(key)
+    }
+
+    /// The data of the condition with `key`: the event's payload, or
+    /// `{"sleep_duration": "<duration>"}` for a sleep.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.data
+            .get(key)
+            .and_then(|v| v.as_array().and_then(|a| a.first()).or(Some(v)))
+    }
+
+    /// Every satisfied condition's data, by key.
+    pub fn all(&self) -> &Map<String, Value> {
+        &self.data
+    }
+}
+
+/// The context of a durable task: everything [`Context`] offers (through `Deref`), plus
+/// calls recorded in the task's durable event log. See the [module docs](self).
+#[derive(Debug)]
+pub struct DurableContext {
+    ctx: Context,
+    client: Arc<DurableClient>,
+    invocation: i32,
+    /// One call at a time: the engine acknowledges per invocation.
+    calls: tokio::sync::Mutex<()>,
+}
+
+impl Deref for DurableContext {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
+}
+
+impl DurableContext {
+    /// The durable context of a task the worker runs as durable.
+    pub(crate) fn from_context(ctx: Context) -> std::result::Result<Self, TaskError> {
+        let Some((client, invocation)) = ctx.durable() else {
+            return Err(TaskError::non_retryable(format!(
+                "task `{}` takes a DurableContext but does not run as a durable task (declare it with #[task(durable)] or Task::new_durable)",
+                ctx.task_name()
+            )));
+        };
+        Ok(Self {
+            ctx,
+            client,
+            invocation,
+            calls: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The plain context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Which invocation of the task this is: 1 for its first assignment, one more for each
+    /// later one (retries and reassignments replay the log).
+    pub fn invocation(&self) -> i32 {
+        self.invocation
+    }
+
+    fn task(&self) -> &str {
+        self.ctx.task_run_id()
+    }
+
+    /// Sleeps for `duration` (`"10m"`, a `Duration`, ...), on the engine's clock. A replayed
+    /// sleep that already ended returns at once; one still running keeps its first deadline.
+    pub async fn sleep_for(&self, duration: impl IntoEngineDuration) -> Result<Duration> {
+        let duration = duration
+            .into_engine_duration()
+            .map_err(|e| Error::InvalidPayload(e.to_string()))?;
+        self.wait_for([Condition::Sleep(duration)]).await?;
+        Ok(duration.as_duration())
+    }
+
+    /// Sleeps until `at` (a time from [`now`](Self::now) or later): measured on this call's
+    /// recorded `now`, so a replay sleeps to the same deadline.
+    pub async fn sleep_until(&self, at: SystemTime) -> Result<Duration> {
+        let now = self.now().await?;
+        let left = at.duration_since(now).unwrap_or_default();
+        // The engine's durations are whole milliseconds at least.
+        self.sleep_for(left.max(Duration::from_millis(1))).await
+    }
+
+    /// Waits until the conditions hold (all of them; [`Condition::or`] for alternatives):
+    /// sleeps and user events. Returns what was satisfied.
+    pub async fn wait_for(
+        &self,
+        conditions: impl IntoIterator<Item = Condition>,
+    ) -> Result<WaitResult> {
+        let conditions = durable_conditions(&self.ctx, conditions)?;
+        let _call = self.calls.lock().await;
+        let ack = self
+            .client
+            .request(
+                self.task(),
+                self.invocation,
+                In::WaitFor(v1::DurableTaskWaitForRequest {
+                    invocation_count: self.invocation,
+                    durable_task_external_id: self.task().to_owned(),
+                    wait_for_conditions: Some(conditions),
+                    label: None,
+                }),
+            )
+            .await?;
+        let Ack::WaitFor { node } = ack else {
+            return Err(Error::Protocol(
+                "a wait was answered with a memo ack".into(),
+            ));
+        };
+        let payload = match self
+            .client
+            .completion(self.task(), self.invocation, node)
+            .await?
+        {
+            Completion::Payload(payload) => payload,
+            Completion::Failure(message) => return Err(Error::Protocol(message)),
+        };
+        let value: Value = serde_json::from_slice(&payload)
+            .map_err(|e| Error::json("a durable wait's result", e))?;
+        let data = match value.get("CREATE") {
+            Some(Value::Object(map)) => map.clone(),
+            _ => Map::new(),
+        };
+        Ok(WaitResult { data })
+    }
+
+    /// Waits for a user event with `key` pushed after this call and returns its payload.
+    pub async fn wait_for_event(&self, key: &str) -> Result<Value> {
+        let result = self.wait_for([Condition::user_event(key)]).await?;
+        Ok(result.get(key).cloned().unwrap_or(Value::Null))
+    }
+
+    /// As [`wait_for_event`](Self::wait_for_event), decoding the payload as `T`.
+    pub async fn wait_for_event_as<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+        let payload = self.wait_for_event(key).await?;
+        crate::payload::decode(&format!("the payload of event `{key}`"), payload)
+    }
+
+    /// The current time, recorded: a replay gets the time of the first call.
+    pub async fn now(&self) -> Result<SystemTime> {
+        let millis: u64 = self
+            .memo_value(b"hatchet-rs:now", || async {
+                Ok::<_, TaskError>(
+                    u64::try_from(
+                        SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_millis(),
+                    )
+                    .unwrap_or(u64::MAX),
+                )
+            })
+            .await
+            .map_err(|e| Error::Protocol(e.to_string()))?;
+        Ok(UNIX_EPOCH + Duration::from_millis(millis))
+    }
+
+    /// Runs `step` once and records its result under `key` (any serialisable value naming
+    /// the step, such as `("charge", order_id)`): a replay returns the recorded result
+    /// without running `step`. A failing step records nothing.
+    pub async fn memo<T, E, F, Fut>(
+        &self,
+        key: &(impl Serialize + ?Sized),
+        step: F,
+    ) -> std::result::Result<T, TaskError>
+    where
+        T: Serialize + DeserializeOwned,
+        E: Into<TaskError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+    {
+        let key = serde_json::to_vec(key).map_err(|e| {
+            TaskError::non_retryable(format!("a memo key is not serialisable: {e}"))
+        })?;
+        self.memo_value(&key, step).await
+    }
+
+    async fn memo_value<T, E, F, Fut>(
+        &self,
+        key: &[u8],
+        step: F,
+    ) -> std::result::Result<T, TaskError>
+    where
+        T: Serialize + DeserializeOwned,
+        E: Into<TaskError>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+    {
+        let mut hasher = Sha256::new();
+        hasher.update(self.task().as_bytes());
+        hasher.update(key);
+        let key = hasher.finalize().to_vec();
+        let _call = self.calls.lock().await;
+        let ack = self
+            .client
+            .request(
+                self.task(),
+                self.invocation,
+                In::Memo(v1::DurableTaskMemoRequest {
+                    invocation_count: self.invocation,
+                    durable_task_external_id: self.task().to_owned(),
+                    key: key.clone(),
+                    payload: None,
+                }),
+            )
+            .await?;
+        let Ack::Memo {
+            node,
+            existed,
+            payload,
+        } = ack
+        else {
+            return Err(TaskError::from(Error::Protocol(
+                "a memo was answered with a wait ack".into(),
+            )));
+        };
+        if existed && let Some(payload) = payload {
+            self.client.forget(self.task(), node);
+            return serde_json::from_slice(&payload).map_err(|e| {
+                TaskError::non_retryable(format!(
+                    "the recorded result of a memoised step does not decode: {e}"
+                ))
+            });
+        }
+        let value = step().await.map_err(Into::into)?;
+        let payload = serde_json::to_vec(&value).map_err(|e| {
+            TaskError::non_retryable(format!(
+                "the result of a memoised step is not serialisable: {e}"
+            ))
+        })?;
+        self.client
+            .send(In::CompleteMemo(v1::DurableTaskCompleteMemoRequest {
+                r#ref: Some(v1::DurableEventLogEntryRef {
+                    durable_task_external_id: self.task().to_owned(),
+                    invocation_count: self.invocation,
+                    branch_id: 1,
+                    node_id: node,
+                }),
+                payload,
+                memo_key: key,
+            }))
+            .await?;
+        Ok(value)
+    }
+}
+
+/// Conditions as a durable wait sends them: sleeps and user events, each its own or-group
+/// unless inside [`Condition::or`]; action CREATE, as the official SDKs leave it.
+fn durable_conditions(
+    ctx: &Context,
+    conditions: impl IntoIterator<Item = Condition>,
+) -> Result<v1::DurableEventListenerConditions> {
+    let namespace = ctx.client().config().namespace();
+    let mut out = v1::DurableEventListenerConditions::default();
+    fn push(
+        namespace: &crate::Namespace,
+        condition: &Condition,
+        group: &str,
+        out: &mut v1::DurableEventListenerConditions,
+    ) -> Result<()> {
+        let base = |key: String, expression: &str| v1::BaseMatchCondition {
+            readable_data_key: key,
+            action: v1::Action::Create as i32,
+            or_group_id: group.to_owned(),
+            expression: expression.to_owned(),
+        };
+        match condition {
+            Condition::Sleep(duration) => out.sleep_conditions.push(v1::SleepMatchCondition {
+                base: Some(base(format!("sleep:{duration}"), "")),
+                sleep_for: duration.to_string(),
+            }),
+            Condition::UserEvent { key, expression } => {
+                out.user_event_conditions.push(v1::UserEventMatchCondition {
+                    base: Some(base(key.clone(), expression.as_deref().unwrap_or(""))),
+                    user_event_key: namespace.apply(key),
+                    event_scope: None,
+                    consider_events_since: None,
+                });
+            }
+            Condition::Or(inner) => {
+                for condition in inner {
+                    push(namespace, condition, group, out)?;
+                }
+            }
+            Condition::ParentOutput { parent, .. } => {
+                return Err(Error::InvalidPayload(format!(
+                    "a durable wait takes sleeps and events, not the output of parent `{parent}`"
+                )));
+            }
+        }
+        Ok(())
+    }
+    for condition in conditions {
+        push(
+            namespace,
+            &condition,
+            &uuid::Uuid::new_v4().to_string(),
+            &mut out,
+        )?;
+    }
+    if out.sleep_conditions.is_empty() && out.user_event_conditions.is_empty() {
+        return Err(Error::InvalidPayload(
+            "a durable wait needs at least one sleep or event".into(),
+        ));
+    }
+    Ok(out)
+}
