@@ -10,9 +10,10 @@
 //! `server_evict`.
 //!
 //! Served here: `register_worker`, `wait_for` (sleeps on the engine clock, user events with
-//! CEL over the payload, or-groups), `memo` / `complete_memo`, `worker_status` (re-delivery of
-//! satisfied entries). `trigger_runs` and `evict_invocation` answer an error naming them:
-//! children from durable tasks and eviction are not served by the in-process engine yet.
+//! CEL over the payload, or-groups), `memo` / `complete_memo`, `trigger_runs` (children whose
+//! results complete their entries; a replay gets the recorded child back, never a new one),
+//! `worker_status` (re-delivery of satisfied entries). `evict_invocation` answers an error
+//! naming it: eviction is not served by the in-process engine yet.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
@@ -48,8 +49,11 @@ struct Entry {
     /// How the call reads in a non-determinism message (`sleep(10s)`, `memo`, ...).
     rendering: String,
     wait: Vec<WaitCondition>,
-    /// Set once satisfied: the result payload.
+    /// For a RUN entry: the child run it started.
+    child: Option<String>,
+    /// Set once satisfied: the result payload, or the failure's message.
     result: Option<Vec<u8>>,
+    failure: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,8 +66,16 @@ struct WaitCondition {
 
 #[derive(Debug, Clone)]
 enum WaitKind {
-    Sleep { at: SystemTime, text: String },
-    Event { key: String, expression: String },
+    Sleep {
+        at: SystemTime,
+        text: String,
+    },
+    Event {
+        key: String,
+        expression: String,
+        /// Only events pushed with this scope match (any scope when unset).
+        scope: Option<String>,
+    },
 }
 
 /// The open `DurableTask` streams: which stream speaks for which task.
@@ -110,6 +122,27 @@ fn entry_ref(task: &str, invocation: i32, node: i64) -> v1::DurableEventLogEntry
         branch_id: BRANCH,
         node_id: node,
     }
+}
+
+fn failed(task: &str, invocation: i32, node: i64, message: &str) -> Out {
+    Out::EntryCompleted(v1::DurableTaskEventLogEntryCompletedResponse {
+        r#ref: Some(entry_ref(task, invocation, node)),
+        payload: Vec::new(),
+        is_failure: true,
+        error_message: Some(message.to_owned()),
+        satisfied_order: None,
+    })
+}
+
+/// The entry's completion, if it has one.
+fn outcome(task: &str, invocation: i32, node: i64, entry: &Entry) -> Option<Out> {
+    if let Some(message) = &entry.failure {
+        return Some(failed(task, invocation, node, message));
+    }
+    entry
+        .result
+        .as_ref()
+        .map(|payload| completed(task, invocation, node, payload))
 }
 
 fn completed(task: &str, invocation: i32, node: i64, payload: &[u8]) -> Out {
@@ -215,6 +248,7 @@ fn wait_conditions(
             kind: WaitKind::Event {
                 key: e.user_event_key.clone(),
                 expression: base.map(|b| b.expression.clone()).unwrap_or_default(),
+                scope: e.event_scope.clone(),
             },
             satisfied: None,
         });
@@ -276,14 +310,7 @@ impl State {
             Some(In::Memo(r)) => self.durable_memo(session, r),
             Some(In::CompleteMemo(r)) => self.durable_complete_memo(r),
             Some(In::WorkerStatus(r)) => self.durable_worker_status(session, r),
-            Some(In::TriggerRuns(r)) => self.sessions.send(
-                session,
-                Out::Error(v1::DurableTaskErrorResponse {
-                    r#ref: Some(entry_ref(&r.durable_task_external_id, r.invocation_count, 0)),
-                    error_type: v1::DurableTaskErrorType::Unspecified as i32,
-                    error_message: "the in-process engine does not serve trigger_runs (children spawned by durable tasks) yet".to_owned(),
-                }),
-            ),
+            Some(In::TriggerRuns(r)) => self.durable_trigger_runs(session, r, now),
             Some(In::EvictInvocation(r)) => self.sessions.send(
                 session,
                 Out::Error(v1::DurableTaskErrorResponse {
@@ -406,13 +433,18 @@ impl State {
                 key: entry_key,
                 rendering,
                 wait,
+                child: None,
                 result: None,
+                failure: None,
             },
         ) else {
             return;
         };
         if !existed && let Some(at) = deadline {
             self.durable_timers.insert((at, task.clone(), node));
+        }
+        if !existed {
+            self.durable_lookback(&task, node, &conditions);
         }
         self.sessions.send(
             session,
@@ -437,7 +469,9 @@ impl State {
                 key: r.key.clone(),
                 rendering: "memo".to_owned(),
                 wait: Vec::new(),
+                child: None,
                 result: payload,
+                failure: None,
             },
         ) else {
             return;
@@ -493,16 +527,13 @@ impl State {
                 continue;
             }
             self.sessions.tasks.insert(task.clone(), session);
-            let result = self
+            let done = self
                 .durable
                 .get(task)
                 .and_then(|l| l.entries.get(&waiting.node_id))
-                .and_then(|e| e.result.clone());
-            if let Some(result) = result {
-                self.sessions.send(
-                    session,
-                    completed(task, waiting.invocation_count, waiting.node_id, &result),
-                );
+                .and_then(|e| outcome(task, waiting.invocation_count, waiting.node_id, e));
+            if let Some(done) = done {
+                self.sessions.send(session, done);
             }
         }
     }
@@ -523,10 +554,9 @@ impl State {
         let Some(entry) = log.entries.get_mut(&node) else {
             return;
         };
-        if entry.result.is_some() {
-            if let Some(result) = entry.result.clone() {
-                self.sessions
-                    .send_to_task(task, completed(task, invocation, node, &result));
+        if entry.result.is_some() || entry.failure.is_some() {
+            if let Some(done) = outcome(task, invocation, node, entry) {
+                self.sessions.send_to_task(task, done);
             }
             return;
         }
@@ -539,6 +569,172 @@ impl State {
             entry.result = Some(result.clone());
             self.sessions
                 .send_to_task(task, completed(task, invocation, node, &result));
+        }
+    }
+
+    /// `trigger_runs`: one RUN entry per child, in request order. A new entry starts its
+    /// child (linked to the durable task, deduplicated like any child); a replayed one returns
+    /// the child it started, finished or not.
+    fn durable_trigger_runs(
+        &mut self,
+        session: u64,
+        r: v1::DurableTaskTriggerRunsRequest,
+        now: SystemTime,
+    ) {
+        let task = r.durable_task_external_id.clone();
+        let mut entries = Vec::new();
+        let mut started = Vec::new();
+        for opts in r.trigger_opts {
+            let mut hasher = Sha256::new();
+            hasher.update(b"RUN");
+            hasher.update(opts.input.as_bytes());
+            hasher.update(opts.name.as_bytes());
+            let key = hasher.finalize().to_vec();
+            let rendering = format!("run({})", opts.name);
+            let Some((node, existed)) = self.durable_node(
+                session,
+                &task,
+                r.invocation_count,
+                key.clone(),
+                rendering.clone(),
+                || Entry {
+                    key,
+                    rendering,
+                    wait: Vec::new(),
+                    child: None,
+                    result: None,
+                    failure: None,
+                },
+            ) else {
+                return;
+            };
+            if !existed {
+                let child = self
+                    .spec_from_request(opts, crate::model::Origin::Manual)
+                    .and_then(|spec| self.trigger(spec, now));
+                let Some(entry) = self
+                    .durable
+                    .get_mut(&task)
+                    .and_then(|l| l.entries.get_mut(&node))
+                else {
+                    return;
+                };
+                match child {
+                    Ok(child) => entry.child = Some(child),
+                    Err(status) => entry.failure = Some(status.message().to_owned()),
+                }
+            }
+            let child = self
+                .durable
+                .get(&task)
+                .and_then(|l| l.entries.get(&node))
+                .and_then(|e| e.child.clone())
+                .unwrap_or_default();
+            entries.push(v1::DurableTaskRunAckEntry {
+                node_id: node,
+                branch_id: BRANCH,
+                workflow_run_external_id: child.clone(),
+            });
+            started.push((node, child));
+        }
+        self.sessions.send(
+            session,
+            Out::TriggerRunsAck(v1::DurableTaskEventTriggerRunsAckResponse {
+                durable_task_external_id: task.clone(),
+                invocation_count: r.invocation_count,
+                run_entries: entries,
+            }),
+        );
+        for (node, child) in started {
+            // A replayed entry whose child already finished completes at once.
+            self.durable_child_check(&task, node, &child);
+        }
+    }
+
+    /// Completes the RUN entry at `node` of `task` once its child run has finished: the
+    /// child's output (one task), or its tasks' outputs by name (a DAG), or the failure.
+    fn durable_child_check(&mut self, task: &str, node: i64, child: &str) {
+        let finished = self.runs.get(child).filter(|run| run.status.is_final());
+        if let Some(run) = finished {
+            let outputs: Vec<(String, Option<String>, TaskStatus, Option<String>)> = run
+                .tasks
+                .iter()
+                .filter_map(|id| self.tasks.get(id))
+                .filter(|t| !t.is_on_failure)
+                .map(|t| {
+                    (
+                        t.def.readable_id.clone(),
+                        t.output.clone(),
+                        t.status,
+                        t.error.clone(),
+                    )
+                })
+                .collect();
+            let failure = outputs
+                .iter()
+                .find_map(|(_, _, status, error)| match status {
+                    TaskStatus::Failed => Some(
+                        error
+                            .clone()
+                            .unwrap_or_else(|| "child task failed".to_owned()),
+                    ),
+                    TaskStatus::Cancelled => Some("task was cancelled".to_owned()),
+                    _ => None,
+                });
+            let parse = |o: &Option<String>| {
+                o.as_deref()
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .unwrap_or_else(|| json!({}))
+            };
+            let payload = match outputs.as_slice() {
+                [(_, output, _, _)] => parse(output),
+                many => Value::Object(
+                    many.iter()
+                        .filter(|(_, output, _, _)| output.is_some())
+                        .map(|(name, output, _, _)| (name.clone(), parse(output)))
+                        .collect(),
+                ),
+            };
+            if let Some(entry) = self
+                .durable
+                .get_mut(task)
+                .and_then(|l| l.entries.get_mut(&node))
+                && entry.result.is_none()
+                && entry.failure.is_none()
+            {
+                match failure {
+                    Some(message) => entry.failure = Some(message),
+                    None => entry.result = Some(payload.to_string().into_bytes()),
+                }
+            }
+        }
+        let Some(log) = self.durable.get(task) else {
+            return;
+        };
+        if let Some(done) = log
+            .entries
+            .get(&node)
+            .and_then(|e| outcome(task, log.invocation, node, e))
+        {
+            self.sessions.send_to_task(task, done);
+        }
+    }
+
+    /// A run finished: durable entries waiting on it as a child complete.
+    pub(crate) fn durable_run_finished(&mut self, run_id: &str) {
+        let waiting: Vec<(String, i64)> = self
+            .durable
+            .iter()
+            .flat_map(|(task, log)| {
+                log.entries
+                    .iter()
+                    .filter(|(_, e)| e.child.as_deref() == Some(run_id))
+                    .map(|(node, _)| (task.clone(), *node))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (task, node) in waiting {
+            self.durable_child_check(&task, node, run_id);
         }
     }
 
@@ -559,8 +755,53 @@ impl State {
         }
     }
 
-    /// A user event was pushed: every open durable wait on its key checks it.
-    pub(crate) fn durable_event_pushed(&mut self, key: &str, payload: &Value, now: SystemTime) {
+    /// A new wait whose event conditions carry both a scope and `consider_events_since` looks
+    /// back at the events already pushed with that key and scope since then, newest first.
+    fn durable_lookback(
+        &mut self,
+        task: &str,
+        node: i64,
+        conditions: &v1::DurableEventListenerConditions,
+    ) {
+        let empty = Value::Object(Map::new());
+        for c in &conditions.user_event_conditions {
+            let (Some(scope), Some(since)) = (&c.event_scope, &c.consider_events_since) else {
+                continue;
+            };
+            let Some(since) = crate::payload::from_timestamp(Some(since)) else {
+                continue;
+            };
+            let expression = c
+                .base
+                .as_ref()
+                .map(|b| b.expression.clone())
+                .unwrap_or_default();
+            let hit = self
+                .events
+                .iter()
+                .rev()
+                .filter(|e| e.key == c.user_event_key && e.scope.as_deref() == Some(scope))
+                .filter(|e| e.seen_at >= since)
+                .map(|e| serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null))
+                .find(|payload| expressions::eval_match(&expression, payload, &empty));
+            if let Some(payload) = hit {
+                let key = c.user_event_key.clone();
+                self.durable_satisfy(task, node, SystemTime::UNIX_EPOCH, |kind| match kind {
+                    WaitKind::Event { key: k, .. } if *k == key => Some(payload.clone()),
+                    _ => None,
+                });
+            }
+        }
+    }
+
+    /// A user event was pushed: every open durable wait on its key (and scope) checks it.
+    pub(crate) fn durable_event_pushed(
+        &mut self,
+        key: &str,
+        scope: Option<&str>,
+        payload: &Value,
+        now: SystemTime,
+    ) {
         let waiting: Vec<(String, i64)> = self
             .durable
             .iter()
@@ -580,7 +821,11 @@ impl State {
         let empty = Value::Object(Map::new());
         for (task, node) in waiting {
             self.durable_satisfy(&task, node, now, |kind| match kind {
-                WaitKind::Event { key: k, expression } if k == key => {
+                WaitKind::Event {
+                    key: k,
+                    expression,
+                    scope: wanted,
+                } if k == key && (wanted.is_none() || wanted.as_deref() == scope) => {
                     expressions::eval_match(expression, payload, &empty).then(|| payload.clone())
                 }
                 _ => None,

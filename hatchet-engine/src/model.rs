@@ -339,6 +339,8 @@ pub(crate) struct StoredEvent {
     pub(crate) scope: Option<String>,
     pub(crate) priority: Option<i32>,
     pub(crate) triggered_runs: Vec<String>,
+    /// When the engine stored it (what durable lookbacks compare with).
+    pub(crate) seen_at: SystemTime,
 }
 
 /// A `PutLog` line.

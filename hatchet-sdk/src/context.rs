@@ -757,7 +757,7 @@ impl Context {
         self.client().runs().bulk_trigger(requests).await
     }
 
-    fn child_request(
+    pub(crate) fn child_request(
         &self,
         workflow: String,
         input: &(impl Serialize + ?Sized),

@@ -59,6 +59,7 @@ pub(crate) async fn engine_side(
         "child" => child(engine),
         "cancel" => cancel(engine, worker, client).await,
         "stream" => stream(engine, client),
+        "durable" => durable(engine),
         other => Err(format!("no engine-side checks for scenario {other}")),
     }
 }
@@ -280,6 +281,26 @@ pub(crate) async fn clean_shutdown(
         format!(
             "after exit: unsubscribed={}, listening={}",
             info.unsubscribed, info.listening
+        )
+    })
+}
+
+/// One durable run, completed with the event's payload; its task ran as durable.
+fn durable(engine: &TestEngine) -> Check {
+    let runs = runs_of(engine, "interop-durable");
+    ensure(runs.len() == 1, || {
+        format!("{} interop-durable runs, expected 1", runs.len())
+    })?;
+    let run = &runs[0];
+    ensure(run.status == TaskStatus::Completed, || {
+        format!("run {} is {:?}", run.id, run.status)
+    })?;
+    let task = run.tasks.first().ok_or("a durable run without its task")?;
+    let expected = json!({"slept_s": 1.0, "event": {"go": true}});
+    ensure(task.output_json() == Some(expected.clone()), || {
+        format!(
+            "the durable task's output {:?}, expected {expected}",
+            task.output
         )
     })
 }

@@ -23,7 +23,9 @@ use hatchet_tests::{official_python, workspace_root};
 use process::PyProcess;
 
 /// The scenarios of `client.py`, all run against one worker.
-const SCENARIOS: &[&str] = &["dag", "retry", "fail", "event", "child", "cancel", "stream"];
+const SCENARIOS: &[&str] = &[
+    "dag", "retry", "fail", "event", "child", "cancel", "stream", "durable",
+];
 /// The name `worker.py` registers with.
 const WORKER_NAME: &str = "interop-worker";
 /// Python start-up, `PutWorkflow` ×8, `Register` and `ListenV2` on a busy two-core machine.

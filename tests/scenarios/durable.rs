@@ -258,3 +258,99 @@ async fn another_worker_finishes_a_task_whose_worker_stopped_mid_wait() {
     // assignment, and assigned the retry more than once), so only "later" is asserted.
     assert!(done.invocation >= 2, "{}", done.invocation);
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+struct Num {
+    n: i64,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Summary {
+    squared: i64,
+    child_runs: u32,
+    invocation: i32,
+}
+
+static CHILD_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[task(name = "durable-square")]
+async fn durable_square(input: Num, _ctx: hatchet_rs::Context) -> Result<Num, TaskError> {
+    CHILD_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(Num {
+        n: input.n * input.n,
+    })
+}
+
+/// Runs a child, then fails its first attempt: the retry must get the same child back.
+#[task(name = "durable-parent", durable, retries = 1, timeout = "5m")]
+async fn durable_parent(input: Num, ctx: DurableContext) -> Result<Summary, TaskError> {
+    let squared = ctx
+        .run::<durable_square>(&input, hatchet_rs::ChildOptions::new())
+        .await?;
+    if ctx.invocation() == 1 {
+        return Err(TaskError::new("retry after the child finished"));
+    }
+    Ok(Summary {
+        squared: squared.n,
+        child_runs: CHILD_RUNS.load(Ordering::SeqCst),
+        invocation: ctx.invocation(),
+    })
+}
+
+#[tokio::test]
+async fn a_child_run_from_a_durable_task_is_not_started_again_on_replay() {
+    let h = harness().await;
+    h.worker("durable-parent-worker", |w| {
+        w.register::<durable_parent>()
+            .register::<durable_square>()
+            .slots(4)
+    })
+    .await;
+    let run = within(
+        h.client
+            .run_no_wait::<durable_parent>(&Num { n: 7 }, RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    let done = pump(&h, run.result()).await.expect("the retry succeeds");
+    assert_eq!(done.squared, 49);
+    assert_eq!(
+        done.child_runs, 1,
+        "the child ran once across both attempts"
+    );
+    assert!(done.invocation >= 2);
+}
+
+#[task(name = "durable-lookback", durable, timeout = "5m")]
+async fn lookback(_input: Num, ctx: DurableContext) -> Result<Value, TaskError> {
+    let early = ctx
+        .wait_for_event_with(
+            "durable:early",
+            hatchet_rs::EventWait::new()
+                .scope("tenant-7")
+                .lookback(Duration::from_secs(3600)),
+        )
+        .await?;
+    Ok(early)
+}
+
+#[tokio::test]
+async fn a_scoped_wait_with_a_lookback_sees_an_event_pushed_before_it() {
+    let h = harness().await;
+    // Pushed before the run exists: only the lookback can see it.
+    within(
+        h.client.events().send(
+            hatchet_rs::Event::new("durable:early", &json!({"seen": "before"}))
+                .expect("event")
+                .scope("tenant-7"),
+        ),
+    )
+    .await
+    .expect("push");
+    h.worker("durable-lookback-worker", |w| w.register::<lookback>())
+        .await;
+    let done = pump(&h, h.client.run::<lookback>(&Num { n: 1 }))
+        .await
+        .expect("the lookback finds the event");
+    assert_eq!(done, json!({"seen": "before"}));
+}

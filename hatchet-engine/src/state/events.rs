@@ -65,7 +65,7 @@ impl State {
         let input = serde_json::from_str(&req.payload).unwrap_or(Value::Null);
         // Tasks waiting on this key see the event (before the runs it starts exist).
         self.user_event_pushed(&req.key, &input, now);
-        self.durable_event_pushed(&req.key, &input, now);
+        self.durable_event_pushed(&req.key, req.scope.as_deref(), &input, now);
         let mut triggered = Vec::new();
         for name in names {
             let spec = TriggerSpec {
@@ -92,6 +92,7 @@ impl State {
             scope: req.scope.clone(),
             priority: req.priority,
             triggered_runs: triggered,
+            seen_at: now,
         });
         pb::Event {
             tenant_id: self.tenant_id.clone(),

@@ -1,6 +1,7 @@
 //! The `v1.V1Dispatcher/DurableTask` stream by hand (engine-semantics §1): invocation counts
 //! per assignment, node ids per invocation, replayed entries, non-determinism, stale
-//! invocations, re-delivery through `worker_status`, and the calls this engine refuses.
+//! invocations, re-delivery through `worker_status`, children through the log, and eviction
+//! (which this engine refuses).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -300,23 +301,10 @@ async fn worker_status_redelivers_a_completion_the_stream_missed() {
 }
 
 #[tokio::test]
-async fn children_and_eviction_are_refused_by_name() {
+async fn eviction_is_refused_by_name() {
     let engine = TestEngine::start().await.expect("engine");
     let (worker, task, invocation) = durable(&engine, "dur-refused").await;
     let mut stream = Stream::open(&engine, &worker.id).await;
-    stream.send(In::TriggerRuns(v1::DurableTaskTriggerRunsRequest {
-        invocation_count: invocation,
-        durable_task_external_id: task.clone(),
-        trigger_opts: Vec::new(),
-    }));
-    let Out::Error(error) = stream.next().await else {
-        panic!("expected an error")
-    };
-    assert!(
-        error.error_message.contains("trigger_runs"),
-        "{}",
-        error.error_message
-    );
     stream.send(In::EvictInvocation(v1::DurableTaskEvictInvocationRequest {
         invocation_count: invocation,
         durable_task_external_id: task,
@@ -330,4 +318,68 @@ async fn children_and_eviction_are_refused_by_name() {
         "{}",
         error.error_message
     );
+}
+
+#[tokio::test]
+async fn trigger_runs_starts_a_child_once_and_completes_its_entry_with_the_output() {
+    let engine = TestEngine::start().await.expect("engine");
+    let raw = Raw::new(&engine).await;
+    raw.register(workflow(
+        "dur-kid",
+        vec![crate::support::task("dur-kid", "task", &[])],
+    ))
+    .await;
+    let (mut worker, first) = durable_assigned(&engine, "dur-runs").await;
+    let task = first.task_run_external_id.clone();
+    let invocation = first.durable_task_invocation_count.expect("invocation");
+    let mut kids = RawWorker::start(&engine, &[action("dur-kid", "task")]).await;
+    let mut stream = Stream::open(&engine, &worker.id).await;
+    let child = v1::TriggerWorkflowRequest {
+        name: "dur-kid".to_owned(),
+        input: r#"{"n":3}"#.to_owned(),
+        parent_id: Some(first.workflow_run_id.clone()),
+        parent_task_run_external_id: Some(task.clone()),
+        child_index: Some(0),
+        ..Default::default()
+    };
+    let trigger = |invocation| {
+        In::TriggerRuns(v1::DurableTaskTriggerRunsRequest {
+            invocation_count: invocation,
+            durable_task_external_id: task.clone(),
+            trigger_opts: vec![child.clone()],
+        })
+    };
+    stream.send(trigger(invocation));
+    let Out::TriggerRunsAck(ack) = stream.next().await else {
+        panic!("expected a trigger_runs ack")
+    };
+    assert_eq!(ack.run_entries.len(), 1);
+    let child_run = ack.run_entries[0].workflow_run_external_id.clone();
+    let kid = kids.next().await;
+    assert_eq!(kid.workflow_run_id, child_run);
+    kids.complete(&kid, r#"{"v":9}"#).await;
+    let Out::EntryCompleted(done) = stream.next().await else {
+        panic!("expected the child's completion")
+    };
+    assert_eq!(done.payload, br#"{"v":9}"#.to_vec());
+
+    // A retry replays: the same child, finished, and no new run.
+    worker.fail(&first, "retry", false).await;
+    let second = worker
+        .next()
+        .await
+        .durable_task_invocation_count
+        .expect("invocation");
+    stream.send(trigger(second));
+    let Out::TriggerRunsAck(ack) = stream.next().await else {
+        panic!("expected a trigger_runs ack")
+    };
+    assert_eq!(ack.run_entries[0].workflow_run_external_id, child_run);
+    assert!(matches!(stream.next().await, Out::EntryCompleted(_)));
+    let kid_runs = engine
+        .runs()
+        .into_iter()
+        .filter(|r| r.workflow_name == "dur-kid")
+        .count();
+    assert_eq!(kid_runs, 1);
 }

@@ -34,6 +34,10 @@ pub(crate) enum Ack {
         existed: bool,
         payload: Option<Vec<u8>>,
     },
+    /// One (node, child run id) per child, in request order.
+    TriggerRuns {
+        entries: Vec<(i64, String)>,
+    },
 }
 
 /// A completed log entry: its JSON payload, or the failure the engine reported.
@@ -288,6 +292,18 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
                 }),
             );
         }
+        Some(Out::TriggerRunsAck(a)) => {
+            let entries = a
+                .run_entries
+                .into_iter()
+                .map(|e| (e.node_id, e.workflow_run_external_id))
+                .collect();
+            ack(
+                &a.durable_task_external_id,
+                a.invocation_count,
+                Ok(Ack::TriggerRuns { entries }),
+            );
+        }
         Some(Out::Error(e)) => {
             let r = e.r#ref.unwrap_or_default();
             let error = if e.error_type == v1::DurableTaskErrorType::Nondeterminism as i32 {
@@ -337,7 +353,7 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
                 }
             }
         }
-        Some(Out::RegisterWorker(_) | Out::TriggerRunsAck(_) | Out::EvictionAck(_)) | None => {}
+        Some(Out::RegisterWorker(_) | Out::EvictionAck(_)) | None => {}
     }
 }
 

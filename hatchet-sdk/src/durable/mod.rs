@@ -4,8 +4,8 @@
 //!
 //! A durable task takes a [`DurableContext`]: `#[task(durable)]` on an
 //! `async fn(input, ctx: DurableContext)`, or [`Task::new_durable`](crate::Task::new_durable). Every
-//! call on it (`sleep_for`, `wait_for`, `wait_for_event`, `now`, `memo`) is one entry of the
-//! log, addressed by its position: the k-th call of an attempt is entry k. On replay, a call
+//! call on it (`sleep_for`, `wait_for`, `wait_for_event`, `now`, `memo`, `run`) is one entry
+//! of the log (`run_many`: one per child), addressed by its position: the k-th call of an attempt is entry k. On replay, a call
 //! whose entry is complete returns its recorded result at once (a memoised closure is not run
 //! again, a finished sleep does not sleep again); a sleep still running keeps its original
 //! deadline. The task must therefore make the same calls in the same order on every attempt:
@@ -46,10 +46,10 @@ use sha2::{Digest, Sha256};
 pub(crate) use client::DurableClient;
 use client::{Ack, Completion};
 
-use crate::context::Context;
+use crate::context::{ChildOptions, Context};
 use crate::error::{Error, Result};
 use crate::task::TaskError;
-use crate::workflow::{Condition, IntoEngineDuration};
+use crate::workflow::{Condition, FromRunOutput, IntoEngineDuration, WorkflowDefinition};
 
 /// What a [`DurableContext::wait_for`] returned: the data of the satisfied conditions, by
 /// their key (`sleep:<duration>` for a sleep, the event key for an event).
@@ -75,6 +75,42 @@ impl WaitResult {
     /// Every satisfied condition's data, by key.
     pub fn all(&self) -> &Map<String, Value> {
         &self.data
+    }
+}
+
+/// Options of [`DurableContext::wait_for_event_with`]: an expression the payload must
+/// satisfy, a scope the event must carry, and a lookback window.
+#[derive(Debug, Clone, Default)]
+pub struct EventWait {
+    expression: Option<String>,
+    scope: Option<String>,
+    lookback: Option<Duration>,
+}
+
+impl EventWait {
+    /// No expression, any scope, no lookback.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only an event whose payload satisfies the CEL `expression` (over `input`) counts.
+    pub fn expression(mut self, expression: impl Into<String>) -> Self {
+        self.expression = Some(expression.into());
+        self
+    }
+
+    /// Only an event pushed with this scope counts.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Also accept an event pushed up to `window` before the wait (the engine looks back
+    /// only for scoped events, so this needs [`scope`](Self::scope)). The window is measured
+    /// from a recorded [`now`](DurableContext::now), so a replay looks back to the same time.
+    pub fn lookback(mut self, window: Duration) -> Self {
+        self.lookback = Some(window);
+        self
     }
 }
 
@@ -155,6 +191,13 @@ impl DurableContext {
         conditions: impl IntoIterator<Item = Condition>,
     ) -> Result<WaitResult> {
         let conditions = durable_conditions(&self.ctx, conditions)?;
+        self.wait_proto(conditions).await
+    }
+
+    async fn wait_proto(
+        &self,
+        conditions: v1::DurableEventListenerConditions,
+    ) -> Result<WaitResult> {
         let _call = self.calls.lock().await;
         let ack = self
             .client
@@ -197,10 +240,143 @@ impl DurableContext {
         Ok(result.get(key).cloned().unwrap_or(Value::Null))
     }
 
+    /// Waits for a user event with `key` as `options` say (expression, scope, lookback) and
+    /// returns its payload.
+    pub async fn wait_for_event_with(&self, key: &str, options: EventWait) -> Result<Value> {
+        let since = match (options.lookback, &options.scope) {
+            (Some(_), None) => {
+                return Err(Error::InvalidPayload(
+                    "a durable event wait with a lookback needs a scope: the engine looks back only at scoped events".into(),
+                ));
+            }
+            (Some(window), Some(_)) => Some(self.now().await? - window),
+            (None, _) => None,
+        };
+        let namespace = self.ctx.client().config().namespace();
+        let conditions = v1::DurableEventListenerConditions {
+            user_event_conditions: vec![v1::UserEventMatchCondition {
+                base: Some(v1::BaseMatchCondition {
+                    readable_data_key: key.to_owned(),
+                    action: v1::Action::Create as i32,
+                    or_group_id: uuid::Uuid::new_v4().to_string(),
+                    expression: options.expression.unwrap_or_default(),
+                }),
+                user_event_key: namespace.apply(key),
+                event_scope: options.scope,
+                consider_events_since: since.map(crate::payload::timestamp),
+            }],
+            ..Default::default()
+        };
+        let result = self.wait_proto(conditions).await?;
+        Ok(result.get(key).cloned().unwrap_or(Value::Null))
+    }
+
     /// As [`wait_for_event`](Self::wait_for_event), decoding the payload as `T`.
     pub async fn wait_for_event_as<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
         let payload = self.wait_for_event(key).await?;
         crate::payload::decode(&format!("the payload of event `{key}`"), payload)
+    }
+
+    /// Runs a child of the workflow type `W` through the durable log and waits for its typed
+    /// output: a replay gets the same child (and its result once finished) instead of
+    /// starting another.
+    pub async fn run<W: WorkflowDefinition>(
+        &self,
+        input: &W::Input,
+        options: ChildOptions,
+    ) -> Result<W::Output> {
+        let workflow = W::definition()?;
+        let request = self
+            .ctx
+            .child_request(workflow.name().to_owned(), input, options)?;
+        let mut outputs = self.run_requests::<W>(&workflow, vec![request]).await?;
+        outputs
+            .pop()
+            .ok_or_else(|| Error::Protocol("the engine acknowledged no child run".into()))
+    }
+
+    /// Runs many children of the workflow type `W` through the durable log (one entry each,
+    /// in the order given) and waits for all their typed outputs.
+    pub async fn run_many<W: WorkflowDefinition>(
+        &self,
+        children: impl IntoIterator<Item = (W::Input, ChildOptions)>,
+    ) -> Result<Vec<W::Output>> {
+        let workflow = W::definition()?;
+        let requests = children
+            .into_iter()
+            .map(|(input, options)| {
+                self.ctx
+                    .child_request(workflow.name().to_owned(), &input, options)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.run_requests::<W>(&workflow, requests).await
+    }
+
+    async fn run_requests<W: WorkflowDefinition>(
+        &self,
+        workflow: &crate::Workflow<W::Input, W::Output>,
+        requests: Vec<crate::TriggerRequest>,
+    ) -> Result<Vec<W::Output>> {
+        let client = self.ctx.client();
+        let trigger_opts = requests
+            .iter()
+            .map(|r| r.to_proto(client))
+            .collect::<Result<Vec<_>>>()?;
+        let expected = trigger_opts.len();
+        let entries = {
+            let _call = self.calls.lock().await;
+            let ack = self
+                .client
+                .request(
+                    self.task(),
+                    self.invocation,
+                    In::TriggerRuns(v1::DurableTaskTriggerRunsRequest {
+                        invocation_count: self.invocation,
+                        durable_task_external_id: self.task().to_owned(),
+                        trigger_opts,
+                    }),
+                )
+                .await?;
+            match ack {
+                Ack::TriggerRuns { entries } if entries.len() == expected => entries,
+                other => {
+                    return Err(Error::Protocol(format!(
+                        "expected {expected} child entries, got {other:?}"
+                    )));
+                }
+            }
+        };
+        let output_task = workflow.def.output_task.clone();
+        let mut outputs = Vec::with_capacity(entries.len());
+        for (node, run_id) in entries {
+            let completion = self
+                .client
+                .completion(self.task(), self.invocation, node)
+                .await?;
+            let payload = match completion {
+                Completion::Payload(payload) => payload,
+                Completion::Failure(message) => {
+                    return Err(Error::RunFailed(crate::RunFailure {
+                        run_id,
+                        errors: vec![(workflow.name().to_owned(), message)],
+                    }));
+                }
+            };
+            let value: Value = serde_json::from_slice(&payload)
+                .map_err(|e| Error::json("a child run's result", e))?;
+            let tasks = match (&output_task, value) {
+                (Some(task), value) => std::collections::BTreeMap::from([(task.clone(), value)]),
+                (None, Value::Object(map)) => map.into_iter().collect(),
+                (None, other) => {
+                    return Err(Error::Protocol(format!(
+                        "a DAG child's result should be its tasks' outputs by name, not {other}"
+                    )));
+                }
+            };
+            let output = crate::RunOutput::new(run_id, tasks);
+            outputs.push(W::Output::from_run_output(output, output_task.as_deref())?);
+        }
+        Ok(outputs)
     }
 
     /// The current time, recorded: a replay gets the time of the first call.

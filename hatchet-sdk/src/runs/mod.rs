@@ -55,7 +55,7 @@ impl TriggerRequest {
         (&self.workflow, &self.input, &self.options)
     }
 
-    fn to_proto(&self, client: &Client) -> Result<pb::TriggerWorkflowRequest> {
+    pub(crate) fn to_proto(&self, client: &Client) -> Result<pb::TriggerWorkflowRequest> {
         let name = client.config().namespace().apply(&self.workflow);
         self.options.to_trigger(name, self.input.clone())
     }

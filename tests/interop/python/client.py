@@ -1,7 +1,7 @@
 """Interop client: drives one scenario with the official Python SDK (hatchet-sdk 1.43.1).
 
 Run:  python client.py <scenario> [--timeout SECONDS]
-      scenarios: dag retry fail event child cancel stream
+      scenarios: dag retry fail event child cancel stream durable
 
 Same HATCHET_CLIENT_* environment as worker.py, and worker.py must be running (it defines
 the workflows; this script imports them from it). Prints `PASS <scenario>` and exits 0 on
@@ -213,6 +213,19 @@ async def scenario_event() -> None:
     )
 
 
+async def scenario_durable() -> None:
+    ref = await wf.durable_task.aio_run_no_wait()
+    note(f"INTEROP durable run_id={ref.workflow_run_id}")
+    result_task = asyncio.ensure_future(ref.aio_result())
+    # The event counts once the task waits for it (after its durable sleep): send it until
+    # the run finishes.
+    while not result_task.done():
+        await hatchet.event.aio_push(wf.DURABLE_EVENT_KEY, {"go": True})
+        await asyncio.wait([result_task], timeout=0.5)
+    result = result_task.result()
+    check_equal("durable output", result, {"slept_s": 1.0, "event": {"go": True}})
+
+
 async def scenario_child() -> None:
     result = await wf.parent_task.aio_run(wf.ParentInput(n=21))
     check_equal("parent output", result, {"child": {"doubled": 42, "has_parent": True}})
@@ -292,6 +305,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "child": scenario_child,
     "cancel": scenario_cancel,
     "stream": scenario_stream,
+    "durable": scenario_durable,
 }
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hatchet_sdk import Context, EmptyModel, Hatchet
+from hatchet_sdk import Context, DurableContext, EmptyModel, Hatchet
 
 WORKER_NAME = "interop-worker"
 WORKER_SLOTS = int(os.environ.get("INTEROP_WORKER_SLOTS", "10"))
@@ -185,6 +185,19 @@ async def stream_task(input: StreamInput, ctx: Context) -> dict[str, Any]:
     return {"chunks_sent": len(STREAM_CHUNKS)}
 
 
+# ---------------------------------------------------------------------------------------
+# 7. Durable: a durable sleep, then a durable wait for an event, over the DurableTask stream.
+
+DURABLE_EVENT_KEY = "interop:durable-go"
+
+
+@hatchet.durable_task(name="interop-durable", execution_timeout=timedelta(seconds=90))
+async def durable_task(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+    slept = await ctx.aio_sleep_for(timedelta(seconds=1))
+    event = await ctx.aio_wait_for_event(DURABLE_EVENT_KEY)
+    return {"slept_s": slept.duration.total_seconds(), "event": event}
+
+
 ALL_WORKFLOWS = [
     dag_workflow,
     retry_task,
@@ -194,6 +207,7 @@ ALL_WORKFLOWS = [
     parent_task,
     cancel_task,
     stream_task,
+    durable_task,
 ]
 
 
