@@ -12,8 +12,9 @@
 //! Served here: `register_worker`, `wait_for` (sleeps on the engine clock, user events with
 //! CEL over the payload, or-groups), `memo` / `complete_memo`, `trigger_runs` (children whose
 //! results complete their entries; a replay gets the recorded child back, never a new one),
-//! `worker_status` (re-delivery of satisfied entries). `evict_invocation` answers an error
-//! naming it: eviction is not served by the in-process engine yet.
+//! `worker_status` (re-delivery of satisfied entries), `evict_invocation` (the task gives up
+//! its worker and slot while it waits; when a wait of it completes it is queued again, at
+//! priority 4, and its next assignment replays the log).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
@@ -311,16 +312,61 @@ impl State {
             Some(In::CompleteMemo(r)) => self.durable_complete_memo(r),
             Some(In::WorkerStatus(r)) => self.durable_worker_status(session, r),
             Some(In::TriggerRuns(r)) => self.durable_trigger_runs(session, r, now),
-            Some(In::EvictInvocation(r)) => self.sessions.send(
-                session,
-                Out::Error(v1::DurableTaskErrorResponse {
-                    r#ref: Some(entry_ref(&r.durable_task_external_id, r.invocation_count, 0)),
-                    error_type: v1::DurableTaskErrorType::Unspecified as i32,
-                    error_message: "the in-process engine does not serve evict_invocation (durable eviction) yet".to_owned(),
-                }),
-            ),
+            Some(In::EvictInvocation(r)) => self.durable_evict(session, r, now),
             None => {}
         }
+    }
+
+    /// `evict_invocation`: a running durable task of the current invocation frees its worker
+    /// and slots and waits without one; the ack goes out in any case, as the engine sends it.
+    fn durable_evict(
+        &mut self,
+        session: u64,
+        r: v1::DurableTaskEvictInvocationRequest,
+        now: SystemTime,
+    ) {
+        let task_id = r.durable_task_external_id.clone();
+        let current = self.durable.get(&task_id).map_or(0, |l| l.invocation);
+        let running = self
+            .tasks
+            .get(&task_id)
+            .is_some_and(|t| t.def.is_durable && t.status == TaskStatus::Running && !t.evicted);
+        if running && current == r.invocation_count {
+            self.release_slots(&task_id);
+            self.running.remove(&task_id);
+            if let Some(task) = self.tasks.get_mut(&task_id) {
+                task.evicted = true;
+                task.worker_id = None;
+                task.timeout_at = None;
+            }
+            tracing::info!(
+                task = %task_id,
+                reason = r.reason.as_deref().unwrap_or("Task paused and evicted from worker"),
+                "durable task evicted"
+            );
+            self.dispatch(now);
+        }
+        self.sessions.send(
+            session,
+            Out::EvictionAck(v1::DurableTaskEvictionAckResponse {
+                invocation_count: r.invocation_count,
+                durable_task_external_id: task_id,
+            }),
+        );
+    }
+
+    /// An evicted task one of whose entries just completed is queued again (priority 4, as
+    /// a retry), to replay on its next assignment.
+    fn durable_restore(&mut self, task_id: &str, now: SystemTime) {
+        let evicted = self.tasks.get(task_id).is_some_and(|t| t.evicted);
+        if !evicted {
+            return;
+        }
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            task.evicted = false;
+        }
+        self.enqueue(task_id, now);
+        self.dispatch(now);
     }
 
     /// Checks the task and the invocation; on a stale one answers `server_evict`. `None`:
@@ -544,7 +590,7 @@ impl State {
         &mut self,
         task: &str,
         node: i64,
-        _now: SystemTime,
+        now: SystemTime,
         check: impl Fn(&WaitKind) -> Option<Value>,
     ) {
         let Some(log) = self.durable.get_mut(task) else {
@@ -567,8 +613,14 @@ impl State {
         }
         if let Some(result) = fired(&entry.wait) {
             entry.result = Some(result.clone());
-            self.sessions
-                .send_to_task(task, completed(task, invocation, node, &result));
+            // An evicted task has no worker to tell: it is queued again instead (its replay
+            // gets the result).
+            if self.tasks.get(task).is_some_and(|t| t.evicted) {
+                self.durable_restore(task, now);
+            } else {
+                self.sessions
+                    .send_to_task(task, completed(task, invocation, node, &result));
+            }
         }
     }
 
@@ -647,13 +699,14 @@ impl State {
         );
         for (node, child) in started {
             // A replayed entry whose child already finished completes at once.
-            self.durable_child_check(&task, node, &child);
+            self.durable_child_check(&task, node, &child, now);
         }
     }
 
     /// Completes the RUN entry at `node` of `task` once its child run has finished: the
     /// child's output (one task), or its tasks' outputs by name (a DAG), or the failure.
-    fn durable_child_check(&mut self, task: &str, node: i64, child: &str) {
+    fn durable_child_check(&mut self, task: &str, node: i64, child: &str, now: SystemTime) {
+        let mut restore = false;
         let finished = self.runs.get(child).filter(|run| run.status.is_final());
         if let Some(run) = finished {
             let outputs: Vec<(String, Option<String>, TaskStatus, Option<String>)> = run
@@ -706,7 +759,12 @@ impl State {
                     Some(message) => entry.failure = Some(message),
                     None => entry.result = Some(payload.to_string().into_bytes()),
                 }
+                restore = true;
             }
+        }
+        if restore && self.tasks.get(task).is_some_and(|t| t.evicted) {
+            self.durable_restore(task, now);
+            return;
         }
         let Some(log) = self.durable.get(task) else {
             return;
@@ -721,7 +779,7 @@ impl State {
     }
 
     /// A run finished: durable entries waiting on it as a child complete.
-    pub(crate) fn durable_run_finished(&mut self, run_id: &str) {
+    pub(crate) fn durable_run_finished(&mut self, run_id: &str, now: SystemTime) {
         let waiting: Vec<(String, i64)> = self
             .durable
             .iter()
@@ -734,7 +792,7 @@ impl State {
             })
             .collect();
         for (task, node) in waiting {
-            self.durable_child_check(&task, node, run_id);
+            self.durable_child_check(&task, node, run_id, now);
         }
     }
 

@@ -245,6 +245,9 @@ pub(crate) struct Task {
     pub(crate) waiting: Option<crate::lifecycle::conditions::Match>,
     /// The data of its satisfied sleep and user-event conditions (`triggers` in its payload).
     pub(crate) trigger_data: BTreeMap<String, Value>,
+    /// A durable task its worker evicted while it waited: it holds no slot and no worker
+    /// until one of its waits completes, then it is queued again (§1.7).
+    pub(crate) evicted: bool,
 }
 
 /// One concurrency strategy applied to a task or (workflow level, DAG) a run.

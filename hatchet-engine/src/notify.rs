@@ -79,7 +79,7 @@ impl State {
         let Some(status) = self.runs.get(run_id).map(|r| r.status) else {
             return;
         };
-        self.durable_run_finished(run_id);
+        self.durable_run_finished(run_id, now);
         // Chunks still waiting for a gap go out before the hangup.
         let task_ids = self
             .runs

@@ -150,8 +150,13 @@ struct Inner {
     /// For a [`MockContext`](crate::testing::MockContext): where calls are recorded, and its
     /// shared data.
     mock: Option<(Arc<MockState>, Arc<SharedData>)>,
-    /// For a durable task: the worker's durable stream and this attempt's invocation.
-    durable: Option<(Arc<crate::durable::DurableClient>, i32)>,
+    /// For a durable task: the worker's durable stream, this attempt's invocation and its
+    /// eviction state.
+    durable: Option<(
+        Arc<crate::durable::DurableClient>,
+        i32,
+        crate::durable::DurableAttempt,
+    )>,
 }
 
 /// An attempt's execution deadline: set at assignment, moved by `refresh_timeout`.
@@ -243,14 +248,21 @@ impl Context {
         mut self,
         client: Arc<crate::durable::DurableClient>,
         invocation: i32,
+        attempt: crate::durable::DurableAttempt,
     ) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.durable = Some((client, invocation));
+            inner.durable = Some((client, invocation, attempt));
         }
         self
     }
 
-    pub(crate) fn durable(&self) -> Option<(Arc<crate::durable::DurableClient>, i32)> {
+    pub(crate) fn durable(
+        &self,
+    ) -> Option<(
+        Arc<crate::durable::DurableClient>,
+        i32,
+        crate::durable::DurableAttempt,
+    )> {
         self.inner.durable.clone()
     }
 

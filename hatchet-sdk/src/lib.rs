@@ -78,7 +78,7 @@ pub mod workflow;
 pub use client::Client;
 pub use config::{ClientConfig, ClientConfigBuilder, ConfigError, TlsStrategy};
 pub use context::{ChildOptions, Context, LogLevel, TriggeredBy};
-pub use durable::{DurableContext, EventWait, WaitResult};
+pub use durable::{DurableContext, EventWait, EvictionPolicy, WaitResult};
 pub use error::{Error, Result, RunFailure};
 pub use events::{Event, Events, MAX_EVENTS_PER_BULK_PUSH, PushedEvent};
 pub use labels::{DesiredLabel, LabelComparator, LabelValue};

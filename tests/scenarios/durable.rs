@@ -354,3 +354,58 @@ async fn a_scoped_wait_with_a_lookback_sees_an_event_pushed_before_it() {
         .expect("the lookback finds the event");
     assert_eq!(done, json!({"seen": "before"}));
 }
+
+/// Waits for an event; the worker evicts it after a second of waiting.
+fn evictable() -> hatchet_rs::Workflow<Num, Finished> {
+    let task = hatchet_rs::Task::new_durable(
+        "durable-evictable",
+        |_: Num, ctx: DurableContext| async move {
+            let payload = ctx.wait_for_event("durable:wake").await?;
+            Ok::<_, TaskError>(Finished {
+                payload,
+                invocation: ctx.invocation(),
+            })
+        },
+    )
+    .eviction(hatchet_rs::EvictionPolicy::new().ttl(Duration::from_secs(1)))
+    .timeout("5m");
+    hatchet_rs::Workflow::standalone(task)
+        .build()
+        .expect("valid")
+}
+
+#[tokio::test]
+async fn a_task_evicted_while_waiting_is_restored_when_its_event_comes() {
+    let h = harness().await;
+    let workflow = evictable();
+    h.worker("durable-evict-worker", |w| {
+        w.workflow(&workflow).durable_slots(1)
+    })
+    .await;
+    let run = within(workflow.run_no_wait(&h.client, &Num { n: 1 }, RunOptions::new()))
+        .await
+        .expect("trigger");
+    // A second of waiting, then the worker's once-a-second check evicts it.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    if let Some(engine) = h.local() {
+        let worker = engine
+            .workers()
+            .into_iter()
+            .find(|w| w.name.ends_with("durable-evict-worker"))
+            .expect("worker");
+        assert_eq!(
+            worker.used_slots.get("durable").copied().unwrap_or(0),
+            0,
+            "the evicted task gave its slot back"
+        );
+    }
+    let done = push_until(&h, "durable:wake", json!({"woke": true}), run.result())
+        .await
+        .expect("restored and finished");
+    assert_eq!(done.payload, json!({"woke": true}));
+    assert!(
+        done.invocation >= 2,
+        "replayed after eviction: {}",
+        done.invocation
+    );
+}

@@ -226,6 +226,7 @@ impl State {
                     rate_uses: Vec::new(),
                     waiting: None,
                     trigger_data: BTreeMap::new(),
+                    evicted: false,
                 },
             );
         }

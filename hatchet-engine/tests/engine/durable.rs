@@ -301,23 +301,45 @@ async fn worker_status_redelivers_a_completion_the_stream_missed() {
 }
 
 #[tokio::test]
-async fn eviction_is_refused_by_name() {
+async fn an_evicted_task_frees_its_slot_and_is_queued_again_when_its_wait_completes() {
     let engine = TestEngine::start().await.expect("engine");
-    let (worker, task, invocation) = durable(&engine, "dur-refused").await;
+    let (mut worker, task, invocation) = durable(&engine, "dur-evict").await;
     let mut stream = Stream::open(&engine, &worker.id).await;
+    stream.send(wait(&task, invocation, event("dur:wake")));
+    assert!(matches!(stream.next().await, Out::WaitForAck(_)));
     stream.send(In::EvictInvocation(v1::DurableTaskEvictInvocationRequest {
         invocation_count: invocation,
-        durable_task_external_id: task,
-        reason: None,
+        durable_task_external_id: task.clone(),
+        reason: Some("Wait TTL (1s) exceeded while waiting on event(dur:wake)".to_owned()),
     }));
-    let Out::Error(error) = stream.next().await else {
-        panic!("expected an error")
+    let Out::EvictionAck(ack) = stream.next().await else {
+        panic!("expected an eviction ack")
     };
-    assert!(
-        error.error_message.contains("evict_invocation"),
-        "{}",
-        error.error_message
-    );
+    assert_eq!(ack.durable_task_external_id, task);
+    let slots = engine
+        .workers()
+        .into_iter()
+        .find(|w| w.id == worker.id)
+        .expect("worker")
+        .used_slots;
+    assert_eq!(slots.get("durable").copied().unwrap_or(0), 0, "{slots:?}");
+    // The event completes the wait: the task is queued again and replays.
+    engine
+        .client()
+        .events()
+        .push("dur:wake", &json!({"ok": true}))
+        .await
+        .expect("push");
+    let again = worker.next().await;
+    assert_eq!(again.task_run_external_id, task);
+    assert_eq!(again.durable_task_invocation_count, Some(invocation + 1));
+    stream.send(wait(&task, invocation + 1, event("dur:wake")));
+    assert!(matches!(stream.next().await, Out::WaitForAck(_)));
+    let Out::EntryCompleted(done) = stream.next().await else {
+        panic!("expected the replayed completion")
+    };
+    let payload: serde_json::Value = serde_json::from_slice(&done.payload).expect("json");
+    assert_eq!(payload, json!({"CREATE": {"dur:wake": [{"ok": true}]}}));
 }
 
 #[tokio::test]

@@ -38,6 +38,8 @@ pub(crate) enum Ack {
     TriggerRuns {
         entries: Vec<(i64, String)>,
     },
+    /// The engine took the eviction.
+    Evicted,
 }
 
 /// A completed log entry: its JSON payload, or the failure the engine reported.
@@ -59,10 +61,19 @@ struct Pending {
     evicted: HashMap<(String, i32), String>,
 }
 
+/// A durable invocation waiting on the engine, as eviction sees it.
+struct Waiting {
+    since: std::time::Instant,
+    attempt: super::DurableAttempt,
+    what: String,
+}
+
 /// The shared stream and what waits on it.
 pub(crate) struct DurableClient {
     transport: Transport,
     worker_id: Arc<RwLock<String>>,
+    durable_slots: usize,
+    waiting: Mutex<HashMap<(String, i32), Waiting>>,
     sender: tokio::sync::Mutex<Option<mpsc::UnboundedSender<v1::DurableTaskRequest>>>,
     pending: Arc<Mutex<Pending>>,
     status_loop: Mutex<bool>,
@@ -75,10 +86,16 @@ impl std::fmt::Debug for DurableClient {
 }
 
 impl DurableClient {
-    pub(crate) fn new(transport: Transport, worker_id: Arc<RwLock<String>>) -> Arc<Self> {
+    pub(crate) fn new(
+        transport: Transport,
+        worker_id: Arc<RwLock<String>>,
+        durable_slots: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             transport,
             worker_id,
+            durable_slots,
+            waiting: Mutex::default(),
             sender: tokio::sync::Mutex::new(None),
             pending: Arc::default(),
             status_loop: Mutex::new(false),
@@ -200,6 +217,8 @@ impl DurableClient {
         task: &str,
         invocation: i32,
         node: i64,
+        attempt: &super::DurableAttempt,
+        what: &str,
     ) -> Result<Completion> {
         let key = (task.to_owned(), node);
         let receiver = {
@@ -211,12 +230,110 @@ impl DurableClient {
             pending.waiters.insert(key.clone(), (invocation, sender));
             receiver
         };
+        let invocation_key = (task.to_owned(), invocation);
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                invocation_key.clone(),
+                Waiting {
+                    since: std::time::Instant::now(),
+                    attempt: attempt.clone(),
+                    what: what.to_owned(),
+                },
+            );
         self.ensure_status_loop();
         let result = receiver
             .await
-            .map_err(|_| Error::Protocol("the durable stream dropped a waiter".into()))?;
+            .map_err(|_| Error::Protocol("the durable stream dropped a waiter".into()));
         self.pending().waiters.remove(&key);
-        result
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&invocation_key);
+        result?
+    }
+
+    /// Evicts what the policies say should go: waits past their TTL first; else, when every
+    /// durable slot holds a waiting task, the longest waiting (10 s at least) that allow it.
+    fn evict_due(self: &Arc<Self>) {
+        let now = std::time::Instant::now();
+        let mut chosen: Vec<((String, i32), String)> = Vec::new();
+        {
+            let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            let live: Vec<(&(String, i32), &Waiting)> = waiting
+                .iter()
+                .filter(|(_, w)| !w.attempt.is_evicted())
+                .collect();
+            for (key, w) in &live {
+                if let Some(ttl) = w.attempt.policy.ttl
+                    && now.duration_since(w.since) >= ttl
+                {
+                    chosen.push((
+                        (*key).clone(),
+                        format!("Wait TTL ({ttl:?}) exceeded while waiting on {}", w.what),
+                    ));
+                }
+            }
+            if chosen.is_empty() && self.durable_slots > 0 && live.len() >= self.durable_slots {
+                let mut candidates: Vec<&(&(String, i32), &Waiting)> = live
+                    .iter()
+                    .filter(|(_, w)| {
+                        w.attempt.policy.capacity
+                            && now.duration_since(w.since) >= Duration::from_secs(10)
+                    })
+                    .collect();
+                candidates.sort_by_key(|(_, w)| (w.attempt.policy.priority, w.since));
+                if let Some((key, w)) = candidates.first() {
+                    chosen.push((
+                        (*key).clone(),
+                        format!("Worker at capacity while waiting on {}", w.what),
+                    ));
+                }
+            }
+        }
+        for ((task, invocation), reason) in chosen {
+            let client = self.clone();
+            tokio::spawn(async move { client.evict(&task, invocation, reason).await });
+        }
+    }
+
+    async fn evict(self: Arc<Self>, task: &str, invocation: i32, reason: String) {
+        let request = In::EvictInvocation(v1::DurableTaskEvictInvocationRequest {
+            invocation_count: invocation,
+            durable_task_external_id: task.to_owned(),
+            reason: Some(reason.clone()),
+        });
+        match self.request(task, invocation, request).await {
+            Ok(_) => {
+                tracing::info!(task, invocation, %reason, "durable task evicted");
+                if let Some(w) = self
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&(task.to_owned(), invocation))
+                {
+                    w.attempt
+                        .evicted
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                let mut pending = self.pending();
+                let keys: Vec<(String, i64)> = pending
+                    .waiters
+                    .iter()
+                    .filter(|((t, _), (inv, _))| t == task && *inv == invocation)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in keys {
+                    if let Some((_, sender)) = pending.waiters.remove(&key) {
+                        let _ = sender.send(Err(Error::DurableEvicted(reason.clone())));
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(task, %error, "durable eviction failed; the task keeps waiting")
+            }
+        }
     }
 
     /// Starts the loop that reports open waits every second (once per client).
@@ -234,6 +351,7 @@ impl DurableClient {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(client) = this.upgrade() else { return };
+                client.evict_due();
                 let waiting: Vec<v1::DurableTaskAwaitedCompletedEntry> = client
                     .pending()
                     .waiters
@@ -353,7 +471,14 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
                 }
             }
         }
-        Some(Out::RegisterWorker(_) | Out::EvictionAck(_)) | None => {}
+        Some(Out::EvictionAck(a)) => {
+            ack(
+                &a.durable_task_external_id,
+                a.invocation_count,
+                Ok(Ack::Evicted),
+            );
+        }
+        Some(Out::RegisterWorker(_)) | None => {}
     }
 }
 

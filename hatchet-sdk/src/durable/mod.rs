@@ -11,6 +11,11 @@
 //! deadline. The task must therefore make the same calls in the same order on every attempt:
 //! a different call where the log records another fails with [`Error::NonDeterminism`].
 //!
+//! While a durable task waits, its worker may *evict* it ([`EvictionPolicy`]): the worker
+//! frees the slot and reports nothing; the engine queues the task again once the wait
+//! completes, and its next assignment (on any worker) replays up to the wait, which then
+//! returns at once.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use hatchet_rs::{task, DurableContext, TaskError};
@@ -78,6 +83,84 @@ impl WaitResult {
     }
 }
 
+/// When the worker gives a waiting durable task's slot back to the engine (evicts it): the
+/// engine keeps the task without a worker, and queues it again once the wait completes; its
+/// next assignment replays the log up to the wait, which returns at once. The default, as
+/// the official SDKs': after 15 minutes of waiting, or after 10 s when every durable slot
+/// holds a waiting task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvictionPolicy {
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) capacity: bool,
+    pub(crate) priority: i32,
+}
+
+impl Default for EvictionPolicy {
+    fn default() -> Self {
+        Self {
+            ttl: Some(Duration::from_secs(15 * 60)),
+            capacity: true,
+            priority: 0,
+        }
+    }
+}
+
+impl EvictionPolicy {
+    /// The default policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Never evicted: the task keeps its slot while it waits.
+    pub fn never() -> Self {
+        Self {
+            ttl: None,
+            capacity: false,
+            priority: 0,
+        }
+    }
+
+    /// Evicted once it has waited `ttl`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Whether it may be evicted (after 10 s of waiting) when every durable slot of the
+    /// worker holds a waiting task.
+    pub fn capacity(mut self, allow: bool) -> Self {
+        self.capacity = allow;
+        self
+    }
+
+    /// Lower values are evicted first when several tasks could be.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+}
+
+/// One attempt of a durable task, as the worker tracks it for eviction.
+#[derive(Debug, Clone)]
+pub(crate) struct DurableAttempt {
+    pub(crate) evicted: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) policy: EvictionPolicy,
+}
+
+impl DurableAttempt {
+    pub(crate) fn new(policy: EvictionPolicy) -> Self {
+        Self {
+            evicted: Arc::default(),
+            policy,
+        }
+    }
+
+    /// Whether the worker evicted this attempt (its result is not reported).
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.evicted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Options of [`DurableContext::wait_for_event_with`]: an expression the payload must
 /// satisfy, a scope the event must carry, and a lookback window.
 #[derive(Debug, Clone, Default)]
@@ -121,6 +204,7 @@ pub struct DurableContext {
     ctx: Context,
     client: Arc<DurableClient>,
     invocation: i32,
+    attempt: DurableAttempt,
     /// One call at a time: the engine acknowledges per invocation.
     calls: tokio::sync::Mutex<()>,
 }
@@ -136,7 +220,7 @@ impl Deref for DurableContext {
 impl DurableContext {
     /// The durable context of a task the worker runs as durable.
     pub(crate) fn from_context(ctx: Context) -> std::result::Result<Self, TaskError> {
-        let Some((client, invocation)) = ctx.durable() else {
+        let Some((client, invocation, attempt)) = ctx.durable() else {
             return Err(TaskError::non_retryable(format!(
                 "task `{}` takes a DurableContext but does not run as a durable task (declare it with #[task(durable)] or Task::new_durable)",
                 ctx.task_name()
@@ -146,6 +230,7 @@ impl DurableContext {
             ctx,
             client,
             invocation,
+            attempt,
             calls: tokio::sync::Mutex::new(()),
         })
     }
@@ -219,7 +304,7 @@ impl DurableContext {
         };
         let payload = match self
             .client
-            .completion(self.task(), self.invocation, node)
+            .completion(self.task(), self.invocation, node, &self.attempt, "a wait")
             .await?
         {
             Completion::Payload(payload) => payload,
@@ -351,7 +436,13 @@ impl DurableContext {
         for (node, run_id) in entries {
             let completion = self
                 .client
-                .completion(self.task(), self.invocation, node)
+                .completion(
+                    self.task(),
+                    self.invocation,
+                    node,
+                    &self.attempt,
+                    "a child run",
+                )
                 .await?;
             let payload = match completion {
                 Completion::Payload(payload) => payload,

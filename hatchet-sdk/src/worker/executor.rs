@@ -25,7 +25,9 @@ const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An attempt: the engine may deliver the same one twice (reference §3.3).
-type AttemptKey = (String, i32);
+/// (task run id, retry count, durable invocation): a restored durable task comes back with
+/// the same retry count and a new invocation.
+type AttemptKey = (String, i32, i32);
 
 /// How many finished attempts are remembered to drop duplicate deliveries.
 const REMEMBERED_ATTEMPTS: usize = 10_000;
@@ -62,6 +64,8 @@ pub(crate) struct Registered {
     pub(crate) function: ErasedTask,
     /// Runs with a durable context: the engine keeps its event log.
     pub(crate) durable: bool,
+    /// When a waiting durable attempt is evicted.
+    pub(crate) eviction: crate::durable::EvictionPolicy,
     pub(crate) timeout: Duration,
 }
 
@@ -167,7 +171,11 @@ impl Executor {
     }
 
     fn start(self: &Arc<Self>, action: AssignedAction) {
-        let key = (action.task_run_external_id.clone(), action.retry_count);
+        let key = (
+            action.task_run_external_id.clone(),
+            action.retry_count,
+            action.durable_task_invocation_count.unwrap_or(0),
+        );
         {
             let attempts = self.attempts();
             if attempts.running.contains_key(&key) || attempts.finished.contains(&key) {
@@ -280,10 +288,10 @@ impl Executor {
         deadline: Deadline,
     ) -> Option<Outcome> {
         let worker_id = self.worker.current_id();
-        let Some((task, durable)) = self
+        let Some((task, durable, eviction)) = self
             .registry
             .get(&action.action_id.to_lowercase())
-            .map(|r| (&r.function, r.durable))
+            .map(|r| (&r.function, r.durable, r.eviction.clone()))
         else {
             return Some(Outcome::Failed {
                 message: format!(
@@ -320,8 +328,10 @@ impl Executor {
         #[cfg(feature = "opentelemetry")]
         let otel = crate::otel::task_context(&assignment, &action_id);
         let mut context = Context::new(self.client.clone(), assignment, cancellation, permit);
+        let attempt = crate::durable::DurableAttempt::new(eviction);
         if durable {
-            context = context.with_durable(self.worker.durable.clone(), invocation);
+            context =
+                context.with_durable(self.worker.durable.clone(), invocation, attempt.clone());
         }
         let context = context
             .with_worker(self.worker.clone())
@@ -330,6 +340,12 @@ impl Executor {
         #[cfg(feature = "opentelemetry")]
         let call = opentelemetry::trace::FutureExt::with_context(call, otel.clone());
         let result = call.await;
+        if attempt.is_evicted() {
+            // The engine holds the task without a worker now and replays it elsewhere once
+            // its wait completes: no result goes back for this attempt.
+            tracing::debug!("durable attempt evicted; not reported");
+            return None;
+        }
         #[cfg(feature = "opentelemetry")]
         crate::otel::end_task(&otel, result.as_ref().err().map(|e| e.message()));
         Some(match result {
@@ -357,9 +373,16 @@ impl Executor {
     }
 
     fn cancel(&self, action: &AssignedAction) {
-        let key = (action.task_run_external_id.clone(), action.retry_count);
         let attempts = self.attempts();
-        let Some(running) = attempts.running.get(&key) else {
+        // A cancel names the task and retry, not the durable invocation.
+        let Some(running) = attempts
+            .running
+            .iter()
+            .find(|((task, retry, _), _)| {
+                *task == action.task_run_external_id && *retry == action.retry_count
+            })
+            .map(|(_, running)| running)
+        else {
             return;
         };
         running.cancellation.cancel();

@@ -390,6 +390,7 @@ impl Worker {
                     executor::Registered {
                         function: task.function.clone(),
                         durable: task.durable,
+                        eviction: task.eviction.clone().unwrap_or_default(),
                         timeout: task
                             .timeout
                             .map_or(Duration::from_secs(60), |t| t.as_duration()),
@@ -440,7 +441,11 @@ impl Worker {
                 id: worker_id.clone(),
                 labels: registration.labels.clone(),
                 data: Arc::new(b.data),
-                durable: crate::durable::DurableClient::new(transport.clone(), worker_id.clone()),
+                durable: crate::durable::DurableClient::new(
+                    transport.clone(),
+                    worker_id.clone(),
+                    b.durable_slots as usize,
+                ),
             },
             total_slots,
             b.cancel_grace_period,

@@ -63,6 +63,8 @@ pub(crate) struct TaskDef {
     pub(crate) cancel_if: Vec<Condition>,
     pub(crate) desired_labels: Vec<DesiredLabel>,
     pub(crate) durable: bool,
+    /// For a durable task: when the worker evicts it while it waits (default policy if unset).
+    pub(crate) eviction: Option<crate::durable::EvictionPolicy>,
     pub(crate) slot_requests: BTreeMap<String, i32>,
     /// Option errors found while building (such as a malformed duration), reported by
     /// `WorkflowBuilder::build` with the workflow and task named.
@@ -96,6 +98,7 @@ impl<I: DeserializeOwned + Send + 'static> Task<I> {
                 cancel_if: Vec::new(),
                 desired_labels: Vec::new(),
                 durable: false,
+                eviction: None,
                 slot_requests: BTreeMap::new(),
                 errors: Vec::new(),
             },
@@ -294,6 +297,13 @@ impl<I> Task<I> {
     /// [`DurableContext`](crate::DurableContext) that records its calls.
     pub fn durable(mut self) -> Self {
         self.def.durable = true;
+        self
+    }
+
+    /// For a durable task: when the worker gives its slot back while it waits (see
+    /// [`EvictionPolicy`](crate::durable::EvictionPolicy); `EvictionPolicy::never()` keeps it).
+    pub fn eviction(mut self, policy: crate::durable::EvictionPolicy) -> Self {
+        self.def.eviction = Some(policy);
         self
     }
 
