@@ -80,6 +80,7 @@ pub(crate) fn option(arg: &Arg) -> syn::Result<TokenStream> {
             arg.flag()?;
             quote!(.durable())
         }
+        "eviction" => eviction(arg)?,
         "slots" => match &arg.value {
             crate::args::Value::Nested(kinds) => {
                 let mut calls = Vec::new();
@@ -378,6 +379,59 @@ fn condition_group(arg: &Arg) -> syn::Result<TokenStream> {
             quote!(#p::Condition::parent_output(#parent, #e))
         }
     })
+}
+
+/// `eviction(ttl = "1h", capacity = false, priority = 1)` or `eviction = "never"`.
+fn eviction(arg: &Arg) -> syn::Result<TokenStream> {
+    let p = quote!(::hatchet_rs::__private);
+    if let crate::args::Value::Nested(_) = &arg.value {
+        let nested = arg.nested("ttl = \"1h\", capacity = false")?;
+        let mut errors = Errors::default();
+        check_keys(
+            nested,
+            "eviction",
+            &["ttl", "capacity", "priority"],
+            &[],
+            &mut errors,
+        );
+        errors.finish()?;
+        let mut calls = Vec::new();
+        for a in nested {
+            match a.name().as_str() {
+                "ttl" => {
+                    let ms = checks::duration(&a.str()?)? as u64;
+                    calls.push(quote!(.ttl(::core::time::Duration::from_millis(#ms))));
+                }
+                "capacity" => {
+                    let allow = match a.expr("true or false")? {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Bool(b),
+                            ..
+                        }) => b.value,
+                        other => {
+                            return Err(syn::Error::new(other.span(), "capacity is true or false"));
+                        }
+                    };
+                    calls.push(quote!(.capacity(#allow)));
+                }
+                _ => {
+                    let (n, span) = a.int()?;
+                    let n = i32::try_from(n)
+                        .map_err(|_| syn::Error::new(span, "priority is an i32"))?;
+                    calls.push(quote!(.priority(#n)));
+                }
+            }
+        }
+        return Ok(quote!(.eviction(#p::EvictionPolicy::new() #(#calls)*)));
+    }
+    let lit = arg.str()?;
+    if lit.value() != "never" {
+        return Err(syn::Error::new(
+            lit.span(),
+            "eviction is `eviction = \"never\"` or `eviction(ttl = \"1h\", capacity = false, priority = 0)`",
+        ));
+    }
+    Ok(quote!(.eviction(#p::EvictionPolicy::never())))
 }
 
 /// `wait_for_event(key = "order:paid", timeout = "1h", expr = "input.ok")`.

@@ -26,6 +26,7 @@ pub(crate) const TASK_KEYS: &[&str] = &[
     "cancel_if",
     "desired_label",
     "durable",
+    "eviction",
     "slots",
     "on_failure",
     "on_success",

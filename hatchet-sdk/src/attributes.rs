@@ -162,6 +162,7 @@
 //! | `cancel_if` | `cancel_if(event = "order:cancelled", expr = "input.id == 7")`; repeatable | `.cancel_if(..)` |
 //! | `desired_label` | `desired_label(key = "gpu", value = "a100", required, comparator = ">=", weight = 50)`; repeatable | `.desired_label(..)` |
 //! | `durable` | `durable`: the function takes `ctx: DurableContext` (checked at compile time); see [`durable`](crate::durable) | [`Task::new_durable`](crate::Task::new_durable) |
+//! | `eviction` | `eviction(ttl = "1h", capacity = false, priority = 1)` or `eviction = "never"`: when the worker evicts the durable task while it waits | `.eviction(EvictionPolicy::..)` |
 //! | `slots` | `slots = 2`, or `slots(gpu = 1)` | `.slots(..)` |
 //! | `on_failure` | `on_failure`: runs when the workflow fails | `.on_failure(..)` |
 //! | `on_success` | `on_success`: runs after every other task | `.on_success(..)` |

@@ -106,7 +106,7 @@ pub mod attributes;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::Context;
-    pub use crate::durable::DurableContext;
+    pub use crate::durable::{DurableContext, EvictionPolicy};
     pub use crate::labels::{DesiredLabel, LabelComparator};
     pub use crate::priority::Priority;
     pub use crate::rate_limits::RateLimitDuration;

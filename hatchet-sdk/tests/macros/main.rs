@@ -2,4 +2,5 @@
 //! attributes say. (Definitions that must not compile are the UI tests of `hatchet-macros`.)
 
 mod dag;
+mod durable;
 mod standalone;
