@@ -37,10 +37,11 @@ impl Fulfilment {
         })
     }
 
-    /// Waits for the payment; without one within 5 s the task, and the run, are cancelled.
+    /// Waits for the payment of this order (the CEL expression reads the event's payload);
+    /// without one within 5 s the task, and the run, are cancelled.
     #[task(
         after = "place",
-        wait_for_event(key = "conditions:paid", timeout = "5s")
+        wait_for_event(key = "conditions:paid", timeout = "5s", expr = "input.order == 1")
     )]
     async fn ship(order: Order, _ctx: Context) -> Result<Step, TaskError> {
         Ok(Step {

@@ -309,3 +309,56 @@ async fn any_of_an_event_or_a_sleep_lets_the_first_one_release_the_task() {
         .expect("runs");
     assert_eq!(done.go, Done { ok: true });
 }
+
+struct Approval;
+
+#[workflow(name = "cond-approval")]
+impl Approval {
+    #[task]
+    async fn start(order: Order, _ctx: Context) -> Result<Order, TaskError> {
+        Ok(order)
+    }
+
+    /// Only an approval whose payload says `ok` releases it.
+    #[task(
+        after = "start",
+        wait_for(event = "cond:approved", expr = "input.ok == true")
+    )]
+    async fn act(_order: Order, _ctx: Context) -> Result<Done, TaskError> {
+        Ok(Done { ok: true })
+    }
+}
+
+#[tokio::test]
+async fn an_event_condition_with_an_expression_takes_only_matching_events() {
+    let h = harness().await;
+    h.worker("cond-approval-worker", |w| w.register::<Approval>())
+        .await;
+    let run = within(
+        h.client
+            .run_no_wait::<Approval>(&Order { lines: 1 }, RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    started(&h, run.id()).await;
+    // Events whose payload does not satisfy the expression leave it waiting.
+    let result = run.result();
+    tokio::pin!(result);
+    for _ in 0..5 {
+        h.client
+            .events()
+            .push("cond:approved", &json!({"ok": false}))
+            .await
+            .expect("push");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut result)
+                .await
+                .is_err(),
+            "a non-matching event released the task"
+        );
+    }
+    let done = within(push_until(&h, "cond:approved", result))
+        .await
+        .expect("runs once approved");
+    assert_eq!(done.act, Done { ok: true });
+}
