@@ -409,3 +409,50 @@ async fn a_task_evicted_while_waiting_is_restored_when_its_event_comes() {
         done.invocation
     );
 }
+
+static SHUTDOWN_ATTEMPTS: AtomicU32 = AtomicU32::new(0);
+
+#[task(name = "durable-shutdown", durable, timeout = "5m")]
+async fn across_shutdown(_input: Num, ctx: DurableContext) -> Result<Finished, TaskError> {
+    SHUTDOWN_ATTEMPTS.fetch_add(1, Ordering::SeqCst);
+    let payload = ctx.wait_for_event("durable:resume").await?;
+    Ok(Finished {
+        payload,
+        invocation: ctx.invocation(),
+    })
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_evicts_waiting_tasks_and_another_worker_finishes_them() {
+    let h = harness().await;
+    let first = h
+        .worker("durable-shutdown-first", |w| {
+            w.register::<across_shutdown>()
+        })
+        .await;
+    let run = within(
+        h.client
+            .run_no_wait::<across_shutdown>(&Num { n: 1 }, RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    pump(&h, async {
+        while SHUTDOWN_ATTEMPTS.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No retries: had the shutdown aborted the waiting task, the run would have failed.
+    within(first.shutdown()).await.expect("stopped");
+    let _second = h
+        .worker("durable-shutdown-second", |w| {
+            w.register::<across_shutdown>()
+        })
+        .await;
+    let done = push_until(&h, "durable:resume", json!({"r": 1}), run.result())
+        .await
+        .expect("another worker finishes it");
+    assert_eq!(done.payload, json!({"r": 1}));
+    assert!(done.invocation >= 2, "{}", done.invocation);
+}

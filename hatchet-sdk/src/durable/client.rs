@@ -298,6 +298,34 @@ impl DurableClient {
         }
     }
 
+    /// Graceful shutdown: evicts every waiting invocation whose policy allows eviction, so
+    /// the engine gives it to another worker once its wait completes instead of the task
+    /// holding up the shutdown.
+    pub(crate) async fn evict_all_waiting(self: &Arc<Self>) {
+        let waiting: Vec<((String, i32), String)> = self
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, w)| !w.attempt.is_evicted())
+            .filter(|(_, w)| w.attempt.policy != super::EvictionPolicy::never())
+            .map(|(key, w)| (key.clone(), w.what.clone()))
+            .collect();
+        let evictions = waiting.into_iter().map(|((task, invocation), what)| {
+            let client = self.clone();
+            async move {
+                client
+                    .evict(
+                        &task,
+                        invocation,
+                        format!("Worker shutdown while waiting on {what}"),
+                    )
+                    .await;
+            }
+        });
+        futures::future::join_all(evictions).await;
+    }
+
     async fn evict(self: Arc<Self>, task: &str, invocation: i32, reason: String) {
         let request = In::EvictInvocation(v1::DurableTaskEvictInvocationRequest {
             invocation_count: invocation,

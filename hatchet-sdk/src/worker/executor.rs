@@ -101,6 +101,11 @@ impl std::fmt::Debug for Executor {
 }
 
 impl Executor {
+    /// The worker's durable-task stream.
+    pub(crate) fn durable(&self) -> &Arc<crate::durable::DurableClient> {
+        &self.worker.durable
+    }
+
     pub(crate) fn new(
         client: Client,
         registry: Registry,

@@ -719,6 +719,12 @@ impl HandleInner {
     /// Waits up to `timeout` for running tasks, aborts the rest, then waits for the reports
     /// of what it aborted (they race process exit otherwise).
     async fn drain(&self, timeout: Duration) {
+        // Durable tasks that are only waiting give their slot back to the engine (which
+        // queues them again when their wait completes) rather than hold up the shutdown.
+        if !timeout.is_zero() {
+            let durable = self.executor.durable().clone();
+            let _ = tokio::time::timeout(timeout, durable.evict_all_waiting()).await;
+        }
         if tokio::time::timeout(timeout, self.executor.wait_idle())
             .await
             .is_ok()
