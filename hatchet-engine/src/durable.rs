@@ -57,6 +57,20 @@ struct Entry {
     failure: Option<String>,
 }
 
+impl Entry {
+    /// A new, unsatisfied entry for a call with `key`.
+    fn new(key: Vec<u8>, rendering: String) -> Self {
+        Self {
+            key,
+            rendering,
+            wait: Vec::new(),
+            child: None,
+            result: None,
+            failure: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct WaitCondition {
     group: String,
@@ -476,12 +490,8 @@ impl State {
             key,
             rendering.clone(),
             || Entry {
-                key: entry_key,
-                rendering,
                 wait,
-                child: None,
-                result: None,
-                failure: None,
+                ..Entry::new(entry_key, rendering)
             },
         ) else {
             return;
@@ -512,12 +522,8 @@ impl State {
             r.key.clone(),
             "memo".to_owned(),
             || Entry {
-                key: r.key.clone(),
-                rendering: "memo".to_owned(),
-                wait: Vec::new(),
-                child: None,
                 result: payload,
-                failure: None,
+                ..Entry::new(r.key.clone(), "memo".to_owned())
             },
         ) else {
             return;
@@ -649,14 +655,7 @@ impl State {
                 r.invocation_count,
                 key.clone(),
                 rendering.clone(),
-                || Entry {
-                    key,
-                    rendering,
-                    wait: Vec::new(),
-                    child: None,
-                    result: None,
-                    failure: None,
-                },
+                || Entry::new(key, rendering),
             ) else {
                 return;
             };

@@ -171,14 +171,7 @@ impl DurableClient {
             }
             pending.acks.insert((task.to_owned(), invocation), ack);
         }
-        let sender = self.sender().await?;
-        sender
-            .send(v1::DurableTaskRequest {
-                message: Some(message),
-            })
-            .map_err(|_| Error::Connection {
-                message: "the durable task stream is closed".into(),
-            })?;
+        self.send(message).await?;
         match tokio::time::timeout(ACK_TIMEOUT, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Error::Protocol(

@@ -250,6 +250,16 @@ impl DurableContext {
         self.ctx.task_run_id()
     }
 
+    /// Sends one call of this invocation and waits for its acknowledgement, one call at a
+    /// time: the engine acknowledges per invocation, and numbers the log's entries in the
+    /// order the calls arrive.
+    async fn call(&self, message: In) -> Result<Ack> {
+        let _one_at_a_time = self.calls.lock().await;
+        self.client
+            .request(self.task(), self.invocation, message)
+            .await
+    }
+
     /// Sleeps for `duration` (`"10m"`, a `Duration`, ...), on the engine's clock. A replayed
     /// sleep that already ended returns at once; one still running keeps its first deadline.
     pub async fn sleep_for(&self, duration: impl IntoEngineDuration) -> Result<Duration> {
@@ -283,19 +293,13 @@ impl DurableContext {
         &self,
         conditions: v1::DurableEventListenerConditions,
     ) -> Result<WaitResult> {
-        let _call = self.calls.lock().await;
         let ack = self
-            .client
-            .request(
-                self.task(),
-                self.invocation,
-                In::WaitFor(v1::DurableTaskWaitForRequest {
-                    invocation_count: self.invocation,
-                    durable_task_external_id: self.task().to_owned(),
-                    wait_for_conditions: Some(conditions),
-                    label: None,
-                }),
-            )
+            .call(In::WaitFor(v1::DurableTaskWaitForRequest {
+                invocation_count: self.invocation,
+                durable_task_external_id: self.task().to_owned(),
+                wait_for_conditions: Some(conditions),
+                label: None,
+            }))
             .await?;
         let Ack::WaitFor { node } = ack else {
             return Err(Error::Protocol(
@@ -409,18 +413,12 @@ impl DurableContext {
             .collect::<Result<Vec<_>>>()?;
         let expected = trigger_opts.len();
         let entries = {
-            let _call = self.calls.lock().await;
             let ack = self
-                .client
-                .request(
-                    self.task(),
-                    self.invocation,
-                    In::TriggerRuns(v1::DurableTaskTriggerRunsRequest {
-                        invocation_count: self.invocation,
-                        durable_task_external_id: self.task().to_owned(),
-                        trigger_opts,
-                    }),
-                )
+                .call(In::TriggerRuns(v1::DurableTaskTriggerRunsRequest {
+                    invocation_count: self.invocation,
+                    durable_task_external_id: self.task().to_owned(),
+                    trigger_opts,
+                }))
                 .await?;
             match ack {
                 Ack::TriggerRuns { entries } if entries.len() == expected => entries,
@@ -524,19 +522,13 @@ impl DurableContext {
         hasher.update(self.task().as_bytes());
         hasher.update(key);
         let key = hasher.finalize().to_vec();
-        let _call = self.calls.lock().await;
         let ack = self
-            .client
-            .request(
-                self.task(),
-                self.invocation,
-                In::Memo(v1::DurableTaskMemoRequest {
-                    invocation_count: self.invocation,
-                    durable_task_external_id: self.task().to_owned(),
-                    key: key.clone(),
-                    payload: None,
-                }),
-            )
+            .call(In::Memo(v1::DurableTaskMemoRequest {
+                invocation_count: self.invocation,
+                durable_task_external_id: self.task().to_owned(),
+                key: key.clone(),
+                payload: None,
+            }))
             .await?;
         let Ack::Memo {
             node,
