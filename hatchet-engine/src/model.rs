@@ -84,8 +84,36 @@ pub(crate) struct TaskDef {
     pub(crate) concurrency: Vec<v1::Concurrency>,
     #[allow(dead_code)]
     pub(crate) conditions: Option<v1::TaskConditions>,
-    #[allow(dead_code)]
-    pub(crate) batch: Option<v1::TaskBatchConfig>,
+    pub(crate) batch: Option<BatchConfig>,
+}
+
+/// A batch task's options, with the engine's defaults filled in (engine-semantics §6).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BatchConfig {
+    pub(crate) max_size: usize,
+    pub(crate) max_interval: Duration,
+    /// CEL over `input`, `additional_metadata` and `workflow_run_id`.
+    pub(crate) key: String,
+    pub(crate) max_runs: usize,
+}
+
+impl BatchConfig {
+    pub(crate) fn from_proto(batch: &v1::TaskBatchConfig) -> Self {
+        let key = batch
+            .batch_group_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "'default'".to_owned());
+        Self {
+            max_size: usize::try_from(batch.batch_max_size.max(1)).unwrap_or(1),
+            max_interval: Duration::from_millis(
+                u64::try_from(batch.batch_max_interval_ms.unwrap_or(1000).max(1)).unwrap_or(1000),
+            ),
+            key,
+            max_runs: usize::try_from(batch.batch_group_max_runs.unwrap_or(100).max(1))
+                .unwrap_or(100),
+        }
+    }
 }
 
 /// How a run came to be; `triggered_by` in the payload is always "manual", as in the engine.
@@ -248,6 +276,12 @@ pub(crate) struct Task {
     /// A durable task its worker evicted while it waited: it holds no slot and no worker
     /// until one of its waits completes, then it is queued again (§1.7).
     pub(crate) evicted: bool,
+    /// A batch task's rendered batch key (trimmed), from its first queueing on.
+    pub(crate) batch_key: Option<String>,
+    /// Whether it waits in its key's batch buffer (it is QUEUED there).
+    pub(crate) buffered: bool,
+    /// The batch it runs in, while it runs in one.
+    pub(crate) batch_id: Option<String>,
 }
 
 /// One concurrency strategy applied to a task or (workflow level, DAG) a run.

@@ -95,6 +95,13 @@ impl State {
                 .enumerate()
                 .map(|(i, c)| (format!("{}:task:{i}", task.def.step_id), c.clone())),
         );
+        self.render_batch_key(task_id)?;
+        let Some(run) = self.tasks.get(task_id).and_then(|t| self.runs.get(&t.run_id)) else {
+            return Ok(());
+        };
+        let Some(task) = self.tasks.get(task_id) else {
+            return Ok(());
+        };
         let gates = rules::gates(&strategies, &run.input, &run.metadata, task_id)?;
         let rendered =
             rules::render_rate_limits(&task.def.rate_limits, &run.input, &run.metadata, task_id)?;
@@ -133,8 +140,9 @@ impl State {
             .insert(key, task_id.to_owned());
     }
 
-    /// Takes a task out of the worker queue and of any concurrency wait.
+    /// Takes a task out of the worker queue (or its batch buffer) and of any concurrency wait.
     pub(crate) fn dequeue(&mut self, task_id: &str) {
+        self.unbuffer(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
@@ -160,7 +168,7 @@ impl State {
 
     /// The workers that may take `task_id` now, best first: by affinity (labels or
     /// sticky), then free slots, then registration order.
-    fn eligible(&self, task_id: &str, now: SystemTime) -> Vec<String> {
+    pub(crate) fn eligible(&self, task_id: &str, now: SystemTime) -> Vec<String> {
         let Some(task) = self.tasks.get(task_id) else {
             return Vec::new();
         };
@@ -206,6 +214,8 @@ impl State {
     /// limits) are looked past per pass, so a deep backlog costs no more than a short one.
     pub(crate) fn dispatch(&mut self, now: SystemTime) {
         self.run_concurrency(now);
+        self.buffer_batch_items(now);
+        self.flush_batches(now);
         if self.queues.is_empty() || !self.has_capacity() {
             return;
         }
@@ -225,6 +235,12 @@ impl State {
                     break;
                 };
                 cursor = Some(key);
+                // A batch item waiting for its rate-limit units stays queued: it goes out
+                // in a batch only.
+                if self.tasks.get(&task_id).is_some_and(|t| t.def.batch.is_some()) {
+                    skipped += 1;
+                    continue;
+                }
                 match self.eligible(&task_id, now).into_iter().next() {
                     // Out of units: it stays queued until its window refills.
                     Some(worker_id) if self.rate_limits_allow(&task_id, now) => {
@@ -260,32 +276,9 @@ impl State {
         let Some(run) = self.runs.get(&task.run_id) else {
             return;
         };
-        // As the engine does at dispatch: the outputs of every completed task of the run,
-        // keyed by readable id; empty output reads as {}, non-object outputs are left out.
-        let parents = run
-            .tasks
-            .iter()
-            .filter_map(|id| self.tasks.get(id))
-            .filter(|t| t.id != task.id && t.status == TaskStatus::Completed)
-            .filter_map(|t| {
-                let output = t.output.as_deref().unwrap_or("");
-                let value = if output.trim().is_empty() {
-                    Value::Object(Map::new())
-                } else {
-                    match serde_json::from_str::<Value>(output) {
-                        Ok(v @ (Value::Object(_) | Value::Null)) => v,
-                        _ => return None,
-                    }
-                };
-                Some((t.def.readable_id.clone(), value))
-            })
-            .collect();
-        let payload = action_payload(
-            &run.input,
-            &parents,
-            &task.trigger_data,
-            &task.step_run_errors,
-        );
+        let Some(payload) = self.start_payload(task_id) else {
+            return;
+        };
         let mut action = assigned_action(
             &self.tenant_id,
             run,
@@ -318,16 +311,10 @@ impl State {
         for (slot, units) in &task.def.slot_requests {
             *worker.used_slots.entry(slot.clone()).or_default() += units;
         }
-        let uses = std::mem::take(&mut task.rate_uses);
-        for (key, units) in &uses {
-            if let Some(bucket) = self.buckets.get_mut(key) {
-                bucket.take(*units);
-            }
-        }
+        self.take_rate_units(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
-        task.rate_uses = uses;
         task.holds_slots = true;
         task.status = TaskStatus::Running;
         task.worker_id = Some(worker_id.to_owned());
@@ -352,8 +339,53 @@ impl State {
         }
     }
 
+    /// Takes the units of the task's rendered rate limits.
+    pub(crate) fn take_rate_units(&mut self, task_id: &str) {
+        let Some(task) = self.tasks.get(task_id) else {
+            return;
+        };
+        for (key, units) in &task.rate_uses {
+            if let Some(bucket) = self.buckets.get_mut(key) {
+                bucket.take(*units);
+            }
+        }
+    }
+
+    /// The `V1StepRunData` payload of a task about to start.
+    pub(crate) fn start_payload(&self, task_id: &str) -> Option<String> {
+        let task = self.tasks.get(task_id)?;
+        let run = self.runs.get(&task.run_id)?;
+        // As the engine does at dispatch: the outputs of every completed task of the run,
+        // keyed by readable id; empty output reads as {}, non-object outputs are left out.
+        let parents = run
+            .tasks
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| t.id != task.id && t.status == TaskStatus::Completed)
+            .filter_map(|t| {
+                let output = t.output.as_deref().unwrap_or("");
+                let value = if output.trim().is_empty() {
+                    Value::Object(Map::new())
+                } else {
+                    match serde_json::from_str::<Value>(output) {
+                        Ok(v @ (Value::Object(_) | Value::Null)) => v,
+                        _ => return None,
+                    }
+                };
+                Some((t.def.readable_id.clone(), value))
+            })
+            .collect();
+        Some(action_payload(
+            &run.input,
+            &parents,
+            &task.trigger_data,
+            &task.step_run_errors,
+        ))
+    }
+
     /// Gives back the slots a task holds on its worker.
     pub(crate) fn release_slots(&mut self, task_id: &str) {
+        self.leave_batch(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
@@ -382,13 +414,14 @@ impl State {
         let Some(run) = self.runs.get(&task.run_id) else {
             return;
         };
-        let action = assigned_action(
+        let mut action = assigned_action(
             &self.tenant_id,
             run,
             task,
             pb::ActionType::CancelStepRun,
             String::new(),
         );
+        action.batch_key = task.batch_key.clone().filter(|k| !k.is_empty());
         if let Some(listener) = task
             .worker_id
             .as_ref()
@@ -476,16 +509,27 @@ impl State {
         for id in orphaned {
             self.reassign(&id, now);
         }
+        // One item of a batch timing out fails the batch's other running items too.
+        let batch_mates = self.batch_mates(&timed_out);
         for id in timed_out {
-            let text = self
+            let (text, batched) = self
                 .tasks
                 .get(&id)
-                .map(|t| t.def.timeout_text.clone())
+                .map(|t| (t.def.timeout_text.clone(), t.batch_id.is_some()))
                 .unwrap_or_default();
+            let message = if batched {
+                format!("Task failed due to batch timeout, exceeded timeout of {text}")
+            } else {
+                format!("Task exceeded timeout of {text}")
+            };
+            self.send_cancel(&id);
+            self.fail_attempt(&id, message, false, false, now);
+        }
+        for id in batch_mates {
             self.send_cancel(&id);
             self.fail_attempt(
                 &id,
-                format!("Task exceeded timeout of {text}"),
+                "Task exceeded timeout of batch timeout".to_owned(),
                 false,
                 false,
                 now,

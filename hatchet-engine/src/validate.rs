@@ -131,10 +131,24 @@ pub(crate) fn refuse_unenforced(req: &v1::CreateWorkflowVersionRequest) -> Resul
     let tasks = req.tasks.iter().chain(req.on_failure_task.as_ref());
     for task in tasks {
         if task.batch.is_some() {
-            refused.push(format!(
-                "CreateTaskOpts.batch (task '{}'): batch tasks",
-                task.readable_id
-            ));
+            // The engine runs every batch in one `default` slot whatever the task asks for,
+            // and keeps no event log for it: refused rather than silently ignored.
+            if task.is_durable {
+                refused.push(format!(
+                    "CreateTaskOpts.batch with is_durable (task '{}'): the engine runs a batch in one default slot and keeps no durable event log for it",
+                    task.readable_id
+                ));
+            }
+            if task
+                .slot_requests
+                .iter()
+                .any(|(slot, units)| slot != "default" || *units != 1)
+            {
+                refused.push(format!(
+                    "CreateTaskOpts.batch with slot_requests (task '{}'): the engine runs each batch in one default slot whatever the task requests",
+                    task.readable_id
+                ));
+            }
         }
         for c in &task.concurrency {
             refused.extend(newer_concurrency_fields(c, &task.readable_id));
@@ -188,6 +202,15 @@ fn newer_concurrency_fields(c: &v1::Concurrency, at: &str) -> Vec<String> {
         ));
     }
     out
+}
+
+/// A `min=`/`max=` tag on an int32 field: the validator prints no value for it.
+fn range(errors: &mut Errors, field: &str, value: i32, min: i32, max: i32) {
+    if value < min {
+        errors.condition(field, "min", &min.to_string(), "invalid type");
+    } else if value > max {
+        errors.condition(field, "max", &max.to_string(), "invalid type");
+    }
 }
 
 /// Checks a `CreateWorkflowVersionRequest` the way the engine does.
@@ -307,6 +330,20 @@ pub(crate) fn check(req: &v1::CreateWorkflowVersionRequest) -> Result<Checked, S
 }
 
 fn check_task(errors: &mut Errors, at: &str, task: &v1::CreateTaskOpts) {
+    if let Some(batch) = &task.batch {
+        let at = format!("{at}.BatchConfig");
+        if batch.batch_max_size == 0 {
+            errors.condition(&format!("{at}.BatchMaxSize"), "required", "", "");
+        } else {
+            range(errors, &format!("{at}.BatchMaxSize"), batch.batch_max_size, 1, 100_000);
+        }
+        if let Some(ms) = batch.batch_max_interval_ms {
+            range(errors, &format!("{at}.BatchMaxInterval"), ms, 1, 86_400_000);
+        }
+        if let Some(runs) = batch.batch_group_max_runs {
+            range(errors, &format!("{at}.BatchGroupMaxRuns"), runs, 1, 10_000);
+        }
+    }
     if !NAME.is_match(&task.readable_id) {
         errors.field(&format!("{at}.ReadableId"), NAME_ERR);
     }
@@ -551,7 +588,7 @@ fn convert_tasks(tasks: &[v1::CreateTaskOpts]) -> Result<Vec<TaskDef>, Status> {
             worker_labels: task.worker_labels.clone(),
             concurrency: task.concurrency.clone(),
             conditions: task.conditions.clone(),
-            batch: task.batch.clone(),
+            batch: task.batch.as_ref().map(crate::model::BatchConfig::from_proto),
         });
     }
     let names: HashSet<&str> = defs.iter().map(|d| d.readable_id.as_str()).collect();

@@ -28,6 +28,7 @@ pub(crate) const TASK_KEYS: &[&str] = &[
     "durable",
     "eviction",
     "slots",
+    "batch",
     "on_failure",
     "on_success",
 ];
@@ -68,6 +69,84 @@ pub(crate) struct TaskSpec {
     pub(crate) skip_if: bool,
     /// Whether the function takes a `DurableContext` (a durable task).
     pub(crate) durable: bool,
+    /// For a batch task: the `Batch` options expression and whether its output is broadcast.
+    pub(crate) batch: Option<(TokenStream, bool)>,
+}
+
+/// `batch(max_size = 100, max_interval = "1s", key = "input.customer", max_runs = 4,
+/// broadcast)`: the `Batch` expression and the broadcast flag.
+fn batch_options(arg: &Arg) -> syn::Result<(TokenStream, bool)> {
+    let p = quote!(::hatchet_rs::__private);
+    let nested = arg.nested("max_size = 100, max_interval = \"1s\", key = \"input.customer\"")?;
+    let mut errors = Errors::default();
+    check_keys(
+        nested,
+        "batch",
+        &["max_size", "max_interval", "key", "max_runs", "broadcast"],
+        &[],
+        &mut errors,
+    );
+    errors.finish()?;
+    let mut size = None;
+    let mut calls = Vec::new();
+    let mut broadcast = false;
+    for a in nested {
+        match a.name().as_str() {
+            "max_size" => {
+                let (n, span) = a.int()?;
+                match u32::try_from(n) {
+                    Ok(n @ 1..=100_000) => size = Some(n),
+                    _ => {
+                        return Err(syn::Error::new(
+                            span,
+                            "batch max_size is between 1 and 100000",
+                        ));
+                    }
+                }
+            }
+            "max_interval" => {
+                let lit = a.str()?;
+                let ms = checks::duration(&lit)?;
+                if !(1.0..=86_400_000.0).contains(&ms) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "batch max_interval is between 1ms and 24h",
+                    ));
+                }
+                calls.push(quote!(.max_interval(#lit)));
+            }
+            "key" => {
+                let lit = a.str()?;
+                if lit.value().trim().is_empty() {
+                    return Err(syn::Error::new(lit.span(), "batch key is a CEL expression such as \"input.customer\""));
+                }
+                calls.push(quote!(.key(#lit)));
+            }
+            "max_runs" => {
+                let (n, span) = a.int()?;
+                match u32::try_from(n) {
+                    Ok(n @ 1..=10_000) => calls.push(quote!(.max_runs(#n))),
+                    _ => {
+                        return Err(syn::Error::new(
+                            span,
+                            "batch max_runs is between 1 and 10000",
+                        ));
+                    }
+                }
+            }
+            _ => {
+                a.flag()?;
+                broadcast = true;
+            }
+        }
+    }
+    let Some(size) = size else {
+        return Err(syn::Error::new(
+            arg.key.span(),
+            "a batch needs `max_size`: `batch(max_size = 100)`",
+        ));
+    };
+    Ok((quote!(#p::Batch::max_size(#size) #(#calls)*), broadcast))
 }
 
 /// Parses a task's arguments and signature, reporting every problem into `errors`.
@@ -87,6 +166,7 @@ pub(crate) fn parse(
     let mut after = Vec::new();
     let mut role = Role::Task;
     let mut options = Vec::new();
+    let mut batch = None;
     for arg in args {
         let key = arg.name();
         match key.as_str() {
@@ -117,6 +197,11 @@ pub(crate) fn parse(
                     role = new;
                 }
             }
+            "batch" => {
+                if let Some(options) = errors.ok(batch_options(arg)) {
+                    batch = Some(options);
+                }
+            }
             _ if extra_keys.contains(&key.as_str()) || !TASK_KEYS.contains(&key.as_str()) => {}
             _ => {
                 if let Some(call) = errors.ok(option(arg)) {
@@ -143,7 +228,54 @@ pub(crate) fn parse(
             "the on_success task cannot have `after`: it runs after every other task",
         ));
     }
-    let (input_ty, parent_params, output_ty, durable_ctx) = shape?;
+    let (mut input_ty, parent_params, mut output_ty, kind) = shape?;
+    let durable_ctx = kind == CtxKind::Durable;
+    let batch_key = args.iter().find(|a| a.name() == "batch");
+    match (batch_key, kind) {
+        (Some(key), CtxKind::Batch) => {
+            for other in ["durable", "eviction", "slots"] {
+                if let Some(arg) = args.iter().find(|a| a.name() == other) {
+                    errors.push(syn::Error::new(
+                        arg.key.span(),
+                        format!("a batch task cannot take `{other}`: the engine runs each batch in one default slot, with no durable event log"),
+                    ));
+                }
+            }
+            if let Some((ident, _)) = parent_params.first() {
+                errors.push(syn::Error::new(
+                    ident.span(),
+                    "a batch task takes `items: Vec<Input>` and `ctx: BatchContext` only: read each item's parent outputs with `ctx.items()[i].context().parent_output(..)`",
+                ));
+            }
+            match vec_item(&input_ty) {
+                Some(item) => input_ty = item,
+                None => errors.push(syn::Error::new(
+                    input_ty.span(),
+                    "a batch task's first parameter is `Vec<Input>`: the inputs of the batch's items",
+                )),
+            }
+            let broadcast = batch.as_ref().is_some_and(|(_, b)| *b);
+            if !broadcast && let Some(out) = output_ty.clone() {
+                match vec_item(&out) {
+                    Some(item) => output_ty = Some(item),
+                    None => errors.push(syn::Error::new(
+                        out.span(),
+                        "a batch task returns `Result<Vec<Output>, Error>`, one output per input in order (or add `broadcast` to `batch(..)` to give every item one output)",
+                    )),
+                }
+            }
+            let _ = key;
+        }
+        (Some(key), _) => errors.push(syn::Error::new(
+            key.key.span(),
+            "a batch task is `async fn name(items: Vec<Input>, ctx: BatchContext) -> Result<Vec<Output>, Error>`",
+        )),
+        (None, CtxKind::Batch) => errors.push(syn::Error::new(
+            sig.ident.span(),
+            "a task taking a `BatchContext` must be declared `#[task(batch(max_size = ..))]`",
+        )),
+        _ => {}
+    }
     let durable_key = args.iter().find(|a| a.name() == "durable");
     match (durable_key, durable_ctx) {
         (Some(key), false) => errors.push(syn::Error::new(
@@ -169,10 +301,35 @@ pub(crate) fn parse(
         keys: args.iter().map(Arg::name).collect(),
         skip_if: args.iter().any(|a| a.name() == "skip_if"),
         durable: durable_ctx,
+        batch,
     })
 }
 
-type Shape = (Type, Vec<(Ident, Type)>, Option<Type>, bool);
+/// `T` of `Vec<T>` (any path ending in `Vec`).
+fn vec_item(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    })
+}
+
+/// Which context a task function takes last.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CtxKind {
+    Plain,
+    Durable,
+    Batch,
+}
+
+type Shape = (Type, Vec<(Ident, Type)>, Option<Type>, CtxKind);
 
 /// `async fn name(input: I, [parent: P, ...] ctx: Context) -> Result<O, E>`.
 fn signature(sig: &Signature) -> syn::Result<Shape> {
@@ -208,15 +365,20 @@ fn signature(sig: &Signature) -> syn::Result<Shape> {
         ));
     }
     let last = typed[typed.len() - 1];
-    let durable = is_named(&last.ty, "DurableContext");
-    if !durable && !is_named(&last.ty, "Context") {
+    let kind = if is_named(&last.ty, "DurableContext") {
+        CtxKind::Durable
+    } else if is_named(&last.ty, "BatchContext") {
+        CtxKind::Batch
+    } else if is_named(&last.ty, "Context") {
+        CtxKind::Plain
+    } else {
         return Err(syn::Error::new(
             last.ty.span(),
             format!(
-                "the last parameter must be the `Context` (or `DurableContext` for a durable task): {SHAPE}"
+                "the last parameter must be the `Context` (`DurableContext` for a durable task, `BatchContext` for a batch task): {SHAPE}"
             ),
         ));
-    }
+    };
     let mut parents = Vec::new();
     for param in &typed[1..typed.len() - 1] {
         match &*param.pat {
@@ -238,7 +400,7 @@ fn signature(sig: &Signature) -> syn::Result<Shape> {
         }
         ReturnType::Type(_, ty) => result_ok_type(ty),
     };
-    Ok(((*typed[0].ty).clone(), parents, output, durable))
+    Ok(((*typed[0].ty).clone(), parents, output, kind))
 }
 
 fn is_named(ty: &Type, name: &str) -> bool {
@@ -319,6 +481,14 @@ pub(crate) fn task_expr(
             #path(input, #(#names,)* ctx).await.map_err(#p::into_task_error)
         })
     };
+    if let Some((batch, broadcast)) = &spec.batch {
+        let constructor = if *broadcast {
+            quote!(new_batch_broadcast)
+        } else {
+            quote!(new_batch)
+        };
+        return quote_spanned!(span=> #p::Task::#constructor(#name, #batch, #path) #after #(#defaults)* #(#options)*);
+    }
     quote_spanned!(span=> #p::Task::#constructor(#name, #body) #after #(#defaults)* #(#options)*)
 }
 

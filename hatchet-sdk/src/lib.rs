@@ -51,6 +51,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 mod client;
 pub mod config;
 mod context;
@@ -75,6 +76,7 @@ mod transport;
 pub mod worker;
 pub mod workflow;
 
+pub use batch::{Batch, BatchContext, BatchItem, FlushReason};
 pub use client::Client;
 pub use config::{ClientConfig, ClientConfigBuilder, ConfigError, TlsStrategy};
 pub use context::{ChildOptions, Context, LogLevel, TriggeredBy};
@@ -105,6 +107,7 @@ pub mod attributes;
 /// What the macros' generated code uses. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::batch::{Batch, BatchContext};
     pub use crate::context::Context;
     pub use crate::durable::{DurableContext, EvictionPolicy};
     pub use crate::labels::{DesiredLabel, LabelComparator};

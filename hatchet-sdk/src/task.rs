@@ -18,6 +18,7 @@ use crate::payload;
 ///
 /// Like `anyhow::Error`, this type deliberately does not implement `std::error::Error`, so
 /// that every error type converts into it.
+#[derive(Clone)]
 pub struct TaskError {
     message: String,
     retryable: bool,
@@ -38,6 +39,10 @@ impl TaskError {
             message: message.into(),
             retryable: false,
         }
+    }
+
+    pub(crate) fn from_parts(message: String, retryable: bool) -> Self {
+        Self { message, retryable }
     }
 
     /// Whether the engine may retry the task after this failure.
@@ -189,7 +194,7 @@ impl ErasedTask {
 
 /// Task outputs must be JSON objects (the engine stores them as such, reference §3.1); `()`
 /// and `None` become `{}`.
-fn encode_output<O: Serialize>(task_name: &str, output: &O) -> Result<Value, TaskError> {
+pub(crate) fn encode_output<O: Serialize>(task_name: &str, output: &O) -> Result<Value, TaskError> {
     let value = serde_json::to_value(output).map_err(|e| {
         TaskError::non_retryable(format!(
             "cannot encode the output of task `{task_name}` as JSON: {e}"

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod batches;
 mod cancellation;
 mod children;
 mod conditions;

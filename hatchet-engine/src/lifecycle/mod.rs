@@ -3,6 +3,7 @@
 //! with DAG progression, the on-failure task and the end of a run, retries with backoff,
 //! cancellation, replay, and the results clients read back.
 
+pub(crate) mod batches;
 mod cancel;
 mod completion;
 pub(crate) mod conditions;

@@ -91,6 +91,8 @@ impl Dispatcher for EngineService {
             .map(Response::new)
     }
 
+    /// Applies one event type to many items (engine `sendBatchActionEventV1`): items need
+    /// valid ids, unknown ones are skipped, and nothing ties them to a batch or worker.
     async fn send_batch_action_event(
         &self,
         request: Request<pb::BatchActionEvent>,
@@ -100,8 +102,38 @@ impl Dispatcher for EngineService {
             tenant_id: self.shared.read(|st| st.tenant_id.clone()),
             worker_id: batch.worker_id.clone(),
         };
+        if batch.items.is_empty() {
+            return Ok(Response::new(response));
+        }
+        let event_type = pb::StepActionEventType::try_from(batch.event_type)
+            .unwrap_or(pb::StepActionEventType::StepEventTypeUnknown);
+        if !matches!(
+            event_type,
+            pb::StepActionEventType::StepEventTypeStarted
+                | pb::StepActionEventType::StepEventTypeCompleted
+                | pb::StepActionEventType::StepEventTypeFailed
+                | pb::StepActionEventType::StepEventTypeCancelled
+        ) {
+            return Err(Status::invalid_argument(format!(
+                "invalid batch action event type {}",
+                event_type.as_str_name()
+            )));
+        }
+        if let Some(bad) = batch
+            .items
+            .iter()
+            .find(|i| uuid::Uuid::parse_str(&i.task_run_external_id).is_err())
+        {
+            return Err(Status::invalid_argument(format!(
+                "invalid task external run id {}: invalid UUID",
+                bad.task_run_external_id
+            )));
+        }
         self.shared.with(|st, now| {
             for item in batch.items {
+                if !st.tasks.contains_key(&item.task_run_external_id) {
+                    continue;
+                }
                 let event = pb::StepActionEvent {
                     worker_id: batch.worker_id.clone(),
                     action_id: batch.action_id.clone(),
@@ -109,7 +141,12 @@ impl Dispatcher for EngineService {
                     event_timestamp: batch.event_timestamp,
                     event_type: batch.event_type,
                     event_payload: item.event_payload,
-                    retry_count: item.retry_count,
+                    // A cancel applies to the current attempt whatever the item says.
+                    retry_count: if event_type == pb::StepActionEventType::StepEventTypeCancelled {
+                        None
+                    } else {
+                        item.retry_count
+                    },
                     should_not_retry: item.should_not_retry,
                     ..Default::default()
                 };

@@ -63,6 +63,10 @@ pub(crate) struct State {
     pub(crate) sessions: crate::durable::DurableSessions,
     /// Deadlines of durable sleeps: (at, task id, node).
     pub(crate) durable_timers: BTreeSet<(SystemTime, String, i64)>,
+    /// Batch items waiting for a batch, by (step id, batch key).
+    pub(crate) batch_buffers: BTreeMap<(String, String), crate::lifecycle::batches::Buffer>,
+    /// Batches on workers, by batch id.
+    pub(crate) batches: HashMap<String, crate::lifecycle::batches::ActiveBatch>,
 }
 
 pub(crate) fn new_id() -> String {
@@ -104,6 +108,8 @@ impl State {
             durable: HashMap::new(),
             sessions: crate::durable::DurableSessions::default(),
             durable_timers: BTreeSet::new(),
+            batch_buffers: BTreeMap::new(),
+            batches: HashMap::new(),
         }
     }
 

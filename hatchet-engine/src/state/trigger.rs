@@ -227,6 +227,9 @@ impl State {
                     waiting: None,
                     trigger_data: BTreeMap::new(),
                     evicted: false,
+                    batch_key: None,
+                    buffered: false,
+                    batch_id: None,
                 },
             );
         }

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hatchet_rs_proto::{ActionType, AssignedAction};
+use hatchet_rs_proto::{ActionType, AssignedAction, StepActionEventType};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::client::Client;
 use crate::context::{Assignment, Context, Deadline};
-use crate::task::ErasedTask;
+use crate::task::{ErasedTask, TaskError};
 use crate::worker::WorkerLink;
 use crate::worker::reporter::{Outcome, Reporter};
 use crate::worker::stats::Counters;
@@ -35,6 +35,8 @@ const REMEMBERED_ATTEMPTS: usize = 10_000;
 struct Running {
     cancellation: CancellationToken,
     abort: tokio::task::AbortHandle,
+    /// For a batch: each item's task run id and cancellation.
+    items: Vec<(String, CancellationToken)>,
 }
 
 #[derive(Default)]
@@ -62,6 +64,10 @@ impl Attempts {
 #[derive(Clone)]
 pub(crate) struct Registered {
     pub(crate) function: ErasedTask,
+    /// The task's name (a batch action does not carry it).
+    pub(crate) name: String,
+    /// For a batch task: its body over many inputs.
+    pub(crate) batch: Option<crate::batch::ErasedBatch>,
     /// Runs with a durable context: the engine keeps its event log.
     pub(crate) durable: bool,
     /// When a waiting durable attempt is evicted.
@@ -167,6 +173,7 @@ impl Executor {
         match ActionType::try_from(action.action_type) {
             Ok(ActionType::StartStepRun) => self.start(action),
             Ok(ActionType::CancelStepRun) => self.cancel(&action),
+            Ok(ActionType::StartBatch) => self.start_batch(action),
             _ => tracing::warn!(
                 action_type = action.action_type,
                 action_id = %action.action_id,
@@ -220,6 +227,7 @@ impl Executor {
             Running {
                 cancellation: cancellation.clone(),
                 abort: body.abort_handle(),
+                items: Vec::new(),
             },
         );
         let executor = self.clone();
@@ -380,15 +388,31 @@ impl Executor {
     fn cancel(&self, action: &AssignedAction) {
         let attempts = self.attempts();
         // A cancel names the task and retry, not the durable invocation.
-        let Some(running) = attempts
-            .running
-            .iter()
-            .find(|((task, retry, _), _)| {
-                *task == action.task_run_external_id && *retry == action.retry_count
-            })
-            .map(|(_, running)| running)
-        else {
-            return;
+        let single = attempts.running.iter().find(|((task, retry, _), _)| {
+            *task == action.task_run_external_id && *retry == action.retry_count
+        });
+        let running = match single {
+            Some((_, running)) => running,
+            None => {
+                // An item of a batch: the cancel names the item alone; the batch stops once
+                // every item is cancelled.
+                let Some(batch) = attempts.running.values().find(|r| {
+                    r.items
+                        .iter()
+                        .any(|(id, _)| *id == action.task_run_external_id)
+                }) else {
+                    return;
+                };
+                for (id, token) in &batch.items {
+                    if *id == action.task_run_external_id {
+                        token.cancel();
+                    }
+                }
+                if !batch.items.iter().all(|(_, token)| token.is_cancelled()) {
+                    return;
+                }
+                batch
+            }
         };
         running.cancellation.cancel();
         let abort = running.abort.clone();
@@ -396,6 +420,146 @@ impl Executor {
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             abort.abort();
+        });
+    }
+}
+
+impl Executor {
+    /// Runs a START_BATCH: one body over every item, in one slot, reported item by item.
+    fn start_batch(self: &Arc<Self>, action: AssignedAction) {
+        let batch_id = action.batch_id.clone().unwrap_or_default();
+        let key: AttemptKey = (format!("batch:{batch_id}"), 0, 0);
+        {
+            let attempts = self.attempts();
+            if attempts.running.contains_key(&key) || attempts.finished.contains(&key) {
+                tracing::debug!(%batch_id, "dropping a duplicate batch delivery");
+                return;
+            }
+        }
+        let registered = self.registry.get(&action.action_id.to_lowercase()).cloned();
+        let cancellation = CancellationToken::new();
+        let name = registered.as_ref().map_or("", |r| r.name.as_str());
+        let timeout = registered.as_ref().map_or(DEFAULT_TIMEOUT, |r| r.timeout);
+        let deadline = Deadline::new(timeout);
+        let started = crate::batch::read_start(
+            &action,
+            &self.client,
+            name,
+            &self.worker,
+            &deadline,
+            &cancellation,
+        );
+        let report = AssignedAction {
+            action_payload: String::new(),
+            ..action
+        };
+        let (started, function) = match (started, registered.as_ref().and_then(|r| r.batch.clone())) {
+            (Ok(started), Some(function)) => (started, function),
+            (Ok(started), None) => {
+                // Every item fails with the reason rather than waiting out its timeout.
+                let message = format!(
+                    "worker has no batch task registered for action `{}`",
+                    report.action_id
+                );
+                let executor = self.clone();
+                tokio::spawn(async move {
+                    let items = started
+                        .items
+                        .into_iter()
+                        .map(|(id, _)| (id, message.clone(), Some(true)))
+                        .collect();
+                    executor
+                        .reporter
+                        .batch(&report, StepActionEventType::StepEventTypeFailed, items)
+                        .await;
+                });
+                return;
+            }
+            (Err(e), _) => {
+                tracing::error!(%batch_id, error = %e, "cannot read a batch from the engine; its items will time out");
+                return;
+            }
+        };
+        let items = started.items.clone();
+        let permit_slots = self.slots.clone();
+        let body = tokio::spawn(async move {
+            // One slot for the whole batch, as the engine counts it.
+            let _permit = permit_slots.acquire_owned().await.ok();
+            let span = tracing::info_span!("hatchet.batch", batch_id = %started.context.batch_id(), items = started.inputs.len());
+            function
+                .call(started.inputs, started.context)
+                .instrument(span)
+                .await
+        });
+        self.attempts().running.insert(
+            key.clone(),
+            Running {
+                cancellation: cancellation.clone(),
+                abort: body.abort_handle(),
+                items: items.clone(),
+            },
+        );
+        let executor = self.clone();
+        let grace = self.grace;
+        tokio::spawn(async move {
+            let mut body = body;
+            let all_ids = items.iter().map(|(id, _)| (id.clone(), String::new(), None)).collect();
+            Box::pin(executor.reporter.batch(&report, StepActionEventType::StepEventTypeStarted, all_ids)).await;
+            let joined = tokio::select! {
+                joined = &mut body => joined,
+                () = deadline.expired(LOCAL_TIMEOUT_MARGIN) => {
+                    tracing::warn!("the batch ran past its timeout without the engine cancelling it; cancelling it");
+                    cancellation.cancel();
+                    match tokio::time::timeout(grace, &mut body).await {
+                        Ok(joined) => joined,
+                        Err(_) => {
+                            body.abort();
+                            body.await
+                        }
+                    }
+                }
+            };
+            let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
+            let failure = |message: String, retryable: bool| {
+                Some(items.iter().map(|_| Err(TaskError::from_parts(message.clone(), retryable))).collect::<Vec<_>>())
+            };
+            let results = match joined {
+                Ok(Ok(results)) => Some(results),
+                Ok(Err(error)) => failure(error.message().to_owned(), error.is_retryable()),
+                Err(e) if e.is_panic() => failure(
+                    format!("batch task panicked: {}", panic_message(e.into_panic())),
+                    true,
+                ),
+                Err(_) if shutdown_abort => {
+                    failure("the worker shut down before the batch finished".to_owned(), true)
+                }
+                Err(_) => None,
+            };
+            executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
+            if let Some(results) = results {
+                let mut completed = Vec::new();
+                let mut failed = Vec::new();
+                for ((id, token), result) in items.iter().zip(results) {
+                    // A cancelled item is the engine's already.
+                    if token.is_cancelled() && !shutdown_abort {
+                        continue;
+                    }
+                    match result {
+                        Ok(output) => completed.push((id.clone(), output.to_string(), None)),
+                        Err(e) => failed.push((id.clone(), e.message().to_owned(), Some(!e.is_retryable()))),
+                    }
+                }
+                executor.counters.completed.fetch_add(completed.len() as u64, Ordering::Relaxed);
+                executor.counters.failed.fetch_add(failed.len() as u64, Ordering::Relaxed);
+                if !completed.is_empty() {
+                    Box::pin(executor.reporter.batch(&report, StepActionEventType::StepEventTypeCompleted, completed)).await;
+                }
+                if !failed.is_empty() {
+                    Box::pin(executor.reporter.batch(&report, StepActionEventType::StepEventTypeFailed, failed)).await;
+                }
+            }
+            executor.attempts().remember_finished(key);
+            executor.idle.notify_waiters();
         });
     }
 }

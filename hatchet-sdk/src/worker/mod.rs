@@ -389,6 +389,8 @@ impl Worker {
                     ns.action_id(&def.name, &task.name),
                     executor::Registered {
                         function: task.function.clone(),
+                        name: task.name.clone(),
+                        batch: task.batch.as_ref().map(|b| b.function.clone()),
                         durable: task.durable,
                         eviction: task.eviction.clone().unwrap_or_default(),
                         timeout: task

@@ -4,9 +4,14 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use hatchet_rs_proto::{StepActionEvent, StepActionEventType};
+use hatchet_rs_proto::{
+    BatchActionEvent, BatchActionEventItem, StepActionEvent, StepActionEventType,
+};
+
+use hatchet_rs_proto::dispatcher_client::DispatcherClient;
 
 use crate::payload;
+use crate::transport::AuthChannel;
 use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 
@@ -78,31 +83,80 @@ impl Reporter {
         .await;
     }
 
+    /// Reports `event_type` for the items of batch `batch_id`: `(task run id, payload, should
+    /// not retry)` each, in as many calls as the message limit needs. The items carry no
+    /// retry count: a batch action does not say it, and the engine then applies the event to
+    /// the item's current attempt (reference §6).
+    pub(crate) async fn batch(
+        &self,
+        action: &hatchet_rs_proto::AssignedAction,
+        event_type: StepActionEventType,
+        items: Vec<(String, String, Option<bool>)>,
+    ) {
+        let items: Vec<BatchActionEventItem> = items
+            .into_iter()
+            .map(|(id, event_payload, should_not_retry)| BatchActionEventItem {
+                task_run_external_id: id,
+                event_payload,
+                retry_count: None,
+                should_not_retry,
+                ..Default::default()
+            })
+            .collect();
+        let limit = self.transport.max_send().saturating_sub(1024).max(1);
+        for chunk in crate::transport::chunk_by_size(items, usize::MAX, limit) {
+            let event = BatchActionEvent {
+                worker_id: String::new(),
+                job_id: String::new(),
+                action_id: action.action_id.clone(),
+                batch_id: action.batch_id.clone(),
+                event_timestamp: Some(payload::timestamp(SystemTime::now())),
+                event_type: event_type as i32,
+                items: chunk,
+            };
+            let what = action.batch_id.clone().unwrap_or_default();
+            self.deliver("batch", &what, event, |mut dispatcher, event| async move {
+                dispatcher.send_batch_action_event(event).await.map(drop)
+            })
+            .await;
+        }
+    }
+
+    async fn send(&self, event: StepActionEvent) {
+        let what = event.task_run_external_id.clone();
+        self.deliver("task", &what, event, |mut dispatcher, event| async move {
+            dispatcher.send_step_action_event(event).await.map(drop)
+        })
+        .await;
+    }
+
     /// Delivers `event`, retrying transient failures with backoff. Errors the engine will
     /// never accept (the task is gone, the event is malformed) are logged and dropped.
-    async fn send(&self, mut event: StepActionEvent) {
+    async fn deliver<E, F, Fut>(&self, kind: &str, id: &str, mut event: E, call: F)
+    where
+        E: prost::Message + Clone + WithWorker,
+        F: Fn(DispatcherClient<AuthChannel>, E) -> Fut,
+        Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+    {
         let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
             // The worker may have re-registered under a new id while we were retrying.
-            event.worker_id = self.worker_id();
-            let mut dispatcher = self
-                .transport
-                .dispatcher_for(prost::Message::encoded_len(&event));
-            let call = dispatcher.send_step_action_event(event.clone());
-            let sent = tokio::time::timeout(ATTEMPT_DEADLINE, call)
+            event.set_worker(self.worker_id());
+            let dispatcher = self.transport.dispatcher_for(event.encoded_len());
+            let sent = tokio::time::timeout(ATTEMPT_DEADLINE, call(dispatcher, event.clone()))
                 .await
                 .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("no answer within 10 s")));
             match sent {
-                Ok(_) => return,
+                Ok(()) => return,
                 Err(status) if is_permanent(status.code()) => {
-                    tracing::warn!(task_run_id = %event.task_run_external_id, %status, "the engine refused a task event");
+                    tracing::warn!(kind, id, %status, "the engine refused a task event");
                     return;
                 }
                 Err(status) => {
                     attempt += 1;
                     if POLICY.gives_up(started.elapsed()) {
-                        tracing::error!(task_run_id = %event.task_run_external_id, %status, "giving up on a task event");
+                        tracing::error!(kind, id, %status, "giving up on a task event");
                         return;
                     }
                     tracing::debug!(attempt, %status, "retrying a task event");
@@ -110,6 +164,23 @@ impl Reporter {
                 }
             }
         }
+    }
+}
+
+/// An event naming the worker that sends it.
+trait WithWorker {
+    fn set_worker(&mut self, worker_id: String);
+}
+
+impl WithWorker for StepActionEvent {
+    fn set_worker(&mut self, worker_id: String) {
+        self.worker_id = worker_id;
+    }
+}
+
+impl WithWorker for BatchActionEvent {
+    fn set_worker(&mut self, worker_id: String) {
+        self.worker_id = worker_id;
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn task(def: &WorkflowDef, task: &TaskDef, ns: &Namespace) -> pb::Cre
         schedule_timeout: task.schedule_timeout.map(|d| d.to_string()),
         is_durable: task.durable,
         slot_requests: task.effective_slot_requests().into_iter().collect(),
-        batch: None,
+        batch: task.batch.as_ref().map(|b| b.options.to_proto(b.broadcast)),
     }
 }
 

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::batch::{Batch, BatchContext, ErasedBatch, Outputs};
 use crate::context::Context;
 use crate::labels::DesiredLabel;
 use crate::task::{ErasedTask, TaskError};
@@ -66,6 +67,8 @@ pub(crate) struct TaskDef {
     /// For a durable task: when the worker evicts it while it waits (default policy if unset).
     pub(crate) eviction: Option<crate::durable::EvictionPolicy>,
     pub(crate) slot_requests: BTreeMap<String, i32>,
+    /// For a batch task: its options and its body over many inputs.
+    pub(crate) batch: Option<BatchSpec>,
     /// Option errors found while building (such as a malformed duration), reported by
     /// `WorkflowBuilder::build` with the workflow and task named.
     pub(crate) errors: Vec<String>,
@@ -100,6 +103,7 @@ impl<I: DeserializeOwned + Send + 'static> Task<I> {
                 durable: false,
                 eviction: None,
                 slot_requests: BTreeMap::new(),
+                batch: None,
                 errors: Vec::new(),
             },
             _input: PhantomData,
@@ -127,6 +131,108 @@ impl<I: DeserializeOwned + Send + 'static> Task<I> {
             }
         });
         task.durable()
+    }
+}
+
+/// A batch task's options and body.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchSpec {
+    pub(crate) options: Batch,
+    pub(crate) broadcast: bool,
+    pub(crate) function: ErasedBatch,
+}
+
+impl<I: DeserializeOwned + Send + 'static> Task<I> {
+    /// A [batch task](crate::batch) named `name`: the engine buffers its runs as `batch`
+    /// says and the worker calls `function` with many inputs at once; it returns one output
+    /// per input, in the same order, and each item's run gets its own.
+    ///
+    /// A failure of the function, a panic, or a wrong number of outputs fails every item; an
+    /// item whose input does not decode fails on its own and the function runs without it.
+    ///
+    /// ```
+    /// use hatchet_rs::{Batch, BatchContext, Task, TaskError};
+    /// #[derive(serde::Deserialize)]
+    /// struct Prompt { text: String }
+    /// #[derive(serde::Serialize)]
+    /// struct Scored { score: usize }
+    ///
+    /// async fn score(prompts: Vec<Prompt>, _ctx: BatchContext) -> Result<Vec<Scored>, TaskError> {
+    ///     Ok(prompts.iter().map(|p| Scored { score: p.text.len() }).collect())
+    /// }
+    /// let task = Task::new_batch("score", Batch::max_size(32).max_interval("200ms"), score);
+    /// # let _ = task;
+    /// ```
+    pub fn new_batch<O, E, F, Fut>(name: impl Into<String>, batch: Batch, function: F) -> Self
+    where
+        O: Serialize + Send + 'static,
+        E: Into<TaskError> + Send + 'static,
+        F: Fn(Vec<I>, BatchContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
+    {
+        let function = std::sync::Arc::new(function);
+        Self::batch_task(name, batch, false, move |inputs: Vec<I>, ctx: BatchContext| {
+            let call = function(inputs, ctx);
+            async move { call.await.map(Outputs::Each) }
+        })
+    }
+
+    /// A [batch task](crate::batch) whose one output goes to every item of the batch (an
+    /// aggregate, a shared job id, ...).
+    ///
+    /// ```
+    /// use hatchet_rs::{Batch, BatchContext, Task, TaskError};
+    /// #[derive(serde::Serialize)]
+    /// struct Flushed { rows: usize }
+    /// async fn flush(rows: Vec<serde_json::Value>, _ctx: BatchContext) -> Result<Flushed, TaskError> {
+    ///     Ok(Flushed { rows: rows.len() })
+    /// }
+    /// let task = Task::new_batch_broadcast("flush", Batch::max_size(500), flush);
+    /// # let _ = task;
+    /// ```
+    pub fn new_batch_broadcast<O, E, F, Fut>(
+        name: impl Into<String>,
+        batch: Batch,
+        function: F,
+    ) -> Self
+    where
+        O: Serialize + Send + 'static,
+        E: Into<TaskError> + Send + 'static,
+        F: Fn(Vec<I>, BatchContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, E>> + Send + 'static,
+    {
+        let function = std::sync::Arc::new(function);
+        Self::batch_task(name, batch, true, move |inputs: Vec<I>, ctx: BatchContext| {
+            let call = function(inputs, ctx);
+            async move { call.await.map(Outputs::Broadcast) }
+        })
+    }
+
+    fn batch_task<O, E, F, Fut>(name: impl Into<String>, batch: Batch, broadcast: bool, function: F) -> Self
+    where
+        O: Serialize + Send + 'static,
+        E: Into<TaskError> + Send + 'static,
+        F: Fn(Vec<I>, BatchContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outputs<O>, E>> + Send + 'static,
+    {
+        let name = name.into();
+        let batch_name = name.clone();
+        // The engine only ever sends a batch task's runs as batches; a single delivery is
+        // refused with the reason.
+        let mut task = Self::new(name.clone(), move |_: I, _: Context| {
+            let name = batch_name.clone();
+            async move {
+                Err::<(), _>(TaskError::non_retryable(format!(
+                    "task `{name}` is a batch task, but it was delivered as a single run"
+                )))
+            }
+        });
+        task.def.batch = Some(BatchSpec {
+            options: batch,
+            broadcast,
+            function: ErasedBatch::new(name, function),
+        });
+        task
     }
 }
 

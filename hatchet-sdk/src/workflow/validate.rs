@@ -114,6 +114,21 @@ fn check_task(task: &TaskDef) -> Result<(), DefinitionError> {
     if let Some(backoff) = task.backoff {
         backoff.to_engine()?;
     }
+    if let Some(batch) = &task.batch {
+        if let Some(problem) = batch.options.problems().into_iter().next() {
+            return Err(DefinitionError::new(problem));
+        }
+        if task.durable {
+            return Err(DefinitionError::new(
+                "a batch task cannot be durable: the engine keeps no event log for a batch",
+            ));
+        }
+        if !task.slot_requests.is_empty() {
+            return Err(DefinitionError::new(
+                "a batch task cannot request slots: the engine runs each batch in one `default` slot",
+            ));
+        }
+    }
     for (what, duration) in [
         ("timeout", task.timeout),
         ("schedule_timeout", task.schedule_timeout),
