@@ -103,6 +103,8 @@ pub struct AttemptInfo {
     pub output: Option<String>,
     /// The error it ended with.
     pub error: Option<String>,
+    /// The batch it ran in, for an item of a batch task.
+    pub batch_id: Option<String>,
 }
 
 /// A task log line from `PutLog`.
@@ -221,6 +223,7 @@ impl State {
                     finished_at: a.finished_at,
                     output: a.output.clone(),
                     error: a.error.clone(),
+                    batch_id: a.batch_id.clone(),
                 })
                 .collect(),
         })

@@ -235,6 +235,8 @@ pub(crate) struct Attempt {
     pub(crate) status: TaskStatus,
     pub(crate) output: Option<String>,
     pub(crate) error: Option<String>,
+    /// The batch it ran in, for an item of a batch task.
+    pub(crate) batch_id: Option<String>,
 }
 
 #[derive(Debug)]

@@ -96,7 +96,11 @@ impl State {
                 .map(|(i, c)| (format!("{}:task:{i}", task.def.step_id), c.clone())),
         );
         self.render_batch_key(task_id)?;
-        let Some(run) = self.tasks.get(task_id).and_then(|t| self.runs.get(&t.run_id)) else {
+        let Some(run) = self
+            .tasks
+            .get(task_id)
+            .and_then(|t| self.runs.get(&t.run_id))
+        else {
             return Ok(());
         };
         let Some(task) = self.tasks.get(task_id) else {
@@ -237,7 +241,11 @@ impl State {
                 cursor = Some(key);
                 // A batch item waiting for its rate-limit units stays queued: it goes out
                 // in a batch only.
-                if self.tasks.get(&task_id).is_some_and(|t| t.def.batch.is_some()) {
+                if self
+                    .tasks
+                    .get(&task_id)
+                    .is_some_and(|t| t.def.batch.is_some())
+                {
                     skipped += 1;
                     continue;
                 }
@@ -329,6 +337,7 @@ impl State {
             status: TaskStatus::Running,
             output: None,
             error: None,
+            batch_id: None,
         });
         self.running.insert(task_id.to_owned());
         self.arm(task_id, deadline);

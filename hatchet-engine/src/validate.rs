@@ -335,7 +335,13 @@ fn check_task(errors: &mut Errors, at: &str, task: &v1::CreateTaskOpts) {
         if batch.batch_max_size == 0 {
             errors.condition(&format!("{at}.BatchMaxSize"), "required", "", "");
         } else {
-            range(errors, &format!("{at}.BatchMaxSize"), batch.batch_max_size, 1, 100_000);
+            range(
+                errors,
+                &format!("{at}.BatchMaxSize"),
+                batch.batch_max_size,
+                1,
+                100_000,
+            );
         }
         if let Some(ms) = batch.batch_max_interval_ms {
             range(errors, &format!("{at}.BatchMaxInterval"), ms, 1, 86_400_000);
@@ -588,7 +594,10 @@ fn convert_tasks(tasks: &[v1::CreateTaskOpts]) -> Result<Vec<TaskDef>, Status> {
             worker_labels: task.worker_labels.clone(),
             concurrency: task.concurrency.clone(),
             conditions: task.conditions.clone(),
-            batch: task.batch.as_ref().map(crate::model::BatchConfig::from_proto),
+            batch: task
+                .batch
+                .as_ref()
+                .map(crate::model::BatchConfig::from_proto),
         });
     }
     let names: HashSet<&str> = defs.iter().map(|d| d.readable_id.as_str()).collect();

@@ -118,7 +118,10 @@ fn batch_options(arg: &Arg) -> syn::Result<(TokenStream, bool)> {
             "key" => {
                 let lit = a.str()?;
                 if lit.value().trim().is_empty() {
-                    return Err(syn::Error::new(lit.span(), "batch key is a CEL expression such as \"input.customer\""));
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "batch key is a CEL expression such as \"input.customer\"",
+                    ));
                 }
                 calls.push(quote!(.key(#lit)));
             }

@@ -146,9 +146,7 @@ impl Batch {
                 .max_interval
                 .map(|d| i32::try_from(d.as_duration().as_millis()).unwrap_or(i32::MAX)),
             batch_group_key: self.key.clone(),
-            batch_group_max_runs: self
-                .max_runs
-                .map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
+            batch_group_max_runs: self.max_runs.map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
             broadcast_output: broadcast.then_some(true),
         }
     }
@@ -362,7 +360,10 @@ pub(crate) fn read_start(
             Some(input) => input.clone(),
         };
         let assignment = Assignment {
-            workflow_run_id: field("workflow_run_id").as_str().unwrap_or_default().to_owned(),
+            workflow_run_id: field("workflow_run_id")
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             task_run_id: task_run_id.clone(),
             task_name: task_name.to_owned(),
             worker_id: worker_id.clone(),
@@ -408,7 +409,8 @@ pub(crate) fn read_start(
 
 /// What a batch function gives back: one result per item (in the order of the inputs), or
 /// a failure of the whole batch.
-pub(crate) type BatchResults = std::result::Result<Vec<std::result::Result<Value, TaskError>>, TaskError>;
+pub(crate) type BatchResults =
+    std::result::Result<Vec<std::result::Result<Value, TaskError>>, TaskError>;
 
 pub(crate) type BatchFuture = Pin<Box<dyn Future<Output = BatchResults> + Send>>;
 
@@ -439,61 +441,65 @@ impl ErasedBatch {
     {
         let task_name: Arc<str> = task_name.into();
         let function = Arc::new(function);
-        Self(Arc::new(move |inputs: Vec<Value>, context: BatchContext| {
-            let task_name = task_name.clone();
-            let function = function.clone();
-            Box::pin(async move {
-                let total = inputs.len();
-                // An item whose input does not decode fails on its own (a retry would not
-                // decode it either); the function runs with the others.
-                let mut results: Vec<Option<std::result::Result<Value, TaskError>>> =
-                    (0..total).map(|_| None).collect();
-                let mut decoded = Vec::with_capacity(total);
-                let mut keep = Vec::with_capacity(total);
-                for (index, input) in inputs.into_iter().enumerate() {
-                    let what = format!("the input of batch task `{task_name}`");
-                    match payload::decode::<I>(&what, input) {
-                        Ok(input) => {
-                            decoded.push(input);
-                            keep.push(index);
+        Self(Arc::new(
+            move |inputs: Vec<Value>, context: BatchContext| {
+                let task_name = task_name.clone();
+                let function = function.clone();
+                Box::pin(async move {
+                    let total = inputs.len();
+                    // An item whose input does not decode fails on its own (a retry would not
+                    // decode it either); the function runs with the others.
+                    let mut results: Vec<Option<std::result::Result<Value, TaskError>>> =
+                        (0..total).map(|_| None).collect();
+                    let mut decoded = Vec::with_capacity(total);
+                    let mut keep = Vec::with_capacity(total);
+                    for (index, input) in inputs.into_iter().enumerate() {
+                        let what = format!("the input of batch task `{task_name}`");
+                        match payload::decode::<I>(&what, input) {
+                            Ok(input) => {
+                                decoded.push(input);
+                                keep.push(index);
+                            }
+                            Err(e) => {
+                                results[index] = Some(Err(TaskError::non_retryable(e.to_string())))
+                            }
                         }
-                        Err(e) => results[index] = Some(Err(TaskError::non_retryable(e.to_string()))),
                     }
-                }
-                if !keep.is_empty() {
-                    let context = if keep.len() == total {
-                        context
-                    } else {
-                        context.only(&keep)
-                    };
-                    let outputs = function(decoded, context).await.map_err(Into::into)?;
-                    let encoded: Vec<_> = match outputs {
-                        Outputs::Broadcast(output) => {
-                            let one = crate::task::encode_output(&task_name, &output);
-                            keep.iter().map(|_| one.clone()).collect()
+                    if !keep.is_empty() {
+                        let context = if keep.len() == total {
+                            context
+                        } else {
+                            context.only(&keep)
+                        };
+                        let outputs = function(decoded, context).await.map_err(Into::into)?;
+                        let encoded: Vec<_> = match outputs {
+                            Outputs::Broadcast(output) => {
+                                let one = crate::task::encode_output(&task_name, &output);
+                                keep.iter().map(|_| one.clone()).collect()
+                            }
+                            Outputs::Each(outputs) if outputs.len() != keep.len() => {
+                                return Err(TaskError::non_retryable(format!(
+                                    "batch task `{task_name}` returned {} outputs for {} inputs: return one output per input, in order",
+                                    outputs.len(),
+                                    keep.len()
+                                )));
+                            }
+                            Outputs::Each(outputs) => outputs
+                                .iter()
+                                .map(|o| crate::task::encode_output(&task_name, o))
+                                .collect(),
+                        };
+                        for (index, result) in keep.into_iter().zip(encoded) {
+                            results[index] = Some(result);
                         }
-                        Outputs::Each(outputs) if outputs.len() != keep.len() => {
-                            return Err(TaskError::non_retryable(format!(
-                                "batch task `{task_name}` returned {} outputs for {} inputs: return one output per input, in order",
-                                outputs.len(),
-                                keep.len()
-                            )));
-                        }
-                        Outputs::Each(outputs) => outputs
-                            .iter()
-                            .map(|o| crate::task::encode_output(&task_name, o))
-                            .collect(),
-                    };
-                    for (index, result) in keep.into_iter().zip(encoded) {
-                        results[index] = Some(result);
                     }
-                }
-                Ok(results
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(TaskError::new("no result"))))
-                    .collect())
-            })
-        }))
+                    Ok(results
+                        .into_iter()
+                        .map(|r| r.unwrap_or_else(|| Err(TaskError::new("no result"))))
+                        .collect())
+                })
+            },
+        ))
     }
 
     pub(crate) fn call(&self, inputs: Vec<Value>, context: BatchContext) -> BatchFuture {

@@ -60,6 +60,7 @@ pub(crate) async fn engine_side(
         "cancel" => cancel(engine, worker, client).await,
         "stream" => stream(engine, client),
         "durable" => durable(engine),
+        "batch" => batch(engine),
         other => Err(format!("no engine-side checks for scenario {other}")),
     }
 }
@@ -303,4 +304,41 @@ fn durable(engine: &TestEngine) -> Check {
             task.output
         )
     })
+}
+
+/// Four batch runs in two keys: each ran once, in a batch of two with the other run of its
+/// key, and completed with its own output.
+fn batch(engine: &TestEngine) -> Check {
+    let runs = runs_of(engine, "interop-batch");
+    ensure(runs.len() == 4, || {
+        format!("{} interop-batch runs, expected 4", runs.len())
+    })?;
+    let mut batches: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for run in &runs {
+        ensure(run.status == TaskStatus::Completed, || {
+            format!("run {} is {:?}", run.id, run.status)
+        })?;
+        let task = run.tasks.first().ok_or("a batch run without its task")?;
+        ensure(task.attempts.len() == 1, || {
+            format!("run {} took {} attempts", run.id, task.attempts.len())
+        })?;
+        let batch_id = task.attempts[0]
+            .batch_id
+            .clone()
+            .ok_or_else(|| format!("run {} did not run in a batch", run.id))?;
+        let word = run.input["word"].as_str().unwrap_or_default();
+        let expected = json!({"upper": word.to_uppercase(), "batch_size": 2});
+        ensure(task.output_json() == Some(expected.clone()), || {
+            format!(
+                "run {}: output {:?}, expected {expected}",
+                run.id, task.output
+            )
+        })?;
+        let group = run.input["group"].as_str().unwrap_or_default().to_owned();
+        batches.entry(batch_id).or_default().push(group);
+    }
+    ensure(
+        batches.len() == 2 && batches.values().all(|g| g.len() == 2 && g[0] == g[1]),
+        || format!("batches by group: {batches:?}, expected two batches of one group each"),
+    )
 }

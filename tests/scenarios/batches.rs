@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hatchet_rs::{
-    BatchContext, ChildOptions, Context, Error, FlushReason, RunOptions, TaskError,
-    TypedRunRef, WorkflowDefinition, task,
+    BatchContext, ChildOptions, Context, Error, FlushReason, RunOptions, TaskError, TypedRunRef,
+    WorkflowDefinition, task,
 };
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,11 @@ async fn a_batch_flushes_at_its_size_and_each_run_gets_its_own_output() {
     assert_eq!(values, vec![1, 2, 3, 4]);
     let batches: BTreeSet<&str> = outputs.iter().map(|o| o.batch_id.as_str()).collect();
     assert_eq!(batches.len(), 1, "one batch: {outputs:?}");
-    assert!(outputs.iter().all(|o| o.batch_size == 4 && o.reason == "size"));
+    assert!(
+        outputs
+            .iter()
+            .all(|o| o.batch_size == 4 && o.reason == "size")
+    );
     // The default key is the engine's `'default'`.
     assert!(
         outputs.iter().all(|o| o.key.as_deref() == Some("default")),
@@ -106,7 +110,10 @@ async fn a_batch_flushes_at_its_size_and_each_run_gets_its_own_output() {
     assert_eq!(positions, (0..4).collect());
 }
 
-#[task(name = "batch-by-interval", batch(max_size = 50, max_interval = "700ms"))]
+#[task(
+    name = "batch-by-interval",
+    batch(max_size = 50, max_interval = "700ms")
+)]
 async fn by_interval(items: Vec<Item>, ctx: BatchContext) -> Result<Vec<Seen>, TaskError> {
     Ok(seen(&items, &ctx))
 }
@@ -196,7 +203,12 @@ async fn one_failing_key_does_not_fail_another_keys_batch() {
     let h = Harness::start().await;
     h.worker("batch-fail-worker", |w| w.register::<failing_key>())
         .await;
-    let items = [item("bad", 1), item("good", 2), item("bad", 3), item("good", 4)];
+    let items = [
+        item("bad", 1),
+        item("good", 2),
+        item("bad", 3),
+        item("good", 4),
+    ];
     let results = run_all::<failing_key>(&h, &items).await;
     for (item, result) in items.iter().zip(results) {
         match (item.group.as_str(), result) {
@@ -389,11 +401,12 @@ async fn max_runs_caps_the_batches_of_a_key_running_at_once() {
         w.register::<one_at_a_time>().slots(4)
     })
     .await;
-    let outputs: Vec<Seen> = run_all::<one_at_a_time>(&h, &[item("g", 1), item("g", 2), item("g", 3)])
-        .await
-        .into_iter()
-        .map(|r| r.expect("completes"))
-        .collect();
+    let outputs: Vec<Seen> =
+        run_all::<one_at_a_time>(&h, &[item("g", 1), item("g", 2), item("g", 3)])
+            .await
+            .into_iter()
+            .map(|r| r.expect("completes"))
+            .collect();
     assert_eq!(outputs.len(), 3);
     assert_eq!(MOST.load(Ordering::SeqCst), 1, "never two batches at once");
     let batches: BTreeSet<&str> = outputs.iter().map(|o| o.batch_id.as_str()).collect();
@@ -448,10 +461,9 @@ async fn a_batch_past_its_timeout_fails_every_item() {
         .await;
     for result in run_all::<too_slow>(&h, &[item("g", 1), item("g", 2)]).await {
         match result {
-            Err(Error::RunFailed(failure)) => assert!(
-                failure.to_string().contains("batch timeout"),
-                "{failure}"
-            ),
+            Err(Error::RunFailed(failure)) => {
+                assert!(failure.to_string().contains("batch timeout"), "{failure}")
+            }
             other => panic!("expected a timeout, got {other:?}"),
         }
     }

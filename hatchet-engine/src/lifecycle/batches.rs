@@ -301,7 +301,10 @@ impl State {
                 .and_then(|p| serde_json::from_str::<Value>(&p).ok())
                 .unwrap_or_else(|| Value::Object(Map::new()));
             let mut entry = Map::new();
-            entry.insert("workflow_run_id".to_owned(), Value::String(task.run_id.clone()));
+            entry.insert(
+                "workflow_run_id".to_owned(),
+                Value::String(task.run_id.clone()),
+            );
             entry.insert("payload".to_owned(), data);
             payload.insert(id.clone(), Value::Object(entry));
         }
@@ -360,6 +363,7 @@ impl State {
                 status: TaskStatus::Running,
                 output: None,
                 error: None,
+                batch_id: Some(batch_id.clone()),
             });
             let run_id = task.run_id.clone();
             self.running.insert(id.clone());
@@ -397,11 +401,7 @@ impl State {
 
     /// An item of a batch stopped running: the batch gives its slot back with its last item.
     pub(crate) fn leave_batch(&mut self, task_id: &str) {
-        let Some(batch_id) = self
-            .tasks
-            .get_mut(task_id)
-            .and_then(|t| t.batch_id.take())
-        else {
+        let Some(batch_id) = self.tasks.get_mut(task_id).and_then(|t| t.batch_id.take()) else {
             return;
         };
         let Some(batch) = self.batches.get_mut(&batch_id) else {

@@ -453,7 +453,8 @@ impl Executor {
             action_payload: String::new(),
             ..action
         };
-        let (started, function) = match (started, registered.as_ref().and_then(|r| r.batch.clone())) {
+        let (started, function) = match (started, registered.as_ref().and_then(|r| r.batch.clone()))
+        {
             (Ok(started), Some(function)) => (started, function),
             (Ok(started), None) => {
                 // Every item fails with the reason rather than waiting out its timeout.
@@ -503,8 +504,16 @@ impl Executor {
         let grace = self.grace;
         tokio::spawn(async move {
             let mut body = body;
-            let all_ids = items.iter().map(|(id, _)| (id.clone(), String::new(), None)).collect();
-            Box::pin(executor.reporter.batch(&report, StepActionEventType::StepEventTypeStarted, all_ids)).await;
+            let all_ids = items
+                .iter()
+                .map(|(id, _)| (id.clone(), String::new(), None))
+                .collect();
+            Box::pin(executor.reporter.batch(
+                &report,
+                StepActionEventType::StepEventTypeStarted,
+                all_ids,
+            ))
+            .await;
             let joined = tokio::select! {
                 joined = &mut body => joined,
                 () = deadline.expired(LOCAL_TIMEOUT_MARGIN) => {
@@ -521,7 +530,12 @@ impl Executor {
             };
             let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             let failure = |message: String, retryable: bool| {
-                Some(items.iter().map(|_| Err(TaskError::from_parts(message.clone(), retryable))).collect::<Vec<_>>())
+                Some(
+                    items
+                        .iter()
+                        .map(|_| Err(TaskError::from_parts(message.clone(), retryable)))
+                        .collect::<Vec<_>>(),
+                )
             };
             let results = match joined {
                 Ok(Ok(results)) => Some(results),
@@ -530,9 +544,10 @@ impl Executor {
                     format!("batch task panicked: {}", panic_message(e.into_panic())),
                     true,
                 ),
-                Err(_) if shutdown_abort => {
-                    failure("the worker shut down before the batch finished".to_owned(), true)
-                }
+                Err(_) if shutdown_abort => failure(
+                    "the worker shut down before the batch finished".to_owned(),
+                    true,
+                ),
                 Err(_) => None,
             };
             executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
@@ -546,16 +561,36 @@ impl Executor {
                     }
                     match result {
                         Ok(output) => completed.push((id.clone(), output.to_string(), None)),
-                        Err(e) => failed.push((id.clone(), e.message().to_owned(), Some(!e.is_retryable()))),
+                        Err(e) => failed.push((
+                            id.clone(),
+                            e.message().to_owned(),
+                            Some(!e.is_retryable()),
+                        )),
                     }
                 }
-                executor.counters.completed.fetch_add(completed.len() as u64, Ordering::Relaxed);
-                executor.counters.failed.fetch_add(failed.len() as u64, Ordering::Relaxed);
+                executor
+                    .counters
+                    .completed
+                    .fetch_add(completed.len() as u64, Ordering::Relaxed);
+                executor
+                    .counters
+                    .failed
+                    .fetch_add(failed.len() as u64, Ordering::Relaxed);
                 if !completed.is_empty() {
-                    Box::pin(executor.reporter.batch(&report, StepActionEventType::StepEventTypeCompleted, completed)).await;
+                    Box::pin(executor.reporter.batch(
+                        &report,
+                        StepActionEventType::StepEventTypeCompleted,
+                        completed,
+                    ))
+                    .await;
                 }
                 if !failed.is_empty() {
-                    Box::pin(executor.reporter.batch(&report, StepActionEventType::StepEventTypeFailed, failed)).await;
+                    Box::pin(executor.reporter.batch(
+                        &report,
+                        StepActionEventType::StepEventTypeFailed,
+                        failed,
+                    ))
+                    .await;
                 }
             }
             executor.attempts().remember_finished(key);

@@ -11,8 +11,8 @@ use hatchet_rs_proto::{
 use hatchet_rs_proto::dispatcher_client::DispatcherClient;
 
 use crate::payload;
-use crate::transport::AuthChannel;
 use crate::retry::RetryPolicy;
+use crate::transport::AuthChannel;
 use crate::transport::Transport;
 
 const POLICY: RetryPolicy = RetryPolicy::TASK_EVENT;
@@ -95,13 +95,15 @@ impl Reporter {
     ) {
         let items: Vec<BatchActionEventItem> = items
             .into_iter()
-            .map(|(id, event_payload, should_not_retry)| BatchActionEventItem {
-                task_run_external_id: id,
-                event_payload,
-                retry_count: None,
-                should_not_retry,
-                ..Default::default()
-            })
+            .map(
+                |(id, event_payload, should_not_retry)| BatchActionEventItem {
+                    task_run_external_id: id,
+                    event_payload,
+                    retry_count: None,
+                    should_not_retry,
+                    ..Default::default()
+                },
+            )
             .collect();
         let limit = self.transport.max_send().saturating_sub(1024).max(1);
         for chunk in crate::transport::chunk_by_size(items, usize::MAX, limit) {

@@ -171,10 +171,15 @@ impl<I: DeserializeOwned + Send + 'static> Task<I> {
         Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
     {
         let function = std::sync::Arc::new(function);
-        Self::batch_task(name, batch, false, move |inputs: Vec<I>, ctx: BatchContext| {
-            let call = function(inputs, ctx);
-            async move { call.await.map(Outputs::Each) }
-        })
+        Self::batch_task(
+            name,
+            batch,
+            false,
+            move |inputs: Vec<I>, ctx: BatchContext| {
+                let call = function(inputs, ctx);
+                async move { call.await.map(Outputs::Each) }
+            },
+        )
     }
 
     /// A [batch task](crate::batch) whose one output goes to every item of the batch (an
@@ -202,13 +207,23 @@ impl<I: DeserializeOwned + Send + 'static> Task<I> {
         Fut: Future<Output = Result<O, E>> + Send + 'static,
     {
         let function = std::sync::Arc::new(function);
-        Self::batch_task(name, batch, true, move |inputs: Vec<I>, ctx: BatchContext| {
-            let call = function(inputs, ctx);
-            async move { call.await.map(Outputs::Broadcast) }
-        })
+        Self::batch_task(
+            name,
+            batch,
+            true,
+            move |inputs: Vec<I>, ctx: BatchContext| {
+                let call = function(inputs, ctx);
+                async move { call.await.map(Outputs::Broadcast) }
+            },
+        )
     }
 
-    fn batch_task<O, E, F, Fut>(name: impl Into<String>, batch: Batch, broadcast: bool, function: F) -> Self
+    fn batch_task<O, E, F, Fut>(
+        name: impl Into<String>,
+        batch: Batch,
+        broadcast: bool,
+        function: F,
+    ) -> Self
     where
         O: Serialize + Send + 'static,
         E: Into<TaskError> + Send + 'static,

@@ -1,7 +1,7 @@
 """Interop client: drives one scenario with the official Python SDK (hatchet-sdk 1.43.1).
 
 Run:  python client.py <scenario> [--timeout SECONDS]
-      scenarios: dag retry fail event child cancel stream durable
+      scenarios: dag retry fail event child cancel stream durable batch
 
 Same HATCHET_CLIENT_* environment as worker.py, and worker.py must be running (it defines
 the workflows; this script imports them from it). Prints `PASS <scenario>` and exits 0 on
@@ -297,6 +297,19 @@ async def scenario_stream() -> None:
     check_equal("stream task output", result, {"chunks_sent": len(wf.STREAM_CHUNKS)})
 
 
+async def scenario_batch() -> None:
+    words = [("a", "red"), ("b", "green"), ("a", "blue"), ("b", "gold")]
+    refs = [
+        await wf.batch_task.aio_run(wf.BatchInput(group=group, word=word), wait_for_result=False)
+        for group, word in words
+    ]
+    for (_, word), ref in zip(words, refs):
+        result = await ref.aio_result()
+        if hasattr(result, "model_dump"):
+            result = result.model_dump()
+        check_equal(f"batch output for {word}", result, {"upper": word.upper(), "batch_size": 2})
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "dag": scenario_dag,
     "retry": scenario_retry,
@@ -306,6 +319,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "cancel": scenario_cancel,
     "stream": scenario_stream,
     "durable": scenario_durable,
+    "batch": scenario_batch,
 }
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hatchet_sdk import Context, DurableContext, EmptyModel, Hatchet
+from hatchet_sdk.runnables.types import BatchMemberId
 
 WORKER_NAME = "interop-worker"
 WORKER_SLOTS = int(os.environ.get("INTEROP_WORKER_SLOTS", "10"))
@@ -198,6 +199,38 @@ async def durable_task(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]
     return {"slept_s": slept.duration.total_seconds(), "event": event}
 
 
+# ---------------------------------------------------------------------------------------
+# 8. Batch: runs buffered per key (`input.group`) and handed over two at a time as one
+#    START_BATCH; each run gets its own item's output.
+
+
+class BatchInput(BaseModel):
+    group: str
+    word: str
+
+
+class BatchOutput(BaseModel):
+    upper: str
+    batch_size: int
+
+
+@hatchet.batch_task(
+    name="interop-batch",
+    input_validator=BatchInput,
+    batch_max_size=2,
+    batch_max_interval=timedelta(seconds=30),
+    batch_group_key="input.group",
+    execution_timeout=timedelta(seconds=30),
+)
+async def batch_task(
+    tasks: dict[BatchMemberId, BatchInput], ctx: Context
+) -> dict[BatchMemberId, BatchOutput]:
+    return {
+        member: BatchOutput(upper=item.word.upper(), batch_size=len(tasks))
+        for member, item in tasks.items()
+    }
+
+
 ALL_WORKFLOWS = [
     dag_workflow,
     retry_task,
@@ -208,6 +241,7 @@ ALL_WORKFLOWS = [
     cancel_task,
     stream_task,
     durable_task,
+    batch_task,
 ]
 
 
