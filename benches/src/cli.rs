@@ -18,7 +18,7 @@ Flags:
   --sleep-ms MS      how long each of those tasks sleeps                          [2000]
   --slots N          worker slots (raised to --inflight if lower)                 [200]
   --events N         events pushed in bulk (and N/10 pushed one by one)          [20000]
-  --peers LIST       comma-separated subset of raw,rust,go,python                 [all]
+  --peers LIST       comma-separated subset of raw,rust,rust-batch,go,python      [all]
   --python PATH      Python with the official hatchet-sdk [$HATCHET_PYTHON, else .venv]
   --go PATH          Go toolchain that builds the Go SDK worker  [$HATCHET_GO, else go]
   --out DIR          where results.json, chart.svg and logs/ go     [target/bench]
@@ -33,6 +33,8 @@ pub(crate) enum Peer {
     Raw,
     /// This SDK's `Worker`.
     Rust,
+    /// This SDK's `Worker` with batch tasks (100 items, 10 ms interval).
+    RustBatch,
     /// The official Go SDK.
     Go,
     /// The official Python SDK.
@@ -40,13 +42,20 @@ pub(crate) enum Peer {
 }
 
 impl Peer {
-    pub(crate) const ALL: [Peer; 4] = [Peer::Raw, Peer::Rust, Peer::Go, Peer::Python];
+    pub(crate) const ALL: [Peer; 5] = [
+        Peer::Raw,
+        Peer::Rust,
+        Peer::RustBatch,
+        Peer::Go,
+        Peer::Python,
+    ];
 
     /// The short name used in flags, workflow names and the output.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Peer::Raw => "raw",
             Peer::Rust => "rust",
+            Peer::RustBatch => "rust-batch",
             Peer::Go => "go",
             Peer::Python => "python",
         }
@@ -69,7 +78,9 @@ impl FromStr for Peer {
         Peer::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown peer `{s}`: expected raw, rust, go or python"))
+            .ok_or_else(|| {
+                format!("unknown peer `{s}`: expected raw, rust, rust-batch, go or python")
+            })
     }
 }
 
@@ -204,7 +215,7 @@ mod tests {
     fn unknown_peers_and_flags_are_named() {
         assert_eq!(
             parse(&["--peers", "raw,java"]).err().as_deref(),
-            Some("unknown peer `java`: expected raw, rust, go or python")
+            Some("unknown peer `java`: expected raw, rust, rust-batch, go or python")
         );
         assert_eq!(
             parse(&["--fast"]).err().as_deref(),

@@ -35,7 +35,7 @@ pub(super) fn start(
     let log = fresh_log(&out.join("logs"), peer.name())?;
     let mut note = None;
     let mut command = match peer {
-        Peer::Raw | Peer::Rust => {
+        Peer::Raw | Peer::Rust | Peer::RustBatch => {
             let mut command = Command::new(std::env::current_exe()?);
             command.args(options.worker_args(peer));
             command

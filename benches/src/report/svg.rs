@@ -14,6 +14,7 @@ fn color(peer: &str) -> &'static str {
     match peer {
         "raw" => "#7f7f7f",
         "rust" => "#d9622b",
+        "rust-batch" => "#f0a070",
         "go" => "#00add8",
         "python" => "#3572a5",
         _ => "#999999",

@@ -19,7 +19,7 @@ fn row(peer: &str, f: &Figures, r: Option<&Ratios>) -> String {
             (format!("{:.2}", p.p50), format!("{:.2}", p.p99))
         });
     format!(
-        "{peer:<7} {:>9.0} {:>6} | {:>8} {:>8} | {:>8.2} {:>8.2} {:>6} | {:>8.1} {:>6} | {:>7} {:>8} {:>6}\n",
+        "{peer:<10} {:>9.0} {:>6} | {:>8} {:>8} | {:>8.2} {:>8.2} {:>6} | {:>8.1} {:>6} | {:>7} {:>8} {:>6}\n",
         f.throughput_tasks_per_s,
         ratio(r.map(|r| r.throughput)),
         start50,
@@ -46,12 +46,12 @@ pub(crate) fn table(results: &Results) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<7} {:>16} | {:>17} | {:>24} | {:>15} | {:>23}",
+        "{:<10} {:>16} | {:>17} | {:>24} | {:>15} | {:>23}",
         "", "throughput", "trigger->start ms", "trigger->result ms", "worker CPU", "worker RSS MiB",
     );
     let _ = writeln!(
         out,
-        "{:<7} {:>9} {:>6} | {:>8} {:>8} | {:>8} {:>8} {:>6} | {:>8} {:>6} | {:>7} {:>8} {:>6}",
+        "{:<10} {:>9} {:>6} | {:>8} {:>8} | {:>8} {:>8} {:>6} | {:>8} {:>6} | {:>7} {:>8} {:>6}",
         "peer",
         "tasks/s",
         "/raw",
@@ -71,7 +71,7 @@ pub(crate) fn table(results: &Results) -> String {
         match &peer.figures {
             Some(f) => out.push_str(&row(peer.peer, f, peer.ratios.as_ref())),
             None => {
-                let _ = writeln!(out, "{:<7} ({})", peer.peer, peer.status);
+                let _ = writeln!(out, "{:<10} ({})", peer.peer, peer.status);
             }
         }
         if let Some(note) = &peer.note {

@@ -1,5 +1,8 @@
 //! The worker side: what this binary runs when re-executed with `--worker raw|rust`.
 //!
+//! The `rust-batch` peer serves the same two tasks as batch tasks (batches of up to 100,
+//! flushed every 10 ms), so its figures are per item.
+//!
 //! Both workers serve the same two standalone tasks as `python/worker.py` and
 //! `go-worker/main.go`: `noop`, which
 //! returns `{"started_at_us": <unix time in µs when it started>}`, and `sleep`, which sleeps
@@ -19,6 +22,7 @@ pub(crate) async fn serve(peer: Peer, options: &Options) -> Result<(), BoxError>
     match peer {
         Peer::Raw => raw::serve(options).await,
         Peer::Rust => sdk::serve(options).await,
+        Peer::RustBatch => sdk::serve_batch(options).await,
         Peer::Go => Err("the go worker is go-worker/main.go, not this binary".into()),
         Peer::Python => Err("the python worker is python/worker.py, not this binary".into()),
     }

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hatchet_rs::{Client, Context, TaskError, Worker, task};
+use hatchet_rs::{BatchContext, Client, Context, TaskError, Worker, task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -28,6 +28,43 @@ async fn noop(_input: Value, _ctx: Context) -> Result<Started, TaskError> {
 async fn sleep(_input: Value, _ctx: Context) -> Result<Value, TaskError> {
     tokio::time::sleep(SLEEP.get().copied().unwrap_or_default()).await;
     Ok(Value::Object(Default::default()))
+}
+
+#[task(
+    name = "bench-rust-batch-noop",
+    batch(max_size = 100, max_interval = "10ms")
+)]
+async fn batch_noop(inputs: Vec<Value>, _ctx: BatchContext) -> Result<Vec<Started>, TaskError> {
+    let started_at_us = super::now_us();
+    Ok(inputs.iter().map(|_| Started { started_at_us }).collect())
+}
+
+#[task(
+    name = "bench-rust-batch-sleep",
+    batch(max_size = 100, max_interval = "10ms")
+)]
+async fn batch_sleep(inputs: Vec<Value>, _ctx: BatchContext) -> Result<Vec<Value>, TaskError> {
+    tokio::time::sleep(SLEEP.get().copied().unwrap_or_default()).await;
+    Ok(inputs
+        .iter()
+        .map(|_| Value::Object(Default::default()))
+        .collect())
+}
+
+/// The batch peer: the same tasks as batch tasks.
+pub(super) async fn serve_batch(options: &Options) -> Result<(), BoxError> {
+    let _ = SLEEP.set(Duration::from_millis(options.sleep_ms));
+    let client = Client::from_env()?;
+    let worker = Worker::builder(&client, "bench-rust-batch")
+        .slots(options.slots)
+        .register::<batch_noop>()
+        .register::<batch_sleep>()
+        .build()?
+        .start()
+        .await?;
+    super::announce_ready();
+    worker.wait().await?;
+    Ok(())
 }
 
 pub(super) async fn serve(options: &Options) -> Result<(), BoxError> {
