@@ -73,9 +73,13 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             }
         })
     });
-    let errors = match errors.finish() {
-        Ok(()) => quote!(),
-        Err(e) => e.to_compile_error(),
-    };
-    quote!(#function #errors #generated)
+    // With errors, only they are emitted: code generated from a rejected definition would
+    // only add type errors that restate them.
+    match errors.finish() {
+        Ok(()) => quote!(#function #generated),
+        Err(e) => {
+            let e = e.to_compile_error();
+            quote!(#function #e)
+        }
+    }
 }

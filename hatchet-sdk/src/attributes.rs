@@ -164,6 +164,7 @@
 //! | `durable` | `durable`: the function takes `ctx: DurableContext` (checked at compile time); see [`durable`](crate::durable) | [`Task::new_durable`](crate::Task::new_durable) |
 //! | `eviction` | `eviction(ttl = "1h", capacity = false, priority = 1)` or `eviction = "never"`: when the worker evicts the durable task while it waits | `.eviction(EvictionPolicy::..)` |
 //! | `slots` | `slots = 2`, or `slots(gpu = 1)` | `.slots(..)` |
+//! | `batch` | `batch(max_size = 100, max_interval = "1s", key = "input.customer", max_runs = 4, broadcast)`: a [batch task](crate::batch), `async fn(items: Vec<Input>, ctx: BatchContext) -> Result<Vec<Output>, E>` (with `broadcast`, `Result<Output, E>`, one output for every item); `max_size` is required, shape and ranges are checked at compile time; not with `durable`, `eviction` or `slots` | [`Task::new_batch`](crate::Task::new_batch), [`Task::new_batch_broadcast`](crate::Task::new_batch_broadcast) |
 //! | `on_failure` | `on_failure`: runs when the workflow fails | `.on_failure(..)` |
 //! | `on_success` | `on_success`: runs after every other task | `.on_success(..)` |
 //!
