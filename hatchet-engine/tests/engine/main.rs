@@ -7,6 +7,7 @@
 mod support;
 
 mod auth;
+mod batches;
 mod cancel;
 mod children;
 mod conditions;

@@ -109,7 +109,24 @@ const FIELDS: &[(&str, Treatment)] = &[
         Enforced("workers.rs (durable slots)"),
     ),
     ("CreateTaskOpts.slot_requests", Enforced("workers.rs")),
-    ("CreateTaskOpts.batch", Refused),
+    (
+        "CreateTaskOpts.batch",
+        Enforced("batches.rs, scenarios/batches.rs"),
+    ),
+    ("TaskBatchConfig.batch_max_size", Enforced("batches.rs")),
+    (
+        "TaskBatchConfig.batch_max_interval_ms",
+        Enforced("batches.rs"),
+    ),
+    ("TaskBatchConfig.batch_group_key", Enforced("batches.rs")),
+    (
+        "TaskBatchConfig.batch_group_max_runs",
+        Enforced("scenarios/batches.rs"),
+    ),
+    (
+        "TaskBatchConfig.broadcast_output",
+        Inert("stored only; the SDK gives every item the one output (engine-semantics §6)"),
+    ),
     ("Concurrency.expression", Enforced("rules.rs")),
     ("Concurrency.max_runs", Enforced("scenarios/scheduling.rs")),
     (
@@ -193,6 +210,7 @@ const MESSAGES: &[&str] = &[
     "ParentOverrideMatchCondition",
     "SleepMatchCondition",
     "UserEventMatchCondition",
+    "TaskBatchConfig",
 ];
 
 fn v1_fields() -> Vec<String> {
@@ -248,12 +266,6 @@ fn with_field(field: &str) -> v1::CreateWorkflowVersionRequest {
                 expression: "true".to_owned(),
                 scope: "s".to_owned(),
                 payload: None,
-            });
-        }
-        "CreateTaskOpts.batch" => {
-            task.batch = Some(v1::TaskBatchConfig {
-                batch_max_size: 10,
-                ..Default::default()
             });
         }
         "Concurrency.name" => task.concurrency.push(v1::Concurrency {

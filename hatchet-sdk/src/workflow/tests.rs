@@ -508,3 +508,72 @@ fn condition_helpers_build_the_conditions_they_name() {
     );
     assert!(err.contains("delay"), "{err}");
 }
+
+async fn batch_noop(items: Vec<Value>, _: crate::BatchContext) -> Result<Vec<Value>, TaskError> {
+    Ok(items)
+}
+
+fn batch_task(name: &str, batch: crate::Batch) -> Task<Value> {
+    Task::new_batch(name, batch, batch_noop)
+}
+
+#[test]
+fn batch_tasks_send_their_options_and_a_default_slot() {
+    let wf = build(
+        Workflow::builder("b").task(
+            batch_task(
+                "t",
+                crate::Batch::max_size(25)
+                    .max_interval("250ms")
+                    .key("input.k"),
+            )
+            .retries(2),
+        ),
+    )
+    .expect("valid");
+    let proto = proto::workflow(&wf.def, &Namespace::default());
+    let batch = proto.tasks[0].batch.as_ref().expect("batch options sent");
+    assert_eq!(batch.batch_max_size, 25);
+    assert_eq!(batch.batch_max_interval_ms, Some(250));
+    assert_eq!(batch.batch_group_key.as_deref(), Some("input.k"));
+    assert_eq!(batch.batch_group_max_runs, None);
+    assert_eq!(batch.broadcast_output, None);
+    assert_eq!(proto.tasks[0].retries, 2);
+    assert_eq!(
+        proto.tasks[0].slot_requests,
+        [("default".to_owned(), 1)].into()
+    );
+    let plain = proto::workflow(
+        &build(Workflow::builder("p").task(task("t")))
+            .expect("valid")
+            .def,
+        &Namespace::default(),
+    );
+    assert!(plain.tasks[0].batch.is_none());
+}
+
+#[test]
+fn batch_options_the_engine_refuses_are_refused_when_built() {
+    let out_of_range =
+        error_of(Workflow::builder("b").task(batch_task("t", crate::Batch::max_size(200_000))));
+    assert!(
+        out_of_range.contains("batch max_size 200000 must be between 1 and 100000"),
+        "{out_of_range}"
+    );
+    assert!(
+        out_of_range.contains("`t`"),
+        "names the task: {out_of_range}"
+    );
+    let durable =
+        error_of(Workflow::builder("b").task(batch_task("t", crate::Batch::max_size(2)).durable()));
+    assert!(durable.contains("cannot be durable"), "{durable}");
+    let slots = error_of(
+        Workflow::builder("b").task(batch_task("t", crate::Batch::max_size(2)).slots("gpu", 1)),
+    );
+    assert!(slots.contains("cannot request slots"), "{slots}");
+    let interval = error_of(Workflow::builder("b").task(batch_task(
+        "t",
+        crate::Batch::max_size(2).max_interval("soon"),
+    )));
+    assert!(interval.contains("batch max_interval"), "{interval}");
+}
