@@ -298,6 +298,25 @@ impl BatchContext {
         self.inner.cancellation.cancelled().await;
     }
 
+    /// A batch of `items` made here rather than sent by the engine (a mock batch).
+    pub(crate) fn from_items(
+        batch_id: String,
+        items: Vec<Context>,
+        cancellation: CancellationToken,
+    ) -> Self {
+        Self {
+            inner: Arc::new(BatchInner {
+                batch_id,
+                key: None,
+                expected_size: items.len(),
+                reason: FlushReason::SizeReached,
+                triggered_at: Some(SystemTime::now()),
+                items: items.into_iter().map(|context| BatchItem { context }).collect(),
+                cancellation,
+            }),
+        }
+    }
+
     /// The batch restricted to `keep` (indices into its items), for the items that decoded.
     fn only(&self, keep: &[usize]) -> Self {
         Self {

@@ -270,7 +270,7 @@ impl Context {
         self.inner.mock.as_ref().map(|(state, _)| &**state)
     }
 
-    fn assignment(&self) -> &Assignment {
+    pub(crate) fn assignment(&self) -> &Assignment {
         &self.inner.assignment
     }
 

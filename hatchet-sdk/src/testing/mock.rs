@@ -154,6 +154,7 @@ impl MockState {
 pub struct MockContext {
     context: Context,
     state: Arc<MockState>,
+    data: Arc<SharedData>,
     cancellation: CancellationToken,
 }
 
@@ -231,10 +232,109 @@ impl MockContext {
                     workflow.task_names().join(", ")
                 ))
             })?;
+        if def.batch.is_some() {
+            return Err(TaskError::non_retryable(format!(
+                "task `{task}` is a batch task: run it with MockContext::run_batch"
+            )));
+        }
         let input = self.context.input_json().clone();
         let output = def.function.call(input, self.context()).await?;
         crate::payload::decode_output(&format!("the output of task `{task}`"), output)
             .map_err(|e| TaskError::non_retryable(e.to_string()))
+    }
+
+    /// Runs the [batch task](crate::batch) `task` of `workflow` over `inputs` as a worker runs
+    /// one batch: each input is an item with a context of its own (this mock's metadata,
+    /// parents and shared data, task run id `<task run id>-<index>`), all recording into
+    /// this mock. Returns each item's output decoded as `T`, in input order (an item whose
+    /// input does not decode fails alone), or the failure of the whole batch (an error of the
+    /// function, a wrong number of outputs).
+    ///
+    /// ```
+    /// # use hatchet_rs::{BatchContext, TaskError, task};
+    /// # use hatchet_rs::testing::MockContext;
+    /// #[task(batch(max_size = 10))]
+    /// async fn lengths(words: Vec<String>, _ctx: BatchContext) -> Result<Vec<serde_json::Value>, TaskError> {
+    ///     Ok(words.iter().map(|w| serde_json::json!({ "len": w.len() })).collect())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mock = MockContext::builder().build().unwrap();
+    /// let out: Vec<Result<serde_json::Value, TaskError>> = mock
+    ///     .run_batch_of::<lengths, _>("lengths", ["a", "abc"])
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(out[1].as_ref().unwrap()["len"], 3);
+    /// # }
+    /// ```
+    pub async fn run_batch<T: DeserializeOwned, I, O, X: Serialize>(
+        &self,
+        workflow: &Workflow<I, O>,
+        task: &str,
+        inputs: impl IntoIterator<Item = X>,
+    ) -> std::result::Result<Vec<std::result::Result<T, TaskError>>, TaskError> {
+        let def = workflow
+            .def
+            .all_tasks()
+            .find(|t| t.name == task)
+            .ok_or_else(|| {
+                TaskError::non_retryable(format!(
+                    "workflow `{}` has no task named `{task}` (tasks: {})",
+                    workflow.name(),
+                    workflow.task_names().join(", ")
+                ))
+            })?;
+        let batch = def.batch.as_ref().ok_or_else(|| {
+            TaskError::non_retryable(format!(
+                "task `{task}` is not a batch task: run it with MockContext::run_task"
+            ))
+        })?;
+        let inputs = inputs
+            .into_iter()
+            .map(serde_json::to_value)
+            .collect::<std::result::Result<Vec<Value>, _>>()
+            .map_err(|e| TaskError::non_retryable(format!("a batch input is not JSON: {e}")))?;
+        let base = self.context.assignment().clone();
+        let items = inputs
+            .iter()
+            .enumerate()
+            .map(|(index, input)| {
+                let mut assignment = base.clone();
+                assignment.task_run_id = format!("{}-{index}", base.task_run_id);
+                assignment.input = input.clone();
+                Context::new(
+                    self.context.client().clone(),
+                    assignment,
+                    self.cancellation.child_token(),
+                    None,
+                )
+                .with_mock(self.state.clone(), self.data.clone())
+            })
+            .collect();
+        let context = crate::batch::BatchContext::from_items(
+            format!("mock-batch-{}", base.task_run_id),
+            items,
+            self.cancellation.clone(),
+        );
+        let results = batch.function.call(inputs, context).await?;
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result.and_then(|output| {
+                    crate::payload::decode_output(&format!("the output of task `{task}`"), output)
+                        .map_err(|e| TaskError::non_retryable(e.to_string()))
+                })
+            })
+            .collect())
+    }
+
+    /// Runs the workflow type `W`'s batch task `task`; see [`run_batch`](Self::run_batch).
+    pub async fn run_batch_of<W: WorkflowDefinition, T: DeserializeOwned>(
+        &self,
+        task: &str,
+        inputs: impl IntoIterator<Item = impl Serialize>,
+    ) -> std::result::Result<Vec<std::result::Result<T, TaskError>>, TaskError> {
+        let workflow = W::definition().map_err(|e| TaskError::non_retryable(e.to_string()))?;
+        self.run_batch(&workflow, task, inputs).await
     }
 
     /// Runs the workflow type `W`'s task `task`; see [`run_task`](Self::run_task).
@@ -455,11 +555,13 @@ impl MockContextBuilder {
             children: self.children,
         });
         let cancellation = CancellationToken::new();
+        let data = Arc::new(self.data);
         let context = Context::new(client, self.assignment, cancellation.clone(), None)
-            .with_mock(state.clone(), Arc::new(self.data));
+            .with_mock(state.clone(), data.clone());
         Ok(MockContext {
             context,
             state,
+            data,
             cancellation,
         })
     }

@@ -370,3 +370,70 @@ async fn the_client_of_a_mock_without_one_fails_fast() {
     .expect("recorded");
     assert_eq!(mock.events().len(), 1);
 }
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Priced {
+    id: u64,
+    cents: u64,
+}
+
+/// Prices a batch of orders with one lookup; logs once per item, on the item's context.
+#[task(batch(max_size = 10))]
+async fn price_batch(
+    orders: Vec<Order>,
+    ctx: hatchet_rs::BatchContext,
+) -> Result<Vec<Priced>, TaskError> {
+    let prices = ctx.items()[0].context().data::<Prices>()?;
+    let mut out = Vec::new();
+    for (order, item) in orders.iter().zip(ctx.items()) {
+        item.context()
+            .log(format!("pricing {} as {}", order.id, item.task_run_id()))
+            .await?;
+        if order.id == 0 {
+            return Err(TaskError::non_retryable("order 0 does not exist"));
+        }
+        out.push(Priced {
+            id: order.id,
+            cents: order.id * prices.cents_per_line,
+        });
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn a_batch_task_runs_over_its_inputs_with_a_context_per_item() {
+    let mock = MockContext::builder()
+        .task_run_id("t")
+        .data(Prices { cents_per_line: 7 })
+        .build()
+        .unwrap();
+    let priced: Vec<Result<Priced, TaskError>> = mock
+        .run_batch_of::<price_batch, _>(
+            "price_batch",
+            [json!({"id": 2}), json!({"nope": true}), json!({"id": 3})],
+        )
+        .await
+        .unwrap();
+    assert_eq!(priced.len(), 3);
+    assert_eq!(priced[0].as_ref().unwrap(), &Priced { id: 2, cents: 14 });
+    // The input that does not decode fails alone; the others ran without it.
+    let bad = priced[1].as_ref().unwrap_err();
+    assert!(!bad.is_retryable());
+    assert!(bad.message().contains("missing field `id`"), "{bad:?}");
+    assert_eq!(priced[2].as_ref().unwrap(), &Priced { id: 3, cents: 21 });
+    assert_eq!(
+        mock.log_messages(),
+        ["pricing 2 as t-0", "pricing 3 as t-2"]
+    );
+
+    let failed = mock
+        .run_batch_of::<price_batch, Priced>("price_batch", [Order { id: 0 }])
+        .await
+        .unwrap_err();
+    assert_eq!(failed.message(), "order 0 does not exist");
+    let not_single = mock
+        .run_task_of::<price_batch, Priced>("price_batch")
+        .await
+        .unwrap_err();
+    assert!(not_single.message().contains("run it with MockContext::run_batch"));
+}
