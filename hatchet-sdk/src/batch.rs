@@ -311,7 +311,10 @@ impl BatchContext {
                 expected_size: items.len(),
                 reason: FlushReason::SizeReached,
                 triggered_at: Some(SystemTime::now()),
-                items: items.into_iter().map(|context| BatchItem { context }).collect(),
+                items: items
+                    .into_iter()
+                    .map(|context| BatchItem { context })
+                    .collect(),
                 cancellation,
             }),
         }

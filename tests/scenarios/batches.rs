@@ -469,3 +469,59 @@ async fn a_batch_past_its_timeout_fails_every_item() {
     }
     assert_eq!(STARTED_WAITING.lock().unwrap().len(), 1, "one batch ran");
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Priced {
+    cents: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Billed {
+    total: u32,
+    batch_size: usize,
+}
+
+struct Billing;
+
+#[hatchet_rs::workflow(name = "batch-billing")]
+impl Billing {
+    #[task]
+    async fn price(item: Item, _ctx: Context) -> Result<Priced, TaskError> {
+        Ok(Priced {
+            cents: item.value * 100,
+        })
+    }
+
+    /// Batches the runs' second task; each item reads its own run's parent output.
+    #[task(after = "price", batch(max_size = 2, max_interval = "60s"))]
+    async fn bill(items: Vec<Item>, ctx: BatchContext) -> Result<Vec<Billed>, TaskError> {
+        let mut out = Vec::new();
+        for (input, item) in items.iter().zip(ctx.items()) {
+            let priced: Priced = item.context().parent_output("price")?;
+            out.push(Billed {
+                total: priced.cents + input.value,
+                batch_size: ctx.len(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn a_batch_task_in_a_dag_reads_each_items_parent_output() {
+    let h = Harness::start().await;
+    h.worker("batch-dag-worker", |w| w.register::<Billing>())
+        .await;
+    let outputs = run_all::<Billing>(&h, &[item("g", 1), item("g", 2)]).await;
+    for (value, output) in [1, 2].into_iter().zip(outputs) {
+        let output = output.expect("completes");
+        assert_eq!(output.price, Priced { cents: value * 100 });
+        assert_eq!(
+            output.bill,
+            Billed {
+                total: value * 100 + value,
+                batch_size: 2
+            }
+        );
+    }
+}

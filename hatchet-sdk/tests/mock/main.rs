@@ -435,5 +435,9 @@ async fn a_batch_task_runs_over_its_inputs_with_a_context_per_item() {
         .run_task_of::<price_batch, Priced>("price_batch")
         .await
         .unwrap_err();
-    assert!(not_single.message().contains("run it with MockContext::run_batch"));
+    assert!(
+        not_single
+            .message()
+            .contains("run it with MockContext::run_batch")
+    );
 }
