@@ -239,6 +239,28 @@ pub(crate) struct Attempt {
     pub(crate) batch_id: Option<String>,
 }
 
+impl Attempt {
+    /// An attempt assigned to `worker_id` at `now`, running.
+    pub(crate) fn assigned(
+        retry_count: i32,
+        worker_id: &str,
+        now: SystemTime,
+        batch_id: Option<String>,
+    ) -> Self {
+        Self {
+            retry_count,
+            worker_id: worker_id.to_owned(),
+            assigned_at: now,
+            started_at: None,
+            finished_at: None,
+            status: TaskStatus::Running,
+            output: None,
+            error: None,
+            batch_id,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Task {
     pub(crate) id: String,

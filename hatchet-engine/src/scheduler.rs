@@ -328,17 +328,8 @@ impl State {
         task.worker_id = Some(worker_id.to_owned());
         let deadline = now + task.def.timeout;
         task.timeout_at = Some(deadline);
-        task.attempts.push(Attempt {
-            retry_count: task.retry_count,
-            worker_id: worker_id.to_owned(),
-            assigned_at: now,
-            started_at: None,
-            finished_at: None,
-            status: TaskStatus::Running,
-            output: None,
-            error: None,
-            batch_id: None,
-        });
+        task.attempts
+            .push(Attempt::assigned(task.retry_count, worker_id, now, None));
         self.running.insert(task_id.to_owned());
         self.arm(task_id, deadline);
         if let Some(run) = self.runs.get_mut(&run_id)

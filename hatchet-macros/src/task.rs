@@ -310,18 +310,7 @@ pub(crate) fn parse(
 
 /// `T` of `Vec<T>` (any path ending in `Vec`).
 fn vec_item(ty: &Type) -> Option<Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    args.args.iter().find_map(|a| match a {
-        GenericArgument::Type(t) => Some(t.clone()),
-        _ => None,
-    })
+    first_type_arg(ty, "Vec")
 }
 
 /// Which context a task function takes last.
@@ -412,9 +401,14 @@ fn is_named(ty: &Type, name: &str) -> bool {
 
 /// `T` in `Result<T, E>` (any path ending in `Result`).
 pub(crate) fn result_ok_type(ty: &Type) -> Option<Type> {
+    first_type_arg(ty, "Result")
+}
+
+/// The first type argument of a path type whose last segment is `name`.
+fn first_type_arg(ty: &Type, name: &str) -> Option<Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    if last.ident != "Result" {
+    if last.ident != name {
         return None;
     }
     let PathArguments::AngleBracketed(args) = &last.arguments else {

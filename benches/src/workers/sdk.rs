@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hatchet_rs::{BatchContext, Client, Context, TaskError, Worker, task};
+use hatchet_rs::{BatchContext, Client, Context, TaskError, Worker, WorkerBuilder, task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -53,27 +53,28 @@ async fn batch_sleep(inputs: Vec<Value>, _ctx: BatchContext) -> Result<Vec<Value
 
 /// The batch peer: the same tasks as batch tasks.
 pub(super) async fn serve_batch(options: &Options) -> Result<(), BoxError> {
-    let _ = SLEEP.set(Duration::from_millis(options.sleep_ms));
-    let client = Client::from_env()?;
-    let worker = Worker::builder(&client, "bench-rust-batch")
-        .slots(options.slots)
-        .register::<batch_noop>()
-        .register::<batch_sleep>()
-        .build()?
-        .start()
-        .await?;
-    super::announce_ready();
-    worker.wait().await?;
-    Ok(())
+    serve_worker(options, "bench-rust-batch", |w| {
+        w.register::<batch_noop>().register::<batch_sleep>()
+    })
+    .await
 }
 
 pub(super) async fn serve(options: &Options) -> Result<(), BoxError> {
+    serve_worker(options, "bench-rust", |w| {
+        w.register::<noop>().register::<sleep>()
+    })
+    .await
+}
+
+/// Runs a worker named `name` with the tasks `register` adds, until it is stopped.
+async fn serve_worker(
+    options: &Options,
+    name: &str,
+    register: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
+) -> Result<(), BoxError> {
     let _ = SLEEP.set(Duration::from_millis(options.sleep_ms));
     let client = Client::from_env()?;
-    let worker = Worker::builder(&client, "bench-rust")
-        .slots(options.slots)
-        .register::<noop>()
-        .register::<sleep>()
+    let worker = register(Worker::builder(&client, name).slots(options.slots))
         .build()?
         .start()
         .await?;

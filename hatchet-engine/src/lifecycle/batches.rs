@@ -354,17 +354,12 @@ impl State {
             task.worker_id = Some(worker_id.to_owned());
             let deadline = now + task.def.timeout;
             task.timeout_at = Some(deadline);
-            task.attempts.push(crate::model::Attempt {
-                retry_count: task.retry_count,
-                worker_id: worker_id.to_owned(),
-                assigned_at: now,
-                started_at: None,
-                finished_at: None,
-                status: TaskStatus::Running,
-                output: None,
-                error: None,
-                batch_id: Some(batch_id.clone()),
-            });
+            task.attempts.push(crate::model::Attempt::assigned(
+                task.retry_count,
+                worker_id,
+                now,
+                Some(batch_id.clone()),
+            ));
             let run_id = task.run_id.clone();
             self.running.insert(id.clone());
             self.arm(id, deadline);

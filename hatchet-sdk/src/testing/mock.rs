@@ -221,17 +221,7 @@ impl MockContext {
         workflow: &Workflow<I, O>,
         task: &str,
     ) -> std::result::Result<T, TaskError> {
-        let def = workflow
-            .def
-            .all_tasks()
-            .find(|t| t.name == task)
-            .ok_or_else(|| {
-                TaskError::non_retryable(format!(
-                    "workflow `{}` has no task named `{task}` (tasks: {})",
-                    workflow.name(),
-                    workflow.task_names().join(", ")
-                ))
-            })?;
+        let def = task_def(workflow, task)?;
         if def.batch.is_some() {
             return Err(TaskError::non_retryable(format!(
                 "task `{task}` is a batch task: run it with MockContext::run_batch"
@@ -272,17 +262,7 @@ impl MockContext {
         task: &str,
         inputs: impl IntoIterator<Item = X>,
     ) -> std::result::Result<Vec<std::result::Result<T, TaskError>>, TaskError> {
-        let def = workflow
-            .def
-            .all_tasks()
-            .find(|t| t.name == task)
-            .ok_or_else(|| {
-                TaskError::non_retryable(format!(
-                    "workflow `{}` has no task named `{task}` (tasks: {})",
-                    workflow.name(),
-                    workflow.task_names().join(", ")
-                ))
-            })?;
+        let def = task_def(workflow, task)?;
         let batch = def.batch.as_ref().ok_or_else(|| {
             TaskError::non_retryable(format!(
                 "task `{task}` is not a batch task: run it with MockContext::run_task"
@@ -345,6 +325,24 @@ impl MockContext {
         let workflow = W::definition().map_err(|e| TaskError::non_retryable(e.to_string()))?;
         self.run_task(&workflow, task).await
     }
+}
+
+/// The task `task` of `workflow`, or an error naming the tasks it has.
+fn task_def<'w, I, O>(
+    workflow: &'w Workflow<I, O>,
+    task: &str,
+) -> std::result::Result<&'w crate::workflow::TaskDef, TaskError> {
+    workflow
+        .def
+        .all_tasks()
+        .find(|t| t.name == task)
+        .ok_or_else(|| {
+            TaskError::non_retryable(format!(
+                "workflow `{}` has no task named `{task}` (tasks: {})",
+                workflow.name(),
+                workflow.task_names().join(", ")
+            ))
+        })
 }
 
 /// Builds a [`MockContext`]. Values that must be JSON are checked by

@@ -233,31 +233,12 @@ impl Executor {
         let executor = self.clone();
         let (grace, watchdog_cancel) = (self.grace, cancellation.clone());
         tokio::spawn(async move {
-            let mut body = body;
             // STARTED goes out from here while the body already runs in its own task, so a
             // slow engine does not hold the task back; the final event follows it, keeping
             // the order the engine expects.
             // Boxed: an RPC future is large, and a task waits here for as long as it runs.
             Box::pin(executor.reporter.started(&action)).await;
-            // The task's own timeout, enforced here too: if the engine's cancellation never
-            // arrives, the task is cancelled (and aborted after the grace period) anyway, so
-            // it cannot hold its slot forever.
-            let joined = tokio::select! {
-                joined = &mut body => joined,
-                () = deadline.expired(LOCAL_TIMEOUT_MARGIN) => {
-                    tracing::warn!(
-                        "the task ran past its timeout without the engine cancelling it; cancelling it"
-                    );
-                    watchdog_cancel.cancel();
-                    match tokio::time::timeout(grace, &mut body).await {
-                        Ok(joined) => joined,
-                        Err(_) => {
-                            body.abort();
-                            body.await
-                        }
-                    }
-                }
-            };
+            let joined = join_within_deadline(body, &deadline, &watchdog_cancel, grace).await;
             let outcome = match joined {
                 Ok(outcome) => outcome,
                 Err(e) if e.is_panic() => Some(Outcome::Failed {
@@ -503,7 +484,6 @@ impl Executor {
         let executor = self.clone();
         let grace = self.grace;
         tokio::spawn(async move {
-            let mut body = body;
             let all_ids = items
                 .iter()
                 .map(|(id, _)| (id.clone(), String::new(), None))
@@ -514,20 +494,7 @@ impl Executor {
                 all_ids,
             ))
             .await;
-            let joined = tokio::select! {
-                joined = &mut body => joined,
-                () = deadline.expired(LOCAL_TIMEOUT_MARGIN) => {
-                    tracing::warn!("the batch ran past its timeout without the engine cancelling it; cancelling it");
-                    cancellation.cancel();
-                    match tokio::time::timeout(grace, &mut body).await {
-                        Ok(joined) => joined,
-                        Err(_) => {
-                            body.abort();
-                            body.await
-                        }
-                    }
-                }
-            };
+            let joined = join_within_deadline(body, &deadline, &cancellation, grace).await;
             let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             let failure = |message: String, retryable: bool| {
                 Some(
@@ -596,6 +563,31 @@ impl Executor {
             executor.attempts().remember_finished(key);
             executor.idle.notify_waiters();
         });
+    }
+}
+
+/// Waits for an attempt's body. The task's own timeout is enforced here too: if the
+/// engine's cancellation never arrives, the body is cancelled (and aborted after `grace`)
+/// anyway, so it cannot hold its slot forever.
+async fn join_within_deadline<T>(
+    mut body: tokio::task::JoinHandle<T>,
+    deadline: &Deadline,
+    cancellation: &CancellationToken,
+    grace: Duration,
+) -> Result<T, tokio::task::JoinError> {
+    tokio::select! {
+        joined = &mut body => joined,
+        () = deadline.expired(LOCAL_TIMEOUT_MARGIN) => {
+            tracing::warn!("the task ran past its timeout without the engine cancelling it; cancelling it");
+            cancellation.cancel();
+            match tokio::time::timeout(grace, &mut body).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    body.abort();
+                    body.await
+                }
+            }
+        }
     }
 }
 
