@@ -525,3 +525,60 @@ async fn a_batch_task_in_a_dag_reads_each_items_parent_output() {
         );
     }
 }
+
+#[task(name = "batch-panics", batch(max_size = 2, max_interval = "60s"))]
+async fn panics(items: Vec<Item>, _ctx: BatchContext) -> Result<Vec<Seen>, TaskError> {
+    if items.iter().any(|i| i.value == 13) {
+        panic!("unlucky item");
+    }
+    Ok(Vec::new())
+}
+
+#[tokio::test]
+async fn a_panicking_batch_fails_every_item_with_the_panic() {
+    let h = Harness::start().await;
+    h.worker("batch-panic-worker", |w| w.register::<panics>())
+        .await;
+    for result in run_all::<panics>(&h, &[item("g", 13), item("g", 1)]).await {
+        match result {
+            Err(Error::RunFailed(failure)) => assert!(
+                failure
+                    .to_string()
+                    .contains("batch task panicked: unlucky item"),
+                "{failure}"
+            ),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+}
+
+static DUPLICATE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[task(name = "batch-once", batch(max_size = 2, max_interval = "60s"))]
+async fn once(items: Vec<Item>, ctx: BatchContext) -> Result<Vec<Seen>, TaskError> {
+    DUPLICATE_CALLS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(seen(&items, &ctx))
+}
+
+#[tokio::test]
+async fn a_duplicated_batch_delivery_runs_the_batch_once() {
+    let Some(h) = Harness::in_process("fault injection needs the in-process engine").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    h.worker("batch-once-worker", |w| w.register::<once>())
+        .await;
+    engine.duplicate_deliveries(true);
+    let outputs: Vec<Seen> = run_all::<once>(&h, &[item("g", 1), item("g", 2)])
+        .await
+        .into_iter()
+        .map(|r| r.expect("completes"))
+        .collect();
+    assert_eq!(outputs.len(), 2);
+    assert_eq!(
+        DUPLICATE_CALLS.load(Ordering::SeqCst),
+        1,
+        "delivered twice, run once"
+    );
+}
