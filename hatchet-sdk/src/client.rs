@@ -33,6 +33,8 @@ struct Inner {
     transport: Transport,
     runs: OnceLock<ResultStream>,
     logs: OnceLock<LogShipper>,
+    /// The REST side, made on first use.
+    rest: OnceLock<std::result::Result<crate::rest::Rest, String>>,
 }
 
 impl Client {
@@ -46,6 +48,7 @@ impl Client {
                 transport,
                 runs: OnceLock::new(),
                 logs: OnceLock::new(),
+                rest: OnceLock::new(),
             }),
         })
     }
@@ -74,6 +77,24 @@ impl Client {
     /// Create and update rate limits.
     pub fn rate_limits(&self) -> RateLimits<'_> {
         RateLimits::new(self)
+    }
+
+    /// List, read, pause and unpause workers (REST; see [`rest`](crate::rest)).
+    pub fn workers(&self) -> crate::rest::Workers<'_> {
+        crate::rest::Workers::new(self)
+    }
+
+    /// List, find, read and delete workflows (REST; see [`rest`](crate::rest)).
+    pub fn workflows(&self) -> crate::rest::Workflows<'_> {
+        crate::rest::Workflows::new(self)
+    }
+
+    pub(crate) fn rest(&self) -> Result<&crate::rest::Rest> {
+        self.inner
+            .rest
+            .get_or_init(|| crate::rest::Rest::new(&self.inner.config).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| crate::Error::Connection { message: e.clone() })
     }
 
     /// The engine's version string, such as `v0.104.7`.

@@ -43,6 +43,19 @@ pub enum Error {
     #[error("resource exhausted: {0}")]
     ResourceExhausted(String),
 
+    /// The engine refused the request for this token or tenant (REST 403).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+
+    /// A REST call failed with a status no other variant names.
+    #[error("the Hatchet REST API answered {status}: {message}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The method, path and the engine's description.
+        message: String,
+    },
+
     /// The request conflicts with existing state (gRPC `ALREADY_EXISTS`).
     #[error("already exists: {0}")]
     AlreadyExists(String),

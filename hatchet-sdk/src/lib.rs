@@ -68,6 +68,7 @@ mod priority;
 #[cfg(test)]
 mod proptests;
 mod rate_limits;
+pub mod rest;
 mod retry;
 mod runs;
 mod task;

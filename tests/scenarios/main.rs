@@ -14,6 +14,7 @@ mod dag;
 mod durable;
 mod events;
 mod otel;
+mod rest;
 mod retries;
 mod schedules;
 mod scheduling;

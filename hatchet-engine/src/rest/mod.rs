@@ -6,6 +6,9 @@
 //! * `PATCH /api/v1/workers/{worker}` — `{"isPaused": true}`, sent by a Python worker that
 //!   is shutting down; a paused worker keeps its running tasks and gets no new ones.
 //!
+//! and the feature-client resources, one module each: workers (list, get; the pause above)
+//! and workflows (list, get, delete).
+//!
 //! Served on the gRPC port: the server accepts HTTP/1.1 next to HTTP/2, so the token's
 //! `server_url` and `HATCHET_CLIENT_SERVER_URL` name the one address the engine has.
 //! Authentication is the engine's REST bearer scheme (`Authorization: Bearer <token>`,
@@ -20,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Request, State as Engine};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post};
+use axum::routing::{get, patch, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use hatchet_rs_proto::v1;
 use serde::Deserialize;
@@ -30,6 +33,9 @@ use tonic::{Code, Status};
 use super::inspect::WorkerInfo;
 use super::shared::Shared;
 
+mod workers;
+mod workflows;
+
 /// The REST routes, to be merged with the gRPC services' router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -37,7 +43,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/stable/tenants/{tenant}/tasks/cancel",
             post(cancel_tasks),
         )
-        .route("/api/v1/workers/{worker}", patch(update_worker))
+        .route(
+            "/api/v1/workers/{worker}",
+            patch(update_worker).get(workers::get),
+        )
+        .route("/api/v1/tenants/{tenant}/worker", get(workers::list))
+        .route("/api/v1/tenants/{tenant}/workflows", get(workflows::list))
+        .route(
+            "/api/v1/workflows/{workflow}",
+            get(workflows::get).delete(workflows::delete),
+        )
         .with_state(shared)
 }
 
@@ -56,20 +71,20 @@ pub(crate) async fn fallback(request: Request) -> Response {
 
 /// A REST error: a status and the `APIErrors` body.
 #[derive(Debug)]
-struct ApiError {
+pub(super) struct ApiError {
     status: StatusCode,
     description: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, description: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, description: impl Into<String>) -> Self {
         Self {
             status,
             description: description.into(),
         }
     }
 
-    fn bad_request(description: impl Into<String>) -> Self {
+    pub(super) fn bad_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, description)
     }
 
@@ -100,7 +115,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -109,7 +124,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn respond(result: Result<Value, ApiError>) -> Response {
+pub(super) fn respond(result: Result<Value, ApiError>) -> Response {
     match result {
         Ok(body) => json_response(StatusCode::OK, &body),
         Err(error) => error.into_response(),
@@ -118,7 +133,7 @@ fn respond(result: Result<Value, ApiError>) -> Response {
 
 /// Checks `Authorization: Bearer <token>` the way the engine's REST middleware reads it
 /// (the header split on `Bearer`, the rest trimmed), then the token like the gRPC side.
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     if shared.refusing() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -206,7 +221,7 @@ impl FilterBody {
     }
 }
 
-fn check_tenant(shared: &Shared, tenant: &str) -> Result<(), ApiError> {
+pub(super) fn check_tenant(shared: &Shared, tenant: &str) -> Result<(), ApiError> {
     let tenant =
         uuid::Uuid::parse_str(tenant).map_err(|_| ApiError::bad_request("invalid tenant id"))?;
     let ours = shared.read(|st| uuid::Uuid::parse_str(&st.tenant_id).ok());
@@ -295,12 +310,12 @@ fn update(
     Ok(worker_json(&info, updated_at))
 }
 
-fn time(at: SystemTime) -> String {
+pub(super) fn time(at: SystemTime) -> String {
     DateTime::<Utc>::from(at).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The engine's `Worker` resource (the fields this engine knows).
-fn worker_json(info: &WorkerInfo, updated_at: SystemTime) -> Value {
+pub(super) fn worker_json(info: &WorkerInfo, updated_at: SystemTime) -> Value {
     let status = if info.paused {
         "PAUSED"
     } else if info.listening && !info.unsubscribed {
@@ -319,5 +334,56 @@ fn worker_json(info: &WorkerInfo, updated_at: SystemTime) -> Value {
         "status": status,
         "actions": info.actions,
         "lastHeartbeatAt": time(info.last_heartbeat),
+        "slotConfig": info.slots.iter().map(|(slot, limit)| {
+            let used = info.used_slots.get(slot).copied().unwrap_or(0);
+            (slot.clone(), json!({ "available": limit - used, "limit": limit }))
+        }).collect::<serde_json::Map<String, Value>>(),
+        "labels": info.labels.iter().map(|(key, value)| json!({
+            "metadata": {
+                "id": uuid::Uuid::new_v4().to_string(),
+                "createdAt": time(info.registered_at),
+                "updatedAt": time(updated_at),
+            },
+            "key": key,
+            "value": match value {
+                super::model::LabelValue::Str(s) => s.clone(),
+                super::model::LabelValue::Int(i) => i.to_string(),
+            },
+        })).collect::<Vec<_>>(),
+        "runtimeInfo": { "sdkVersion": info.sdk_version },
     })
+}
+
+/// `PaginationResponse` as the engine computes it for workflows, crons, schedules, workers
+/// and rate limits: 1-based pages; the next page is the current one on the last page.
+pub(super) fn pagination(count: usize, offset: usize, limit: usize) -> Value {
+    let limit = limit.max(1);
+    let num_pages = count.div_ceil(limit);
+    let current = 1 + offset.div_ceil(limit);
+    let next = if current >= num_pages {
+        current
+    } else {
+        current + 1
+    };
+    json!({ "current_page": current, "next_page": next, "num_pages": num_pages })
+}
+
+/// `offset` and `limit` query parameters, with the endpoint's default limit.
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    pub(super) offset: Option<usize>,
+    pub(super) limit: Option<usize>,
+}
+
+impl PageQuery {
+    /// `rows[offset..offset + limit]` and the pagination of `rows`.
+    pub(super) fn page<T>(&self, rows: Vec<T>, default_limit: usize) -> (Vec<T>, Value) {
+        let offset = self.offset.unwrap_or(0);
+        let limit = self.limit.unwrap_or(default_limit).max(1);
+        let pagination = pagination(rows.len(), offset, limit);
+        (
+            rows.into_iter().skip(offset).take(limit).collect(),
+            pagination,
+        )
+    }
 }
