@@ -436,18 +436,26 @@ pub(crate) struct ChunkBuffer {
 /// A run to start later, from `ScheduleWorkflow`.
 #[derive(Debug, Clone)]
 pub(crate) struct Scheduled {
+    pub(crate) id: String,
     pub(crate) trigger_at: SystemTime,
     pub(crate) spec: TriggerSpec,
-    pub(crate) fired: bool,
+    pub(crate) created_at: SystemTime,
+    pub(crate) updated_at: SystemTime,
 }
 
 /// A cron trigger of a workflow's latest version.
 #[derive(Debug)]
 pub(crate) struct CronEntry {
+    pub(crate) id: String,
     pub(crate) workflow_name: String,
     pub(crate) expression: String,
     pub(crate) input: Value,
     pub(crate) next_at: SystemTime,
+    /// Set for a cron created over the API (method `API`); declared crons have none.
+    pub(crate) name: Option<String>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) created_at: SystemTime,
 }
 
 /// A `SubscribeToWorkflowRuns` stream.

@@ -561,17 +561,13 @@ impl State {
     }
 
     fn fire_schedules(&mut self, now: SystemTime) {
-        let due: Vec<TriggerSpec> = self
-            .scheduled
-            .iter_mut()
-            .filter(|s| !s.fired && s.trigger_at <= now)
-            .map(|s| {
-                s.fired = true;
-                s.spec.clone()
-            })
-            .collect();
-        for spec in due {
-            let _ = self.trigger(spec, now);
+        // A scheduled run is deleted as it fires, as the engine deletes its row.
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.scheduled)
+            .into_iter()
+            .partition(|s| s.trigger_at <= now);
+        self.scheduled = waiting;
+        for scheduled in due {
+            let _ = self.trigger(scheduled.spec, now);
         }
     }
 
@@ -588,6 +584,9 @@ impl State {
                     entry.input.clone(),
                     entry.expression.clone(),
                     entry.next_at,
+                    entry.name.clone().unwrap_or_default(),
+                    entry.metadata.clone(),
+                    entry.priority,
                 ));
                 match super::cron::next_after(&parsed, now) {
                     Some(next) => entry.next_at = next,
@@ -595,8 +594,8 @@ impl State {
                 }
             }
         }
-        for (workflow_name, input, expression, at) in due {
-            let mut metadata = Map::new();
+        for (workflow_name, input, expression, at, name, own, priority) in due {
+            let mut metadata = own;
             metadata.insert(
                 "hatchet__cron_expression".to_owned(),
                 Value::String(expression),
@@ -606,16 +605,13 @@ impl State {
                 "hatchet__cron_scheduled_at".to_owned(),
                 Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             );
-            metadata.insert(
-                "hatchet__cron_name".to_owned(),
-                Value::String(String::new()),
-            );
+            metadata.insert("hatchet__cron_name".to_owned(), Value::String(name));
             let spec = TriggerSpec {
                 workflow_name,
                 input,
                 metadata,
                 parent: None,
-                priority: None,
+                priority,
                 desired_worker_id: None,
                 desired_labels: Default::default(),
                 origin: super::model::Origin::Cron,

@@ -89,6 +89,16 @@ impl Client {
         crate::rest::Workflows::new(self)
     }
 
+    /// Create, list, read and delete cron triggers (REST; see [`rest`](crate::rest)).
+    pub fn crons(&self) -> crate::rest::Crons<'_> {
+        crate::rest::Crons::new(self)
+    }
+
+    /// Create, list, read, move and delete scheduled runs (REST; see [`rest`](crate::rest)).
+    pub fn schedules(&self) -> crate::rest::Schedules<'_> {
+        crate::rest::Schedules::new(self)
+    }
+
     pub(crate) fn rest(&self) -> Result<&crate::rest::Rest> {
         self.inner
             .rest

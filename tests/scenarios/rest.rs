@@ -2,8 +2,11 @@
 //! workflows (find, list, get, delete), against the in-process engine and a real
 //! `hatchet-api`.
 
-use hatchet_rs::rest::{ListOptions, WorkerStatus};
-use hatchet_rs::{Context, Error, TaskError, task};
+use hatchet_rs::rest::{
+    CronFilter, CronOptions, ListOptions, ScheduleFilter, ScheduleOptions, TriggerMethod,
+    WorkerStatus,
+};
+use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
 
 use crate::harness::{Harness, within};
@@ -118,5 +121,212 @@ async fn workflows_are_found_listed_read_and_deleted() {
     match within(workflows.find("rest-echo")).await {
         Err(Error::NotFound(message)) => assert!(message.contains("rest-echo"), "{message}"),
         other => panic!("expected NotFound after delete, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn crons_are_created_listed_read_and_deleted() {
+    let h = Harness::start().await;
+    h.worker("rest-crons-worker", |w| w.register::<echo>())
+        .await;
+    let crons = h.client.crons();
+    let created = within(
+        crons.create(
+            "rest-echo",
+            "nightly",
+            "0 2 * * *",
+            &serde_json::json!({"region": "eu"}),
+            CronOptions::new()
+                .metadata("team", "billing")
+                .priority(Priority::High),
+        ),
+    )
+    .await
+    .expect("create");
+    assert_eq!(created.cron, "0 2 * * *");
+    assert_eq!(created.name.as_deref(), Some("nightly"));
+    assert_eq!(created.method, TriggerMethod::Api);
+    assert_eq!(created.priority, Some(3));
+    assert_eq!(
+        created.workflow_name,
+        h.client.config().namespace().apply("rest-echo")
+    );
+    assert_eq!(created.input, Some(serde_json::json!({"region": "eu"})));
+
+    let listed = within(
+        crons.list(
+            CronFilter::new()
+                .workflow_name(created.workflow_name.clone())
+                .metadata("team", "billing"),
+            ListOptions::new(),
+        ),
+    )
+    .await
+    .expect("list");
+    assert_eq!(listed.rows.len(), 1, "one cron of that workflow and team");
+    assert_eq!(listed.rows[0].metadata.id, created.metadata.id);
+    let got = within(crons.get(&created.metadata.id)).await.expect("get");
+    assert_eq!(got.name.as_deref(), Some("nightly"));
+
+    // The engine refuses a second cron with the same name and expression, and a bad one.
+    match within(crons.create(
+        "rest-echo",
+        "nightly",
+        "0 2 * * *",
+        &serde_json::json!({}),
+        CronOptions::new(),
+    ))
+    .await
+    {
+        Err(Error::InvalidArgument(message)) => {
+            assert!(message.contains("already exists"), "{message}")
+        }
+        other => panic!("expected a duplicate to be refused, got {other:?}"),
+    }
+    match within(crons.create(
+        "rest-no-such-workflow",
+        "x",
+        "0 2 * * *",
+        &serde_json::json!({}),
+        CronOptions::new(),
+    ))
+    .await
+    {
+        Err(Error::InvalidArgument(message)) => {
+            assert!(message.contains("workflow not found"), "{message}")
+        }
+        other => panic!("expected an unknown workflow to be refused, got {other:?}"),
+    }
+
+    within(crons.delete(&created.metadata.id))
+        .await
+        .expect("delete");
+    let after = within(crons.list(
+        CronFilter::new().workflow_name(created.workflow_name.clone()),
+        ListOptions::new(),
+    ))
+    .await
+    .expect("list after delete");
+    assert!(
+        after
+            .rows
+            .iter()
+            .all(|c| c.metadata.id != created.metadata.id)
+    );
+    // The engine answers 500 for a cron id it does not know (its lookup fails).
+    match within(crons.get(&created.metadata.id)).await {
+        Err(Error::Http { status: 500, .. }) => {}
+        other => panic!("expected the engine's 500 for a deleted cron, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn scheduled_runs_are_created_moved_listed_and_deleted() {
+    let h = Harness::start().await;
+    h.worker("rest-schedules-worker", |w| w.register::<echo>())
+        .await;
+    let schedules = h.client.schedules();
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    let first = within(schedules.create(
+        "rest-echo",
+        later,
+        &serde_json::json!({"n": 1}),
+        ScheduleOptions::new().metadata("batch", "rest-7"),
+    ))
+    .await
+    .expect("create");
+    assert_eq!(first.method, TriggerMethod::Api);
+    assert_eq!(first.input, Some(serde_json::json!({"n": 1})));
+    assert!(
+        (first.trigger_at - later).num_milliseconds().abs() < 1000,
+        "{first:?}"
+    );
+    assert!(first.workflow_run_id.is_none());
+
+    let moved_to = later + chrono::Duration::hours(1);
+    let moved = within(schedules.update(&first.metadata.id, moved_to))
+        .await
+        .expect("update");
+    assert!((moved.trigger_at - moved_to).num_milliseconds().abs() < 1000);
+
+    let second = within(schedules.create(
+        "rest-echo",
+        later,
+        &serde_json::json!({"n": 2}),
+        ScheduleOptions::new().metadata("batch", "rest-7"),
+    ))
+    .await
+    .expect("create second");
+    let listed = within(
+        schedules.list(
+            ScheduleFilter::new()
+                .workflow_id(first.workflow_id.clone())
+                .metadata("batch", "rest-7"),
+            ListOptions::new(),
+        ),
+    )
+    .await
+    .expect("list");
+    let ids: Vec<&str> = listed.rows.iter().map(|r| r.metadata.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [first.metadata.id.as_str(), second.metadata.id.as_str()],
+        "latest trigger time first"
+    );
+
+    let outcome = within(schedules.bulk_update(&[(
+        second.metadata.id.as_str(),
+        moved_to + chrono::Duration::hours(1),
+    )]))
+    .await
+    .expect("bulk update");
+    assert_eq!(outcome.ids, std::slice::from_ref(&second.metadata.id));
+    within(schedules.delete(&first.metadata.id))
+        .await
+        .expect("delete");
+    match within(schedules.get(&first.metadata.id)).await {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected NotFound after delete, got {other:?}"),
+    }
+    let deleted = within(schedules.bulk_delete(&[second.metadata.id.as_str()]))
+        .await
+        .expect("bulk delete");
+    assert_eq!(deleted.ids, std::slice::from_ref(&second.metadata.id));
+    assert!(deleted.errors.is_empty(), "{deleted:?}");
+}
+
+static FIRED: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+
+#[task(name = "rest-fired")]
+async fn fired(input: Value, _ctx: Context) -> Result<Value, TaskError> {
+    FIRED.lock().unwrap().push(input.clone());
+    Ok(input)
+}
+
+#[tokio::test]
+async fn a_scheduled_run_fires_and_is_gone_once_fired() {
+    let h = Harness::start().await;
+    h.worker("rest-fire-worker", |w| w.register::<fired>())
+        .await;
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    let probe = serde_json::json!({"probe": format!("{}", std::process::id())});
+    let scheduled = within(h.client.schedules().create(
+        "rest-fired",
+        soon,
+        &probe,
+        ScheduleOptions::new(),
+    ))
+    .await
+    .expect("create");
+    within(async {
+        while !FIRED.lock().unwrap().contains(&probe) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // The engine deletes a scheduled run as it fires.
+    match within(h.client.schedules().get(&scheduled.metadata.id)).await {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected the fired run to be gone, got {other:?}"),
     }
 }

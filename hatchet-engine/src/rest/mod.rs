@@ -33,6 +33,7 @@ use tonic::{Code, Status};
 use super::inspect::WorkerInfo;
 use super::shared::Shared;
 
+mod schedules;
 mod workers;
 mod workflows;
 
@@ -52,6 +53,40 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/workflows/{workflow}",
             get(workflows::get).delete(workflows::delete),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/crons",
+            get(schedules::list_crons),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/crons/{cron}",
+            get(schedules::get_cron).delete(schedules::delete_cron),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/{workflow}/crons",
+            post(schedules::create_cron),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/scheduled",
+            get(schedules::list_scheduled),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/scheduled/bulk-delete",
+            post(schedules::bulk_delete),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/scheduled/bulk-update",
+            post(schedules::bulk_update),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/scheduled/{scheduled}",
+            get(schedules::get_scheduled)
+                .patch(schedules::update_scheduled)
+                .delete(schedules::delete_scheduled),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/workflows/{workflow}/scheduled",
+            post(schedules::create_scheduled),
         )
         .with_state(shared)
 }
@@ -158,7 +193,7 @@ pub(super) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), A
 
 /// A JSON body, or the 400 the engine's generated handlers answer for one that does not
 /// decode.
-fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("can't decode JSON body: {e}")))
 }
@@ -355,12 +390,13 @@ pub(super) fn worker_json(info: &WorkerInfo, updated_at: SystemTime) -> Value {
 }
 
 /// `PaginationResponse` as the engine computes it for workflows, crons, schedules, workers
-/// and rate limits: 1-based pages; the next page is the current one on the last page.
+/// and rate limits: 1-based pages; the next page is the current one on the last page (an
+/// empty list has no pages, and its next page is 2, as there).
 pub(super) fn pagination(count: usize, offset: usize, limit: usize) -> Value {
     let limit = limit.max(1);
     let num_pages = count.div_ceil(limit);
     let current = 1 + offset.div_ceil(limit);
-    let next = if current >= num_pages {
+    let next = if current == num_pages {
         current
     } else {
         current + 1

@@ -50,7 +50,7 @@ impl WorkflowService for EngineService {
     ) -> Result<Response<pb::WorkflowVersion>, Status> {
         let req = request.into_inner();
         self.shared
-            .with(|st, _| st.schedule(req))
+            .with(|st, now| st.schedule(req, now))
             .map(Response::new)
     }
 

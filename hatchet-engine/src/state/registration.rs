@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use hatchet_rs_proto::v1;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tonic::Status;
 
 use super::{State, new_id};
@@ -75,8 +75,9 @@ impl State {
 
     /// Replaces the crons of a workflow with those of its newest version.
     fn rebuild_crons(&mut self, version: &Version, now: SystemTime) {
+        // Declared crons follow the newest version; crons created over the API stay.
         self.crons
-            .retain(|c| c.workflow_name != version.workflow_name);
+            .retain(|c| c.workflow_name != version.workflow_name || c.name.is_some());
         let input = version
             .cron_input
             .as_deref()
@@ -88,10 +89,15 @@ impl State {
             };
             if let Some(next_at) = cron::next_after(&parsed, now) {
                 self.crons.push(CronEntry {
+                    id: crate::state::new_id(),
                     workflow_name: version.workflow_name.clone(),
                     expression: expression.clone(),
                     input: input.clone(),
                     next_at,
+                    name: None,
+                    metadata: Map::new(),
+                    priority: None,
+                    created_at: now,
                 });
             }
         }

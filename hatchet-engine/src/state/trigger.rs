@@ -288,6 +288,7 @@ impl State {
     pub(crate) fn schedule(
         &mut self,
         req: pb::ScheduleWorkflowRequest,
+        now: SystemTime,
     ) -> Result<pb::WorkflowVersion, Status> {
         let version = self
             .workflows
@@ -321,9 +322,11 @@ impl State {
             };
             let id = new_id();
             self.scheduled.push(Scheduled {
+                id: id.clone(),
                 trigger_at,
                 spec: spec.clone(),
-                fired: false,
+                created_at: now,
+                updated_at: now,
             });
             scheduled.push(pb::ScheduledWorkflow {
                 id,

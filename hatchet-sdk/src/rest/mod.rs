@@ -1,4 +1,5 @@
-//! Hatchet's REST API, typed: the feature clients [`Workers`] and [`Workflows`] on
+//! Hatchet's REST API, typed: the feature clients [`Workers`], [`Workflows`], [`Crons`] and
+//! [`Schedules`] on
 //! [`Client`](crate::Client).
 //!
 //! The types follow the engine's OpenAPI contract at the version this SDK targets
@@ -9,6 +10,8 @@
 //! [`Error::Forbidden`](crate::Error::Forbidden), a 400 [`Error::InvalidArgument`](crate::Error::InvalidArgument); any other failure status
 //! [`Error::Http`](crate::Error::Http) with the engine's description.
 
+mod crons;
+mod schedules;
 mod types;
 mod workers;
 mod workflows;
@@ -19,6 +22,8 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crons::{CronFilter, CronOptions, CronTrigger, Crons, TriggerMethod};
+pub use schedules::{BulkOutcome, ScheduleFilter, ScheduleOptions, ScheduledRun, Schedules};
 pub use types::{
     Page, Pagination, ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus,
     WorkflowInfo, WorkflowVersionMeta,

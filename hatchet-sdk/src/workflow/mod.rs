@@ -10,7 +10,7 @@ pub(crate) mod options;
 pub(crate) mod proto;
 mod run;
 mod task_def;
-mod validate;
+pub(crate) mod validate;
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -1,0 +1,544 @@
+//! Crons and scheduled runs: `…/workflows/{workflow}/crons`, `…/workflows/crons[/{id}]`,
+//! `…/workflows/{workflow}/scheduled`, `…/workflows/scheduled[/{id}]` and the bulk calls, as
+//! the engine's workflow handlers answer them: a missing cron name or workflow is a 400; an
+//! unknown cron id a 500 (the engine's cron lookup fails that way); a scheduled run is gone
+//! once it fired (the engine deletes it), so reading it then is a 404.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as Engine};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::DateTime;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, PageQuery, authenticate, check_tenant, decode, respond, time};
+use crate::model::{CronEntry, Origin, Scheduled, TriggerSpec};
+use crate::shared::Shared;
+use crate::state::{State, new_id};
+
+const DEFAULT_LIMIT: usize = 50;
+
+/// `key=value` pairs of a query string, percent-decoded, repeated keys kept.
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    fn hex(b: Option<&u8>) -> Option<u8> {
+        b.and_then(|b| char::from(*b).to_digit(16))
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                    (Some(high), Some(low)) => {
+                        out.push(high * 16 + low);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn page_of(pairs: &[(String, String)]) -> Result<PageQuery, ApiError> {
+    let number = |key: &str| {
+        first(pairs, key)
+            .map(|v| {
+                v.parse::<usize>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid {key}: {v}")))
+            })
+            .transpose()
+    };
+    Ok(PageQuery {
+        offset: number("offset")?,
+        limit: number("limit")?,
+    })
+}
+
+/// Whether `metadata` has every `k:v` of the `additionalMetadata` query values.
+fn metadata_matches(metadata: &Map<String, Value>, pairs: &[(String, String)]) -> bool {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "additionalMetadata")
+        .all(|(_, kv)| {
+            let (key, value) = kv.split_once(':').unwrap_or((kv, ""));
+            metadata.get(key).is_some_and(|v| match v {
+                Value::String(s) => s == value,
+                other => serde_json::to_string(other).is_ok_and(|text| text == value),
+            })
+        })
+}
+
+/// The workflow `name`'s id and latest version id.
+fn workflow_ids(st: &State, name: &str) -> Option<(String, String)> {
+    let workflow = st.workflows.get(name)?;
+    Some((workflow.id.clone(), workflow.latest()?.id.clone()))
+}
+
+fn cron_json(st: &State, cron: &CronEntry) -> Value {
+    let (workflow_id, version_id) = workflow_ids(st, &cron.workflow_name).unwrap_or_default();
+    json!({
+        "metadata": {"id": cron.id, "createdAt": time(cron.created_at), "updatedAt": time(cron.created_at)},
+        "tenantId": st.tenant_id,
+        "workflowVersionId": version_id,
+        "workflowId": workflow_id,
+        "workflowName": cron.workflow_name,
+        "cron": cron.expression,
+        "name": cron.name,
+        "input": cron.input,
+        "additionalMetadata": cron.metadata,
+        "enabled": true,
+        "method": if cron.name.is_some() { "API" } else { "DEFAULT" },
+        "priority": cron.priority.unwrap_or(1),
+    })
+}
+
+fn scheduled_json(st: &State, s: &Scheduled) -> Value {
+    let (workflow_id, version_id) = workflow_ids(st, &s.spec.workflow_name).unwrap_or_default();
+    let out = json!({
+        "metadata": {"id": s.id, "createdAt": time(s.created_at), "updatedAt": time(s.updated_at)},
+        "tenantId": st.tenant_id,
+        "workflowVersionId": version_id,
+        "workflowId": workflow_id,
+        "workflowName": s.spec.workflow_name,
+        "triggerAt": time(s.trigger_at),
+        "input": s.spec.input,
+        "additionalMetadata": s.spec.metadata,
+        "method": "API",
+        "priority": s.spec.priority.unwrap_or(1),
+    });
+    out
+}
+
+fn rfc3339(field: &str, text: &str) -> Result<SystemTime, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(SystemTime::from)
+        .map_err(|e| ApiError::bad_request(format!("invalid {field} {text:?}: {e}")))
+}
+
+fn object(field: &str, value: Option<Value>) -> Result<Map<String, Value>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{field} must be a JSON object"
+        ))),
+    }
+}
+
+// ---- crons ------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateCron {
+    input: Option<Value>,
+    additional_metadata: Option<Value>,
+    #[serde(default)]
+    cron_name: String,
+    cron_expression: String,
+    priority: Option<i32>,
+}
+
+pub(super) async fn create_cron(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, workflow)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let body: CreateCron = decode(&body)?;
+        if body.cron_name.is_empty() {
+            return Err(ApiError::bad_request("cron name is required"));
+        }
+        let input = Value::Object(object("input", body.input)?);
+        let metadata = object("additionalMetadata", body.additional_metadata)?;
+        let parsed = crate::cron::parse(&body.cron_expression)
+            .ok_or_else(|| ApiError::bad_request("error creating cron trigger"))?;
+        shared.with(|st, now| {
+            if !st.workflows.contains_key(&workflow) {
+                return Err(ApiError::bad_request("workflow not found"));
+            }
+            let duplicate = st.crons.iter().any(|c| {
+                c.workflow_name == workflow
+                    && c.name.as_deref() == Some(&body.cron_name)
+                    && c.expression == body.cron_expression
+            });
+            if duplicate {
+                return Err(ApiError::bad_request(
+                    "cron trigger with that name-expression pair already exists",
+                ));
+            }
+            let cron = CronEntry {
+                id: new_id(),
+                workflow_name: workflow.clone(),
+                expression: body.cron_expression.clone(),
+                input,
+                next_at: crate::cron::next_after(&parsed, now).unwrap_or(now),
+                name: Some(body.cron_name.clone()),
+                metadata,
+                priority: Some(body.priority.unwrap_or(1)),
+                created_at: now,
+            };
+            let out = cron_json(st, &cron);
+            st.crons.push(cron);
+            Ok(out)
+        })
+    })())
+}
+
+pub(super) async fn list_crons(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let pairs = query_pairs(query.as_deref());
+        let page = page_of(&pairs)?;
+        let rows: Vec<Value> = shared.read(|st| {
+            let mut crons: Vec<&CronEntry> = st
+                .crons
+                .iter()
+                .filter(|c| {
+                    first(&pairs, "workflowId").is_none_or(|id| {
+                        workflow_ids(st, &c.workflow_name).is_some_and(|(w, _)| w == id)
+                    }) && first(&pairs, "workflowName").is_none_or(|n| c.workflow_name == n)
+                        && first(&pairs, "cronName").is_none_or(|n| c.name.as_deref() == Some(n))
+                        && metadata_matches(&c.metadata, &pairs)
+                })
+                .collect();
+            crons.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+            crons.into_iter().map(|c| cron_json(st, c)).collect()
+        });
+        let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
+        Ok(json!({ "rows": rows, "pagination": pagination }))
+    })())
+}
+
+fn find_cron(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::bad_request("invalid cron id"));
+    }
+    let found = shared.read(|st| {
+        st.crons
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| cron_json(st, c))
+    });
+    let cron = found
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))?;
+    authenticate(shared, headers)?;
+    Ok(cron)
+}
+
+pub(super) async fn get_cron(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    respond(find_cron(&shared, &id, &headers).and_then(|c| {
+        check_tenant(&shared, &tenant)?;
+        Ok(c)
+    }))
+}
+
+pub(super) async fn delete_cron(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = find_cron(&shared, &id, &headers).and_then(|_| check_tenant(&shared, &tenant)) {
+        return e.into_response();
+    }
+    shared.with(|st, _| st.crons.retain(|c| c.id != id));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+// ---- scheduled runs -----------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateScheduled {
+    input: Option<Value>,
+    additional_metadata: Option<Value>,
+    trigger_at: String,
+    priority: Option<i32>,
+}
+
+pub(super) async fn create_scheduled(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, workflow)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let body: CreateScheduled = decode(&body)?;
+        let trigger_at = rfc3339("triggerAt", &body.trigger_at)?;
+        let input = Value::Object(object("input", body.input)?);
+        let metadata = object("additionalMetadata", body.additional_metadata)?;
+        let priority = body.priority.unwrap_or(1);
+        if !(1..=3).contains(&priority) {
+            return Err(ApiError::bad_request("priority must be between 1 and 3"));
+        }
+        shared.with(|st, now| {
+            if !st.workflows.contains_key(&workflow) {
+                return Err(ApiError::bad_request("workflow not found"));
+            }
+            let scheduled = Scheduled {
+                id: new_id(),
+                trigger_at,
+                spec: TriggerSpec {
+                    workflow_name: workflow.clone(),
+                    input,
+                    metadata,
+                    parent: None,
+                    priority: Some(priority),
+                    desired_worker_id: None,
+                    desired_labels: Default::default(),
+                    origin: Origin::Schedule,
+                    triggering_event: None,
+                },
+                created_at: now,
+                updated_at: now,
+            };
+            let out = scheduled_json(st, &scheduled);
+            st.scheduled.push(scheduled);
+            Ok(out)
+        })
+    })())
+}
+
+pub(super) async fn list_scheduled(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let pairs = query_pairs(query.as_deref());
+        let page = page_of(&pairs)?;
+        let rows: Vec<Value> = shared.read(|st| {
+            let mut runs: Vec<&Scheduled> = st
+                .scheduled
+                .iter()
+                .filter(|s| {
+                    first(&pairs, "workflowId").is_none_or(|id| {
+                        workflow_ids(st, &s.spec.workflow_name).is_some_and(|(w, _)| w == id)
+                    }) && metadata_matches(&s.spec.metadata, &pairs)
+                })
+                .collect();
+            runs.sort_by_key(|s| std::cmp::Reverse(s.trigger_at));
+            runs.into_iter().map(|s| scheduled_json(st, s)).collect()
+        });
+        let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
+        Ok(json!({ "rows": rows, "pagination": pagination }))
+    })())
+}
+
+fn find_scheduled(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::bad_request("invalid scheduled workflow run id"));
+    }
+    let found = shared.read(|st| {
+        st.scheduled
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| scheduled_json(st, s))
+    });
+    let run = found
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "scheduled workflow run not found"))?;
+    authenticate(shared, headers)?;
+    Ok(run)
+}
+
+pub(super) async fn get_scheduled(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    respond(find_scheduled(&shared, &id, &headers).and_then(|s| {
+        check_tenant(&shared, &tenant)?;
+        Ok(s)
+    }))
+}
+
+/// Moves a scheduled run that has not fired; the reason it cannot otherwise.
+fn reschedule(st: &mut State, id: &str, at: SystemTime, now: SystemTime) -> Result<(), String> {
+    let scheduled = st
+        .scheduled
+        .iter_mut()
+        .find(|s| s.id == id)
+        .ok_or_else(|| "Scheduled workflow not found.".to_owned())?;
+    scheduled.trigger_at = at;
+    scheduled.updated_at = now;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateScheduled {
+    trigger_at: String,
+}
+
+pub(super) async fn update_scheduled(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        find_scheduled(&shared, &id, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let body: UpdateScheduled = decode(&body)?;
+        let at = rfc3339("triggerAt", &body.trigger_at)?;
+        shared.with(|st, now| {
+            reschedule(st, &id, at, now).map_err(ApiError::bad_request)?;
+            st.scheduled
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| scheduled_json(st, s))
+                .ok_or_else(|| {
+                    ApiError::new(StatusCode::NOT_FOUND, "Scheduled workflow not found.")
+                })
+        })
+    })())
+}
+
+pub(super) async fn delete_scheduled(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) =
+        find_scheduled(&shared, &id, &headers).and_then(|_| check_tenant(&shared, &tenant))
+    {
+        return e.into_response();
+    }
+    shared.with(|st, _| st.scheduled.retain(|s| s.id != id));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkDelete {
+    scheduled_workflow_run_ids: Option<Vec<String>>,
+    filter: Option<Value>,
+}
+
+pub(super) async fn bulk_delete(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let body: BulkDelete = decode(&body)?;
+        let ids = match (body.scheduled_workflow_run_ids, body.filter) {
+            (Some(ids), None) if !ids.is_empty() => ids,
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "provide either scheduledWorkflowRunIds or filter, not both",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "bulk delete by filter is not supported by the in-process engine",
+                ));
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "provide scheduledWorkflowRunIds or filter",
+                ));
+            }
+        };
+        Ok(shared.with(|st, _| {
+            let mut deleted = Vec::new();
+            let mut errors = Vec::new();
+            for id in ids {
+                if st.scheduled.iter().any(|s| s.id == id) {
+                    st.scheduled.retain(|s| s.id != id);
+                    deleted.push(id);
+                } else {
+                    errors.push(json!({"id": id, "error": "scheduled workflow run not found"}));
+                }
+            }
+            json!({ "deletedIds": deleted, "errors": errors })
+        }))
+    })())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkUpdateItem {
+    id: String,
+    trigger_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct BulkUpdate {
+    updates: Vec<BulkUpdateItem>,
+}
+
+pub(super) async fn bulk_update(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let body: BulkUpdate = decode(&body)?;
+        let mut parsed = Vec::new();
+        for item in body.updates {
+            parsed.push((item.id, rfc3339("triggerAt", &item.trigger_at)?));
+        }
+        Ok(shared.with(|st, now| {
+            let mut updated = Vec::new();
+            let mut errors = Vec::new();
+            for (id, at) in parsed {
+                match reschedule(st, &id, at, now) {
+                    Ok(()) => updated.push(id),
+                    Err(error) => errors.push(json!({"id": id, "error": error})),
+                }
+            }
+            json!({ "updatedIds": updated, "errors": errors })
+        }))
+    })())
+}

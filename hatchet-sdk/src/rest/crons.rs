@@ -1,0 +1,240 @@
+//! `client.crons()`: cron triggers created over the API, and those workflows declare.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ListOptions, Page, ResourceMeta, segment};
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// How a cron or scheduled run came to be (`WorkflowRunTriggerMethod`... `method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum TriggerMethod {
+    /// Declared by the workflow (`on_cron`, or scheduled from code at registration).
+    Default,
+    /// Created through the API.
+    Api,
+    /// A method newer than this SDK.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A cron trigger (`CronWorkflows`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CronTrigger {
+    /// Its id and timestamps.
+    pub metadata: ResourceMeta,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The workflow version it runs.
+    pub workflow_version_id: String,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// The workflow's name (with the namespace).
+    pub workflow_name: String,
+    /// The cron expression.
+    pub cron: String,
+    /// Its name (API crons).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The input each run gets.
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// The metadata each run gets.
+    #[serde(default)]
+    pub additional_metadata: Option<Map<String, Value>>,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// Declared by the workflow or created through the API.
+    pub method: TriggerMethod,
+    /// The runs' priority.
+    #[serde(default)]
+    pub priority: Option<i32>,
+}
+
+/// Which crons [`Crons::list`] returns (all of them by default).
+#[derive(Debug, Clone, Default)]
+pub struct CronFilter {
+    workflow_id: Option<String>,
+    workflow_name: Option<String>,
+    cron_name: Option<String>,
+    metadata: Vec<String>,
+}
+
+impl CronFilter {
+    /// All crons.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Crons of the workflow with this id.
+    pub fn workflow_id(mut self, id: impl Into<String>) -> Self {
+        self.workflow_id = Some(id.into());
+        self
+    }
+
+    /// Crons of the workflow with exactly this name, as the engine stores it (a namespaced
+    /// workflow's name includes its namespace).
+    pub fn workflow_name(mut self, name: impl Into<String>) -> Self {
+        self.workflow_name = Some(name.into());
+        self
+    }
+
+    /// The cron with this name.
+    pub fn cron_name(mut self, name: impl Into<String>) -> Self {
+        self.cron_name = Some(name.into());
+        self
+    }
+
+    /// Crons whose metadata has `key` = `value`.
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.push(format!("{key}:{value}"));
+        self
+    }
+}
+
+/// Options of a new cron.
+#[derive(Debug, Clone, Default)]
+pub struct CronOptions {
+    metadata: Map<String, Value>,
+    priority: Option<i32>,
+}
+
+impl CronOptions {
+    /// No metadata, the workflow's priority.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds metadata each run gets.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The runs' priority (1 to 3).
+    pub fn priority(mut self, priority: crate::Priority) -> Self {
+        self.priority = Some(priority.as_i32());
+        self
+    }
+}
+
+/// Cron triggers of the tenant, over the REST API.
+///
+/// ```no_run
+/// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+/// use hatchet_rs::rest::CronOptions;
+/// let cron = client
+///     .crons()
+///     .create("nightly-report", "eu-report", "0 2 * * *", &serde_json::json!({"region": "eu"}), CronOptions::new())
+///     .await?;
+/// client.crons().delete(&cron.metadata.id).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Crons<'c> {
+    client: &'c Client,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateCron<'a> {
+    input: Value,
+    additional_metadata: &'a Map<String, Value>,
+    cron_name: &'a str,
+    cron_expression: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<i32>,
+}
+
+impl<'c> Crons<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self { client }
+    }
+
+    /// Creates a cron named `name` running `workflow` (its name in code) on `expression`
+    /// (UTC; five fields, or six with seconds) with `input`.
+    pub async fn create(
+        &self,
+        workflow: &str,
+        name: &str,
+        expression: &str,
+        input: &(impl Serialize + ?Sized),
+        options: CronOptions,
+    ) -> Result<CronTrigger> {
+        crate::workflow::validate::check_cron(expression)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let input = serde_json::to_value(input)
+            .map_err(|e| Error::json("the cron's input is not JSON", e))?;
+        if !input.is_object() {
+            return Err(Error::InvalidArgument(
+                "a cron's input must be a JSON object".to_owned(),
+            ));
+        }
+        let rest = self.client.rest()?;
+        let workflow = self.client.config().namespace().apply(workflow);
+        let path = format!(
+            "/api/v1/tenants/{}/workflows/{}/crons",
+            segment(rest.tenant()),
+            segment(&workflow)
+        );
+        let body = CreateCron {
+            input,
+            additional_metadata: &options.metadata,
+            cron_name: name,
+            cron_expression: expression,
+            priority: options.priority,
+        };
+        rest.call(Method::POST, &path, &[], Some(&body)).await
+    }
+
+    /// A page of crons (`GET /api/v1/tenants/{tenant}/workflows/crons`), newest first.
+    pub async fn list(&self, filter: CronFilter, page: ListOptions) -> Result<Page<CronTrigger>> {
+        let rest = self.client.rest()?;
+        let path = format!("/api/v1/tenants/{}/workflows/crons", segment(rest.tenant()));
+        let mut query = page.query();
+        query.extend(filter.workflow_id.map(|v| ("workflowId", v)));
+        query.extend(filter.workflow_name.map(|v| ("workflowName", v)));
+        query.extend(filter.cron_name.map(|v| ("cronName", v)));
+        query.extend(
+            filter
+                .metadata
+                .into_iter()
+                .map(|v| ("additionalMetadata", v)),
+        );
+        rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// One cron by id.
+    pub async fn get(&self, cron_id: &str) -> Result<CronTrigger> {
+        let rest = self.client.rest()?;
+        let path = format!(
+            "/api/v1/tenants/{}/workflows/crons/{}",
+            segment(rest.tenant()),
+            segment(cron_id)
+        );
+        rest.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// Deletes a cron by id; it fires no more.
+    pub async fn delete(&self, cron_id: &str) -> Result<()> {
+        let rest = self.client.rest()?;
+        let path = format!(
+            "/api/v1/tenants/{}/workflows/crons/{}",
+            segment(rest.tenant()),
+            segment(cron_id)
+        );
+        rest.call_empty(Method::DELETE, &path, None::<&()>).await
+    }
+}
+
+/// When a scheduled run fires, for [`Schedules`](super::Schedules).
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,287 @@
+//! `client.schedules()`: runs scheduled for a time, created, moved and deleted over the API.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::crons::{TriggerMethod, rfc3339};
+use super::types::null_as_default;
+use super::{ListOptions, Page, ResourceMeta, segment};
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// A run scheduled for a time (`ScheduledWorkflows`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ScheduledRun {
+    /// Its id and timestamps.
+    pub metadata: ResourceMeta,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The workflow version it runs.
+    pub workflow_version_id: String,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// The workflow's name (with the namespace).
+    pub workflow_name: String,
+    /// When it fires.
+    pub trigger_at: DateTime<Utc>,
+    /// The run's input.
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// The run's metadata.
+    #[serde(default)]
+    pub additional_metadata: Option<Map<String, Value>>,
+    /// The run it started, once it fired.
+    #[serde(default)]
+    pub workflow_run_id: Option<String>,
+    /// That run's status (`PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`, `QUEUED`).
+    #[serde(default)]
+    pub workflow_run_status: Option<String>,
+    /// Declared by the workflow or created through the API.
+    pub method: TriggerMethod,
+    /// The run's priority.
+    #[serde(default)]
+    pub priority: Option<i32>,
+}
+
+/// Which scheduled runs [`Schedules::list`] returns (all of them by default).
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleFilter {
+    workflow_id: Option<String>,
+    metadata: Vec<String>,
+}
+
+impl ScheduleFilter {
+    /// All scheduled runs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Those of the workflow with this id.
+    pub fn workflow_id(mut self, id: impl Into<String>) -> Self {
+        self.workflow_id = Some(id.into());
+        self
+    }
+
+    /// Those whose metadata has `key` = `value`.
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.push(format!("{key}:{value}"));
+        self
+    }
+}
+
+/// Options of a new scheduled run.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleOptions {
+    metadata: Map<String, Value>,
+    priority: Option<i32>,
+}
+
+impl ScheduleOptions {
+    /// No metadata, the workflow's priority.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds metadata the run gets.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The run's priority (1 to 3).
+    pub fn priority(mut self, priority: crate::Priority) -> Self {
+        self.priority = Some(priority.as_i32());
+        self
+    }
+}
+
+/// What a bulk call did: the ids it changed, and an error for each it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct BulkOutcome {
+    /// The ids changed.
+    pub ids: Vec<String>,
+    /// `(id, error)` for each one that was not.
+    pub errors: Vec<(Option<String>, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkResponse {
+    #[serde(
+        default,
+        alias = "deletedIds",
+        alias = "updatedIds",
+        deserialize_with = "null_as_default"
+    )]
+    ids: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    errors: Vec<BulkError>,
+}
+
+#[derive(Deserialize)]
+struct BulkError {
+    #[serde(default)]
+    id: Option<String>,
+    error: String,
+}
+
+/// Scheduled runs of the tenant, over the REST API.
+///
+/// ```no_run
+/// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+/// use hatchet_rs::rest::ScheduleOptions;
+/// let at = chrono::Utc::now() + chrono::Duration::hours(1);
+/// let run = client
+///     .schedules()
+///     .create("send-reminder", at, &serde_json::json!({"user": 7}), ScheduleOptions::new())
+///     .await?;
+/// client.schedules().update(&run.metadata.id, at + chrono::Duration::hours(1)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Schedules<'c> {
+    client: &'c Client,
+}
+
+impl<'c> Schedules<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self { client }
+    }
+
+    fn base(&self) -> Result<(String, &'c super::Rest)> {
+        let rest = self.client.rest()?;
+        Ok((
+            format!(
+                "/api/v1/tenants/{}/workflows/scheduled",
+                segment(rest.tenant())
+            ),
+            rest,
+        ))
+    }
+
+    /// Schedules a run of `workflow` (its name in code) at `trigger_at` with `input`.
+    pub async fn create(
+        &self,
+        workflow: &str,
+        trigger_at: DateTime<Utc>,
+        input: &(impl Serialize + ?Sized),
+        options: ScheduleOptions,
+    ) -> Result<ScheduledRun> {
+        let input = serde_json::to_value(input)
+            .map_err(|e| Error::json("the scheduled run's input is not JSON", e))?;
+        if !input.is_object() {
+            return Err(Error::InvalidArgument(
+                "a scheduled run's input must be a JSON object".to_owned(),
+            ));
+        }
+        let rest = self.client.rest()?;
+        let workflow = self.client.config().namespace().apply(workflow);
+        let path = format!(
+            "/api/v1/tenants/{}/workflows/{}/scheduled",
+            segment(rest.tenant()),
+            segment(&workflow)
+        );
+        let mut body = json!({
+            "input": input,
+            "additionalMetadata": options.metadata,
+            "triggerAt": rfc3339(trigger_at),
+        });
+        if let Some(priority) = options.priority {
+            body["priority"] = json!(priority);
+        }
+        rest.call(Method::POST, &path, &[], Some(&body)).await
+    }
+
+    /// A page of scheduled runs, latest trigger time first.
+    pub async fn list(
+        &self,
+        filter: ScheduleFilter,
+        page: ListOptions,
+    ) -> Result<Page<ScheduledRun>> {
+        let (path, rest) = self.base()?;
+        let mut query = page.query();
+        query.extend(filter.workflow_id.map(|v| ("workflowId", v)));
+        query.extend(
+            filter
+                .metadata
+                .into_iter()
+                .map(|v| ("additionalMetadata", v)),
+        );
+        rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// One scheduled run by id.
+    pub async fn get(&self, id: &str) -> Result<ScheduledRun> {
+        let (base, rest) = self.base()?;
+        let path = format!("{base}/{}", segment(id));
+        rest.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// Moves a scheduled run that has not fired yet to `trigger_at`. Runs the workflow
+    /// declared itself are refused ([`Error::Forbidden`](crate::Error::Forbidden)).
+    pub async fn update(&self, id: &str, trigger_at: DateTime<Utc>) -> Result<ScheduledRun> {
+        let (base, rest) = self.base()?;
+        let path = format!("{base}/{}", segment(id));
+        let body = json!({ "triggerAt": rfc3339(trigger_at) });
+        rest.call(Method::PATCH, &path, &[], Some(&body)).await
+    }
+
+    /// Deletes a scheduled run; it does not fire.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let (base, rest) = self.base()?;
+        let path = format!("{base}/{}", segment(id));
+        rest.call_empty(Method::DELETE, &path, None::<&()>).await
+    }
+
+    /// Deletes the scheduled runs with these ids.
+    pub async fn bulk_delete(&self, ids: &[&str]) -> Result<BulkOutcome> {
+        let (base, rest) = self.base()?;
+        let body = json!({ "scheduledWorkflowRunIds": ids });
+        let response: BulkResponse = rest
+            .call(
+                Method::POST,
+                &format!("{base}/bulk-delete"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(response.into())
+    }
+
+    /// Moves each `(id, trigger_at)`.
+    pub async fn bulk_update(&self, updates: &[(&str, DateTime<Utc>)]) -> Result<BulkOutcome> {
+        let (base, rest) = self.base()?;
+        let updates: Vec<Value> = updates
+            .iter()
+            .map(|(id, at)| json!({ "id": id, "triggerAt": rfc3339(*at) }))
+            .collect();
+        let body = json!({ "updates": updates });
+        let response: BulkResponse = rest
+            .call(
+                Method::POST,
+                &format!("{base}/bulk-update"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(response.into())
+    }
+}
+
+impl From<BulkResponse> for BulkOutcome {
+    fn from(response: BulkResponse) -> Self {
+        Self {
+            ids: response.ids,
+            errors: response
+                .errors
+                .into_iter()
+                .map(|e| (e.id, e.error))
+                .collect(),
+        }
+    }
+}
