@@ -144,13 +144,13 @@ pub struct Crons<'c> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateCron<'a> {
-    input: Value,
-    additional_metadata: &'a Map<String, Value>,
-    cron_name: &'a str,
-    cron_expression: &'a str,
+pub(super) struct CreateCron<'a> {
+    pub(super) input: Value,
+    pub(super) additional_metadata: &'a Map<String, Value>,
+    pub(super) cron_name: &'a str,
+    pub(super) cron_expression: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    priority: Option<i32>,
+    pub(super) priority: Option<i32>,
 }
 
 impl<'c> Crons<'c> {

@@ -10,6 +10,8 @@
 //! [`Error::Forbidden`](crate::Error::Forbidden), a 400 [`Error::InvalidArgument`](crate::Error::InvalidArgument); any other failure status
 //! [`Error::Http`](crate::Error::Http) with the engine's description.
 
+#[cfg(test)]
+mod contract_tests;
 mod crons;
 mod schedules;
 mod types;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::crons::{TriggerMethod, rfc3339};
 use super::types::null_as_default;
@@ -111,7 +111,7 @@ pub struct BulkOutcome {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BulkResponse {
+pub(super) struct BulkResponse {
     #[serde(
         default,
         alias = "deletedIds",
@@ -124,10 +124,49 @@ struct BulkResponse {
 }
 
 #[derive(Deserialize)]
-struct BulkError {
+pub(super) struct BulkError {
     #[serde(default)]
     id: Option<String>,
     error: String,
+}
+
+/// `ScheduleWorkflowRunRequest`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CreateScheduled<'a> {
+    pub(super) input: Value,
+    pub(super) additional_metadata: &'a Map<String, Value>,
+    pub(super) trigger_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) priority: Option<i32>,
+}
+
+/// `UpdateScheduledWorkflowRunRequest`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UpdateScheduled {
+    pub(super) trigger_at: String,
+}
+
+/// `ScheduledWorkflowsBulkDeleteRequest` (by ids).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct BulkDelete<'a> {
+    pub(super) scheduled_workflow_run_ids: &'a [&'a str],
+}
+
+/// `ScheduledWorkflowsBulkUpdateRequest`.
+#[derive(Serialize)]
+pub(super) struct BulkUpdate<'a> {
+    pub(super) updates: Vec<UpdateItem<'a>>,
+}
+
+/// `ScheduledWorkflowsBulkUpdateItem`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UpdateItem<'a> {
+    pub(super) id: &'a str,
+    pub(super) trigger_at: String,
 }
 
 /// Scheduled runs of the tenant, over the REST API.
@@ -186,14 +225,12 @@ impl<'c> Schedules<'c> {
             segment(rest.tenant()),
             segment(&workflow)
         );
-        let mut body = json!({
-            "input": input,
-            "additionalMetadata": options.metadata,
-            "triggerAt": rfc3339(trigger_at),
-        });
-        if let Some(priority) = options.priority {
-            body["priority"] = json!(priority);
-        }
+        let body = CreateScheduled {
+            input,
+            additional_metadata: &options.metadata,
+            trigger_at: rfc3339(trigger_at),
+            priority: options.priority,
+        };
         rest.call(Method::POST, &path, &[], Some(&body)).await
     }
 
@@ -227,7 +264,9 @@ impl<'c> Schedules<'c> {
     pub async fn update(&self, id: &str, trigger_at: DateTime<Utc>) -> Result<ScheduledRun> {
         let (base, rest) = self.base()?;
         let path = format!("{base}/{}", segment(id));
-        let body = json!({ "triggerAt": rfc3339(trigger_at) });
+        let body = UpdateScheduled {
+            trigger_at: rfc3339(trigger_at),
+        };
         rest.call(Method::PATCH, &path, &[], Some(&body)).await
     }
 
@@ -241,7 +280,9 @@ impl<'c> Schedules<'c> {
     /// Deletes the scheduled runs with these ids.
     pub async fn bulk_delete(&self, ids: &[&str]) -> Result<BulkOutcome> {
         let (base, rest) = self.base()?;
-        let body = json!({ "scheduledWorkflowRunIds": ids });
+        let body = BulkDelete {
+            scheduled_workflow_run_ids: ids,
+        };
         let response: BulkResponse = rest
             .call(
                 Method::POST,
@@ -256,11 +297,15 @@ impl<'c> Schedules<'c> {
     /// Moves each `(id, trigger_at)`.
     pub async fn bulk_update(&self, updates: &[(&str, DateTime<Utc>)]) -> Result<BulkOutcome> {
         let (base, rest) = self.base()?;
-        let updates: Vec<Value> = updates
-            .iter()
-            .map(|(id, at)| json!({ "id": id, "triggerAt": rfc3339(*at) }))
-            .collect();
-        let body = json!({ "updates": updates });
+        let body = BulkUpdate {
+            updates: updates
+                .iter()
+                .map(|(id, at)| UpdateItem {
+                    id,
+                    trigger_at: rfc3339(*at),
+                })
+                .collect(),
+        };
         let response: BulkResponse = rest
             .call(
                 Method::POST,
