@@ -1,10 +1,9 @@
-//! The REST feature clients, as a user calls them: workers (list, get, pause, unpause) and
-//! workflows (find, list, get, delete), against the in-process engine and a real
-//! `hatchet-api`.
+//! The REST feature clients, as a user calls them: workers (list, get, pause, unpause),
+//! workflows (find, list, get, delete), crons and scheduled runs (create, list, read, move,
+//! delete), against the in-process engine and a real `hatchet-api`.
 
 use hatchet_rs::rest::{
-    CronFilter, CronOptions, ListOptions, ScheduleFilter, ScheduleOptions, TriggerMethod,
-    WorkerStatus,
+    CronFilter, ListOptions, ScheduleFilter, TriggerMethod, TriggerOptions, WorkerStatus,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -136,7 +135,7 @@ async fn crons_are_created_listed_read_and_deleted() {
             "nightly",
             "0 2 * * *",
             &serde_json::json!({"region": "eu"}),
-            CronOptions::new()
+            TriggerOptions::new()
                 .metadata("team", "billing")
                 .priority(Priority::High),
         ),
@@ -174,7 +173,7 @@ async fn crons_are_created_listed_read_and_deleted() {
         "nightly",
         "0 2 * * *",
         &serde_json::json!({}),
-        CronOptions::new(),
+        TriggerOptions::new(),
     ))
     .await
     {
@@ -188,7 +187,7 @@ async fn crons_are_created_listed_read_and_deleted() {
         "x",
         "0 2 * * *",
         &serde_json::json!({}),
-        CronOptions::new(),
+        TriggerOptions::new(),
     ))
     .await
     {
@@ -231,7 +230,7 @@ async fn scheduled_runs_are_created_moved_listed_and_deleted() {
         "rest-echo",
         later,
         &serde_json::json!({"n": 1}),
-        ScheduleOptions::new().metadata("batch", "rest-7"),
+        TriggerOptions::new().metadata("batch", "rest-7"),
     ))
     .await
     .expect("create");
@@ -253,7 +252,7 @@ async fn scheduled_runs_are_created_moved_listed_and_deleted() {
         "rest-echo",
         later,
         &serde_json::json!({"n": 2}),
-        ScheduleOptions::new().metadata("batch", "rest-7"),
+        TriggerOptions::new().metadata("batch", "rest-7"),
     ))
     .await
     .expect("create second");
@@ -314,7 +313,7 @@ async fn a_scheduled_run_fires_and_is_gone_once_fired() {
         "rest-fired",
         soon,
         &probe,
-        ScheduleOptions::new(),
+        TriggerOptions::new(),
     ))
     .await
     .expect("create");

@@ -151,6 +151,42 @@ fn object(field: &str, value: Option<Value>) -> Result<Map<String, Value>, ApiEr
     }
 }
 
+/// A tenant list endpoint: authenticated, for `tenant`, with `rows` computed from the state
+/// and the query's pairs, paged with the engine's default page size.
+fn listing(
+    shared: &Shared,
+    tenant: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    rows: impl FnOnce(&State, &[(String, String)]) -> Vec<Value>,
+) -> Result<Value, ApiError> {
+    authenticate(shared, headers)?;
+    check_tenant(shared, tenant)?;
+    let pairs = query_pairs(query);
+    let page = page_of(&pairs)?;
+    let rows = shared.read(|st| rows(st, &pairs));
+    let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
+    Ok(json!({ "rows": rows, "pagination": pagination }))
+}
+
+/// A resource by id: a 400 for a malformed id, `missing` when it is not there (checked
+/// before the token, as the engine resolves resources first).
+fn by_id(
+    shared: &Shared,
+    id: &str,
+    headers: &HeaderMap,
+    what: &str,
+    missing: ApiError,
+    find: impl FnOnce(&State) -> Option<Value>,
+) -> Result<Value, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::bad_request(format!("invalid {what} id")));
+    }
+    let found = shared.read(find).ok_or(missing)?;
+    authenticate(shared, headers)?;
+    Ok(found)
+}
+
 // ---- crons ------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
@@ -219,45 +255,38 @@ pub(super) async fn list_crons(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
-        let pairs = query_pairs(query.as_deref());
-        let page = page_of(&pairs)?;
-        let rows: Vec<Value> = shared.read(|st| {
+    respond(listing(
+        &shared,
+        &tenant,
+        &headers,
+        query.as_deref(),
+        |st, pairs| {
             let mut crons: Vec<&CronEntry> = st
                 .crons
                 .iter()
                 .filter(|c| {
-                    first(&pairs, "workflowId").is_none_or(|id| {
+                    first(pairs, "workflowId").is_none_or(|id| {
                         workflow_ids(st, &c.workflow_name).is_some_and(|(w, _)| w == id)
-                    }) && first(&pairs, "workflowName").is_none_or(|n| c.workflow_name == n)
-                        && first(&pairs, "cronName").is_none_or(|n| c.name.as_deref() == Some(n))
-                        && metadata_matches(&c.metadata, &pairs)
+                    }) && first(pairs, "workflowName").is_none_or(|n| c.workflow_name == n)
+                        && first(pairs, "cronName").is_none_or(|n| c.name.as_deref() == Some(n))
+                        && metadata_matches(&c.metadata, pairs)
                 })
                 .collect();
             crons.sort_by_key(|c| std::cmp::Reverse(c.created_at));
             crons.into_iter().map(|c| cron_json(st, c)).collect()
-        });
-        let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
-        Ok(json!({ "rows": rows, "pagination": pagination }))
-    })())
+        },
+    ))
 }
 
 fn find_cron(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::bad_request("invalid cron id"));
-    }
-    let found = shared.read(|st| {
+    // The engine's cron lookup fails with a 500 for an id it does not know.
+    let missing = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    by_id(shared, id, headers, "cron", missing, |st| {
         st.crons
             .iter()
             .find(|c| c.id == id)
             .map(|c| cron_json(st, c))
-    });
-    let cron = found
-        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))?;
-    authenticate(shared, headers)?;
-    Ok(cron)
+    })
 }
 
 pub(super) async fn get_cron(
@@ -345,43 +374,42 @@ pub(super) async fn list_scheduled(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
-        let pairs = query_pairs(query.as_deref());
-        let page = page_of(&pairs)?;
-        let rows: Vec<Value> = shared.read(|st| {
+    respond(listing(
+        &shared,
+        &tenant,
+        &headers,
+        query.as_deref(),
+        |st, pairs| {
             let mut runs: Vec<&Scheduled> = st
                 .scheduled
                 .iter()
                 .filter(|s| {
-                    first(&pairs, "workflowId").is_none_or(|id| {
+                    first(pairs, "workflowId").is_none_or(|id| {
                         workflow_ids(st, &s.spec.workflow_name).is_some_and(|(w, _)| w == id)
-                    }) && metadata_matches(&s.spec.metadata, &pairs)
+                    }) && metadata_matches(&s.spec.metadata, pairs)
                 })
                 .collect();
             runs.sort_by_key(|s| std::cmp::Reverse(s.trigger_at));
             runs.into_iter().map(|s| scheduled_json(st, s)).collect()
-        });
-        let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
-        Ok(json!({ "rows": rows, "pagination": pagination }))
-    })())
+        },
+    ))
 }
 
 fn find_scheduled(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::bad_request("invalid scheduled workflow run id"));
-    }
-    let found = shared.read(|st| {
-        st.scheduled
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| scheduled_json(st, s))
-    });
-    let run = found
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "scheduled workflow run not found"))?;
-    authenticate(shared, headers)?;
-    Ok(run)
+    let missing = ApiError::new(StatusCode::NOT_FOUND, "scheduled workflow run not found");
+    by_id(
+        shared,
+        id,
+        headers,
+        "scheduled workflow run",
+        missing,
+        |st| {
+            st.scheduled
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| scheduled_json(st, s))
+        },
+    )
 }
 
 pub(super) async fn get_scheduled(

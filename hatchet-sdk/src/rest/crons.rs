@@ -99,14 +99,14 @@ impl CronFilter {
     }
 }
 
-/// Options of a new cron.
+/// Metadata and priority of the runs a new cron or scheduled run starts.
 #[derive(Debug, Clone, Default)]
-pub struct CronOptions {
-    metadata: Map<String, Value>,
-    priority: Option<i32>,
+pub struct TriggerOptions {
+    pub(super) metadata: Map<String, Value>,
+    pub(super) priority: Option<i32>,
 }
 
-impl CronOptions {
+impl TriggerOptions {
     /// No metadata, the workflow's priority.
     pub fn new() -> Self {
         Self::default()
@@ -129,10 +129,10 @@ impl CronOptions {
 ///
 /// ```no_run
 /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
-/// use hatchet_rs::rest::CronOptions;
+/// use hatchet_rs::rest::TriggerOptions;
 /// let cron = client
 ///     .crons()
-///     .create("nightly-report", "eu-report", "0 2 * * *", &serde_json::json!({"region": "eu"}), CronOptions::new())
+///     .create("nightly-report", "eu-report", "0 2 * * *", &serde_json::json!({"region": "eu"}), TriggerOptions::new())
 ///     .await?;
 /// client.crons().delete(&cron.metadata.id).await?;
 /// # Ok(()) }
@@ -166,7 +166,7 @@ impl<'c> Crons<'c> {
         name: &str,
         expression: &str,
         input: &(impl Serialize + ?Sized),
-        options: CronOptions,
+        options: TriggerOptions,
     ) -> Result<CronTrigger> {
         crate::workflow::validate::check_cron(expression)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;

@@ -24,8 +24,8 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crons::{CronFilter, CronOptions, CronTrigger, Crons, TriggerMethod};
-pub use schedules::{BulkOutcome, ScheduleFilter, ScheduleOptions, ScheduledRun, Schedules};
+pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
+pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use types::{
     Page, Pagination, ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus,
     WorkflowInfo, WorkflowVersionMeta,

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::crons::{TriggerMethod, rfc3339};
+use super::crons::{TriggerMethod, TriggerOptions, rfc3339};
 use super::types::null_as_default;
 use super::{ListOptions, Page, ResourceMeta, segment};
 use crate::client::Client;
@@ -69,32 +69,6 @@ impl ScheduleFilter {
     /// Those whose metadata has `key` = `value`.
     pub fn metadata(mut self, key: &str, value: &str) -> Self {
         self.metadata.push(format!("{key}:{value}"));
-        self
-    }
-}
-
-/// Options of a new scheduled run.
-#[derive(Debug, Clone, Default)]
-pub struct ScheduleOptions {
-    metadata: Map<String, Value>,
-    priority: Option<i32>,
-}
-
-impl ScheduleOptions {
-    /// No metadata, the workflow's priority.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds metadata the run gets.
-    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.metadata.insert(key.into(), value.into());
-        self
-    }
-
-    /// The run's priority (1 to 3).
-    pub fn priority(mut self, priority: crate::Priority) -> Self {
-        self.priority = Some(priority.as_i32());
         self
     }
 }
@@ -173,11 +147,11 @@ pub(super) struct UpdateItem<'a> {
 ///
 /// ```no_run
 /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
-/// use hatchet_rs::rest::ScheduleOptions;
+/// use hatchet_rs::rest::TriggerOptions;
 /// let at = chrono::Utc::now() + chrono::Duration::hours(1);
 /// let run = client
 ///     .schedules()
-///     .create("send-reminder", at, &serde_json::json!({"user": 7}), ScheduleOptions::new())
+///     .create("send-reminder", at, &serde_json::json!({"user": 7}), TriggerOptions::new())
 ///     .await?;
 /// client.schedules().update(&run.metadata.id, at + chrono::Duration::hours(1)).await?;
 /// # Ok(()) }
@@ -209,7 +183,7 @@ impl<'c> Schedules<'c> {
         workflow: &str,
         trigger_at: DateTime<Utc>,
         input: &(impl Serialize + ?Sized),
-        options: ScheduleOptions,
+        options: TriggerOptions,
     ) -> Result<ScheduledRun> {
         let input = serde_json::to_value(input)
             .map_err(|e| Error::json("the scheduled run's input is not JSON", e))?;
