@@ -99,6 +99,16 @@ impl Client {
         crate::rest::Schedules::new(self)
     }
 
+    /// A task's log lines (REST; see [`rest`](crate::rest)).
+    pub fn logs(&self) -> crate::rest::Logs<'_> {
+        crate::rest::Logs::new(self)
+    }
+
+    /// Task counts by status (REST; see [`rest`](crate::rest)).
+    pub fn metrics(&self) -> crate::rest::Metrics<'_> {
+        crate::rest::Metrics::new(self)
+    }
+
     pub(crate) fn rest(&self) -> Result<&crate::rest::Rest> {
         self.inner
             .rest

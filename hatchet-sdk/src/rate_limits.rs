@@ -40,7 +40,7 @@ impl RateLimitDuration {
     }
 }
 
-/// Creates and updates rate limits. Get one with [`Client::rate_limits`].
+/// Creates, updates and lists rate limits. Get one with [`Client::rate_limits`].
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits<'a> {
     client: &'a Client,
@@ -49,6 +49,10 @@ pub struct RateLimits<'a> {
 impl<'a> RateLimits<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
         Self { client }
+    }
+
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
     }
 
     /// Creates or updates the rate limit `key`: `limit` units per `duration`. Rate-limit keys

@@ -329,3 +329,107 @@ async fn a_scheduled_run_fires_and_is_gone_once_fired() {
         other => panic!("expected the fired run to be gone, got {other:?}"),
     }
 }
+
+#[task(name = "rest-logged")]
+async fn logged(input: Value, ctx: Context) -> Result<Value, TaskError> {
+    ctx.log("first line").await?;
+    ctx.log("second line").await?;
+    Ok(input)
+}
+
+/// Polls `probe` every 250 ms until it returns `Some`.
+async fn eventually<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    within(async {
+        loop {
+            if let Some(found) = probe().await {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_tasks_logs_and_task_metrics_are_read() {
+    let h = Harness::start().await;
+    h.worker("rest-logs-worker", |w| w.register::<logged>())
+        .await;
+    let since = chrono::Utc::now() - chrono::Duration::seconds(10);
+    let run = within(
+        h.client
+            .run_no_wait::<logged>(&serde_json::json!({"n": 1}), hatchet_rs::RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    within(run.result()).await.expect("completes");
+    // A standalone task shares its run's id; the engine stores log lines asynchronously.
+    let lines = eventually(|| async {
+        let lines = h.client.logs().task(run.id(), 100).await.expect("logs");
+        (lines.len() >= 2).then_some(lines)
+    })
+    .await;
+    let mut messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+    messages.sort_unstable();
+    assert_eq!(messages, ["first line", "second line"]);
+    assert!(
+        lines.iter().all(|l| l.level.as_deref() == Some("INFO")),
+        "{lines:?}"
+    );
+
+    let workflow = within(h.client.workflows().find("rest-logged"))
+        .await
+        .expect("find");
+    let metrics = eventually(|| async {
+        let metrics = h
+            .client
+            .metrics()
+            .tasks(since, &[workflow.metadata.id.as_str()])
+            .await
+            .expect("metrics");
+        (metrics.completed >= 1).then_some(metrics)
+    })
+    .await;
+    assert_eq!(
+        (metrics.completed, metrics.failed, metrics.running),
+        (1, 0, 0),
+        "{metrics:?}"
+    );
+    match within(h.client.logs().task("not-a-task-id", 10)).await {
+        Err(Error::InvalidArgument(_)) => {}
+        other => panic!("expected a malformed id to be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_are_listed_with_what_is_left() {
+    let h = Harness::start().await;
+    let key = format!(
+        "rest-rl-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    );
+    within(
+        h.client
+            .rate_limits()
+            .put(&key, 7, hatchet_rs::RateLimitDuration::Minute),
+    )
+    .await
+    .expect("put");
+    let page = within(h.client.rate_limits().list(Some(&key), ListOptions::new()))
+        .await
+        .expect("list");
+    assert_eq!(page.rows.len(), 1, "{page:?}");
+    let limit = &page.rows[0];
+    assert_eq!(limit.key, key);
+    assert_eq!((limit.limit_value, limit.value), (7, 7));
+    assert_eq!(limit.tenant_id, h.client.config().tenant_id());
+    assert_eq!(limit.window, "1 MINUTE");
+}

@@ -33,6 +33,7 @@ use tonic::{Code, Status};
 use super::inspect::WorkerInfo;
 use super::shared::Shared;
 
+mod observe;
 mod schedules;
 mod workers;
 mod workflows;
@@ -53,6 +54,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/workflows/{workflow}",
             get(workflows::get).delete(workflows::delete),
+        )
+        .route("/api/v1/stable/tasks/{task}/logs", get(observe::logs))
+        .route(
+            "/api/v1/tenants/{tenant}/rate-limits",
+            get(observe::rate_limits),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/task-metrics",
+            get(observe::task_metrics),
         )
         .route(
             "/api/v1/tenants/{tenant}/workflows/crons",

@@ -58,7 +58,7 @@ pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(super) fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == key)
@@ -153,7 +153,7 @@ fn object(field: &str, value: Option<Value>) -> Result<Map<String, Value>, ApiEr
 
 /// A tenant list endpoint: authenticated, for `tenant`, with `rows` computed from the state
 /// and the query's pairs, paged with the engine's default page size.
-fn listing(
+pub(super) fn listing(
     shared: &Shared,
     tenant: &str,
     headers: &HeaderMap,

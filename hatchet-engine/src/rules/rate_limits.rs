@@ -28,7 +28,12 @@ impl Bucket {
         self.value -= units;
     }
 
-    fn refill(&mut self, now: SystemTime) {
+    /// (limit, window, units left, last refill), for the REST listing.
+    pub(crate) fn state(&self) -> (i64, Duration, i64, SystemTime) {
+        (self.limit, self.window, self.value, self.last_refill)
+    }
+
+    pub(crate) fn refill(&mut self, now: SystemTime) {
         if now.duration_since(self.last_refill).unwrap_or_default() + REFILL_SLACK >= self.window {
             self.value = self.limit;
             self.last_refill = now;

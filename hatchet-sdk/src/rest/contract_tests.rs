@@ -157,7 +157,15 @@ fn response_types_follow_the_contract() {
     assert_eq!(cron.method, TriggerMethod::Default);
     let scheduled: ScheduledRun = response(&c, "ScheduledWorkflows");
     assert_eq!(scheduled.workflow_run_status.as_deref(), Some("PENDING"));
+    let line: LogLine = response(&c, "V1LogLine");
+    assert_eq!(line.level.as_deref(), Some("DEBUG"));
+    let limit: RateLimitInfo = response(&c, "RateLimit");
+    assert_eq!(limit.limit_value, 2);
+    let metric = object_sample(&c, "V1TaskRunMetric");
+    let _: observe::TaskRunMetric = serde_json::from_value(metric).expect("task metric decodes");
     for list in [
+        "RateLimitList",
+        "V1LogLineList",
         "WorkerList",
         "WorkflowList",
         "CronWorkflowsList",

@@ -1,5 +1,5 @@
-//! Hatchet's REST API, typed: the feature clients [`Workers`], [`Workflows`], [`Crons`] and
-//! [`Schedules`] on
+//! Hatchet's REST API, typed: the feature clients [`Workers`], [`Workflows`], [`Crons`],
+//! [`Schedules`], [`Logs`] and [`Metrics`] (and `rate_limits().list`) on
 //! [`Client`](crate::Client).
 //!
 //! The types follow the engine's OpenAPI contract at the version this SDK targets
@@ -13,6 +13,7 @@
 #[cfg(test)]
 mod contract_tests;
 mod crons;
+mod observe;
 mod schedules;
 mod types;
 mod workers;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
+pub use observe::{LogLine, Logs, Metrics, RateLimitInfo, TaskMetrics};
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use types::{
     Page, Pagination, ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus,

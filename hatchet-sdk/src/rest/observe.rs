@@ -1,0 +1,171 @@
+//! Reading what ran: `client.logs()` (a task's log lines) and `client.metrics()` (task
+//! counts by status), and the rate-limit listing on `client.rate_limits()`.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::crons::rfc3339;
+use super::types::null_as_default;
+use super::{ListOptions, Page, segment};
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// A line a task logged (`V1LogLine`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct LogLine {
+    /// When it was logged.
+    pub created_at: DateTime<Utc>,
+    /// Its text.
+    pub message: String,
+    /// Its metadata.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    /// The task run it belongs to.
+    #[serde(default)]
+    pub task_external_id: Option<String>,
+    /// The attempt's retry count.
+    #[serde(default)]
+    pub retry_count: Option<i64>,
+    /// The attempt's number.
+    #[serde(default)]
+    pub attempt: Option<i64>,
+    /// `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LogLineList {
+    #[serde(default, deserialize_with = "null_as_default")]
+    rows: Vec<LogLine>,
+}
+
+/// Task logs, over the REST API.
+#[derive(Debug, Clone, Copy)]
+pub struct Logs<'c> {
+    client: &'c Client,
+}
+
+impl<'c> Logs<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self { client }
+    }
+
+    /// Up to `limit` lines of the task run `task_run_id`
+    /// (`GET /api/v1/stable/tasks/{task}/logs`), newest first.
+    pub async fn task(&self, task_run_id: &str, limit: u32) -> Result<Vec<LogLine>> {
+        let rest = self.client.rest()?;
+        let path = format!("/api/v1/stable/tasks/{}/logs", segment(task_run_id));
+        let query = [("limit", limit.max(1).to_string())];
+        let list: LogLineList = rest.call(Method::GET, &path, &query, None::<&()>).await?;
+        Ok(list.rows)
+    }
+}
+
+/// Task counts by status over a time range (`V1TaskRunMetrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskMetrics {
+    /// Waiting for a worker.
+    pub queued: i64,
+    /// On a worker.
+    pub running: i64,
+    /// Finished successfully.
+    pub completed: i64,
+    /// Cancelled.
+    pub cancelled: i64,
+    /// Failed.
+    pub failed: i64,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TaskRunMetric {
+    status: String,
+    count: i64,
+}
+
+/// Task metrics, over the REST API.
+#[derive(Debug, Clone, Copy)]
+pub struct Metrics<'c> {
+    client: &'c Client,
+}
+
+impl<'c> Metrics<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self { client }
+    }
+
+    /// How many tasks created since `since` are in each status
+    /// (`GET /api/v1/stable/tenants/{tenant}/task-metrics`); only those of `workflow_ids` if
+    /// any are given.
+    pub async fn tasks(&self, since: DateTime<Utc>, workflow_ids: &[&str]) -> Result<TaskMetrics> {
+        let rest = self.client.rest()?;
+        let path = format!(
+            "/api/v1/stable/tenants/{}/task-metrics",
+            segment(rest.tenant())
+        );
+        let mut query = vec![("since", rfc3339(since))];
+        query.extend(
+            workflow_ids
+                .iter()
+                .map(|id| ("workflow_ids", (*id).to_owned())),
+        );
+        let rows: Vec<TaskRunMetric> = rest.call(Method::GET, &path, &query, None::<&()>).await?;
+        let mut metrics = TaskMetrics::default();
+        for row in rows {
+            let slot = match row.status.as_str() {
+                "QUEUED" => &mut metrics.queued,
+                "RUNNING" => &mut metrics.running,
+                "COMPLETED" => &mut metrics.completed,
+                "CANCELLED" => &mut metrics.cancelled,
+                "FAILED" => &mut metrics.failed,
+                other => {
+                    return Err(Error::Protocol(format!(
+                        "the engine sent task metrics for an unknown status `{other}`"
+                    )));
+                }
+            };
+            *slot += row.count;
+        }
+        Ok(metrics)
+    }
+}
+
+/// A rate limit and what is left of it (`RateLimit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RateLimitInfo {
+    /// The limit's key.
+    pub key: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Units per window.
+    pub limit_value: i64,
+    /// Units left in the current window.
+    pub value: i64,
+    /// The window, as the engine prints it.
+    pub window: String,
+    /// When the window last refilled.
+    pub last_refill: DateTime<Utc>,
+}
+
+impl crate::rate_limits::RateLimits<'_> {
+    /// A page of the tenant's rate limits (`GET /api/v1/tenants/{tenant}/rate-limits`),
+    /// those whose key contains `search` if given.
+    pub async fn list(
+        &self,
+        search: Option<&str>,
+        page: ListOptions,
+    ) -> Result<Page<RateLimitInfo>> {
+        let rest = self.client().rest()?;
+        let path = format!("/api/v1/tenants/{}/rate-limits", segment(rest.tenant()));
+        let mut query = page.query();
+        query.extend(search.map(|s| ("search", s.to_owned())));
+        rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+}
