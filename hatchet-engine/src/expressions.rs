@@ -26,6 +26,9 @@ pub(crate) enum CelEnv {
     StepRun,
     /// `BoolExprEvaluator`: task conditions, with `input` and `output` (§4.5).
     Match,
+    /// `eventEnv`: event filters, with the event's `input`, `additional_metadata`, `event_id`
+    /// and `event_key`, and the filter's `payload`.
+    Event,
 }
 
 impl CelEnv {
@@ -34,6 +37,13 @@ impl CelEnv {
             Self::Workflow => &["input", "additional_metadata", "workflow_run_id"],
             Self::StepRun => &["input", "additional_metadata", "workflow_run_id", "parents"],
             Self::Match => &["input", "output"],
+            Self::Event => &[
+                "input",
+                "additional_metadata",
+                "payload",
+                "event_id",
+                "event_key",
+            ],
         }
     }
 }
@@ -53,6 +63,10 @@ pub(crate) struct Vars<'a> {
     pub(crate) additional_metadata: Option<&'a Map<String, Value>>,
     pub(crate) workflow_run_id: Option<&'a str>,
     pub(crate) output: Option<&'a Value>,
+    /// An event filter's payload.
+    pub(crate) payload: Option<&'a Value>,
+    pub(crate) event_id: Option<&'a str>,
+    pub(crate) event_key: Option<&'a str>,
 }
 
 /// A step expression's result (`StepRunOut`): a string or an integer.
@@ -119,6 +133,15 @@ fn execute(program: &Program, vars: &Vars<'_>) -> Result<CelValue, String> {
     if let Some(output) = vars.output {
         ctx.add_variable_from_value("output", to_cel(output));
     }
+    if let Some(payload) = vars.payload {
+        ctx.add_variable_from_value("payload", to_cel(payload));
+    }
+    if let Some(id) = vars.event_id {
+        ctx.add_variable_from_value("event_id", id.to_owned());
+    }
+    if let Some(key) = vars.event_key {
+        ctx.add_variable_from_value("event_key", key.to_owned());
+    }
     if let Some(id) = vars.workflow_run_id {
         ctx.add_variable_from_value("workflow_run_id", id.to_owned());
     }
@@ -158,6 +181,20 @@ pub(crate) fn eval_match(expr: &str, input: &Value, output: &Value) -> bool {
         ..Vars::default()
     };
     matches!(execute(&program, &vars), Ok(CelValue::Bool(true)))
+}
+
+/// `EvaluateEventExpression`: an event filter holds when its expression evaluates to `true`;
+/// the error says why it could not be evaluated.
+pub(crate) fn eval_event(expr: &str, vars: &Vars<'_>) -> Result<bool, String> {
+    let program =
+        compile(expr, CelEnv::Event).map_err(|e| format!("failed to compile expression: {e}"))?;
+    match execute(&program, vars).map_err(|e| format!("failed to evaluate expression: {e}"))? {
+        CelValue::Bool(b) => Ok(b),
+        other => Err(format!(
+            "expression did not evaluate to a boolean: got {}",
+            type_name(&other)
+        )),
+    }
 }
 
 /// `ParseAndEvalWorkflowString`: idempotency keys.
@@ -224,6 +261,7 @@ mod tests {
             additional_metadata: Some(metadata),
             workflow_run_id: Some("run-1"),
             output: None,
+            ..Vars::default()
         }
     }
 

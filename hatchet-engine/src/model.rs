@@ -45,7 +45,7 @@ pub(crate) struct Version {
     pub(crate) default_priority: Option<i32>,
     pub(crate) sticky: Option<i32>,
     pub(crate) concurrency: Vec<v1::Concurrency>,
-    /// Stored for event filters (later issue).
+    /// Stored with the version; the filters themselves live in `State::filters`.
     #[allow(dead_code)]
     pub(crate) default_filters: Vec<v1::DefaultFilter>,
     pub(crate) idempotency: Option<v1::IdempotencyConfig>,
@@ -138,6 +138,8 @@ pub(crate) struct TriggerSpec {
     pub(crate) desired_labels: HashMap<String, v1::DesiredWorkerLabels>,
     pub(crate) origin: Origin,
     pub(crate) triggering_event: Option<(String, String)>,
+    /// The payload of the event filter that let the run start.
+    pub(crate) filter_payload: Option<Value>,
 }
 
 /// The task that spawned a child run.
@@ -209,6 +211,8 @@ pub(crate) struct Run {
     pub(crate) parent: Option<ParentLink>,
     pub(crate) origin: Origin,
     pub(crate) triggering_event: Option<(String, String)>,
+    /// The payload of the event filter that let it start (its root tasks see it).
+    pub(crate) filter_payload: Option<Value>,
     pub(crate) desired_worker_id: Option<String>,
     pub(crate) desired_labels: HashMap<String, v1::DesiredWorkerLabels>,
     /// Task ids in registration order; the on-failure task last once created.
@@ -439,6 +443,21 @@ pub(crate) struct Scheduled {
     pub(crate) id: String,
     pub(crate) trigger_at: SystemTime,
     pub(crate) spec: TriggerSpec,
+    pub(crate) created_at: SystemTime,
+    pub(crate) updated_at: SystemTime,
+}
+
+/// An event filter (`v1_filter`): events of `scope` start the workflow only when
+/// `expression` holds; the run sees `payload` as `triggers.filter_payload`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredFilter {
+    pub(crate) id: String,
+    pub(crate) workflow_id: String,
+    pub(crate) scope: String,
+    pub(crate) expression: String,
+    pub(crate) payload: Value,
+    /// Declared by the workflow (`default_filters`).
+    pub(crate) declarative: bool,
     pub(crate) created_at: SystemTime,
     pub(crate) updated_at: SystemTime,
 }

@@ -61,7 +61,7 @@ pub(crate) fn action_payload(
     // to `filter_payload` (a Go map: keys sorted).
     let mut triggers: BTreeMap<&str, &Value> = BTreeMap::from([("filter_payload", &Value::Null)]);
     for (key, value) in trigger_data {
-        triggers.entry(key.as_str()).or_insert(value);
+        triggers.insert(key.as_str(), value);
     }
     let triggers = serde_json::to_string(&triggers).unwrap_or_else(|_| "{}".to_owned());
     let mut out = format!(

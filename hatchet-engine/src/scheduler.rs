@@ -375,10 +375,19 @@ impl State {
                 Some((t.def.readable_id.clone(), value))
             })
             .collect();
+        // A run an event filter let through: its root tasks see the filter's payload.
+        let mut trigger_data = task.trigger_data.clone();
+        if let Some(payload) = run
+            .filter_payload
+            .as_ref()
+            .filter(|_| task.def.parents.is_empty())
+        {
+            trigger_data.insert("filter_payload".to_owned(), payload.clone());
+        }
         Some(action_payload(
             &run.input,
             &parents,
-            &task.trigger_data,
+            &trigger_data,
             &task.step_run_errors,
         ))
     }
@@ -616,6 +625,7 @@ impl State {
                 desired_labels: Default::default(),
                 origin: super::model::Origin::Cron,
                 triggering_event: None,
+                filter_payload: None,
             };
             let _ = self.trigger(spec, now);
         }

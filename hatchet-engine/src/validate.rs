@@ -157,9 +157,6 @@ pub(crate) fn refuse_unenforced(req: &v1::CreateWorkflowVersionRequest) -> Resul
     for c in req.concurrency.iter().chain(&req.concurrency_arr) {
         refused.extend(newer_concurrency_fields(c, "workflow"));
     }
-    if !req.default_filters.is_empty() {
-        refused.push("CreateWorkflowVersionRequest.default_filters: event filters".to_owned());
-    }
     if refused.is_empty() {
         return refuse_waiting_single_task(req);
     }

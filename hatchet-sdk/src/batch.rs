@@ -395,6 +395,11 @@ pub(crate) fn read_start(
             input: input.clone(),
             parents: object("parents"),
             task_errors: object("step_run_errors"),
+            filter_payload: data
+                .get("triggers")
+                .and_then(|t| t.get("filter_payload"))
+                .filter(|v| !v.is_null())
+                .cloned(),
             parent_task_run_id: None,
             child_index: None,
             child_key: None,

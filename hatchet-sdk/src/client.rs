@@ -99,6 +99,11 @@ impl Client {
         crate::rest::Schedules::new(self)
     }
 
+    /// Create, list, read, change and delete event filters (REST; see [`rest`](crate::rest)).
+    pub fn filters(&self) -> crate::rest::Filters<'_> {
+        crate::rest::Filters::new(self)
+    }
+
     /// A task's log lines (REST; see [`rest`](crate::rest)).
     pub fn logs(&self) -> crate::rest::Logs<'_> {
         crate::rest::Logs::new(self)

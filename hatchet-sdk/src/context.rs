@@ -62,6 +62,8 @@ pub(crate) struct Assignment {
     pub(crate) input: Value,
     pub(crate) parents: Map<String, Value>,
     pub(crate) task_errors: Map<String, Value>,
+    /// The payload of the event filter that started the run (`triggers.filter_payload`).
+    pub(crate) filter_payload: Option<Value>,
     pub(crate) parent_task_run_id: Option<String>,
     pub(crate) child_index: Option<i32>,
     pub(crate) child_key: Option<String>,
@@ -91,6 +93,11 @@ impl Assignment {
             },
             parents: object("parents"),
             task_errors: object("step_run_errors"),
+            filter_payload: payload
+                .get("triggers")
+                .and_then(|t| t.get("filter_payload"))
+                .filter(|v| !v.is_null())
+                .cloned(),
             parent_task_run_id: action.parent_workflow_run_id.clone(),
             child_index: action.child_workflow_index,
             child_key: action.child_workflow_key.clone(),
@@ -272,6 +279,13 @@ impl Context {
 
     pub(crate) fn assignment(&self) -> &Assignment {
         &self.inner.assignment
+    }
+
+    /// The payload of the event filter that let this run start, for a run an event started
+    /// through a filter (see [`Filters`](crate::rest::Filters)); `None` otherwise, and for
+    /// tasks with parents.
+    pub fn filter_payload(&self) -> Option<&Value> {
+        self.inner.assignment.filter_payload.as_ref()
     }
 
     /// The client the worker uses, to trigger runs or push events from a task.

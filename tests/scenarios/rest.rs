@@ -3,7 +3,8 @@
 //! delete), against the in-process engine and a real `hatchet-api`.
 
 use hatchet_rs::rest::{
-    CronFilter, ListOptions, ScheduleFilter, TriggerMethod, TriggerOptions, WorkerStatus,
+    CronFilter, FilterQuery, FilterUpdate, ListOptions, ScheduleFilter, TriggerMethod,
+    TriggerOptions, WorkerStatus,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -432,4 +433,173 @@ async fn rate_limits_are_listed_with_what_is_left() {
     assert_eq!((limit.limit_value, limit.value), (7, 7));
     assert_eq!(limit.tenant_id, h.client.config().tenant_id());
     assert_eq!(limit.window, "1 MINUTE");
+}
+
+static FILTERED: std::sync::Mutex<Vec<(Value, Option<Value>)>> = std::sync::Mutex::new(Vec::new());
+
+#[task(name = "rest-filtered", on_events = ["rest:filtered"])]
+async fn filtered(input: Value, ctx: Context) -> Result<Value, TaskError> {
+    FILTERED
+        .lock()
+        .unwrap()
+        .push((input.clone(), ctx.filter_payload().cloned()));
+    Ok(input)
+}
+
+/// Pushes `rest:filtered` with `payload` and an optional scope.
+async fn push_filtered(h: &Harness, payload: Value, scope: Option<&str>) {
+    let mut event = hatchet_rs::Event::new("rest:filtered", &payload).expect("event");
+    if let Some(scope) = scope {
+        event = event.scope(scope);
+    }
+    within(h.client.events().send(event)).await.expect("push");
+}
+
+/// Waits until the task saw an input with `n`, and returns the filter payload it saw.
+async fn seen_filtered(n: u64) -> Option<Value> {
+    within(async {
+        loop {
+            let found = FILTERED
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(input, _)| input["n"] == n)
+                .map(|(_, filter)| filter.clone());
+            if let Some(filter) = found {
+                return filter;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn event_filters_decide_which_events_start_a_workflow() {
+    let h = Harness::start().await;
+    h.worker("rest-filters-worker", |w| w.register::<filtered>())
+        .await;
+    let workflow = within(h.client.workflows().find("rest-filtered"))
+        .await
+        .expect("find");
+    let filters = h.client.filters();
+
+    // No filters: every event starts a run, with no filter payload.
+    push_filtered(&h, serde_json::json!({"n": 1, "plan": "free"}), None).await;
+    assert_eq!(seen_filtered(1).await, None);
+
+    let paid = within(filters.create(
+        &workflow.metadata.id,
+        "input.plan == 'paid'",
+        "tenant-7",
+        Some(serde_json::json!({"tier": 2})),
+    ))
+    .await
+    .expect("create");
+    assert_eq!(paid.scope, "tenant-7");
+    assert_eq!(paid.payload, serde_json::json!({"tier": 2}));
+    assert_eq!(paid.is_declarative, Some(false));
+
+    // With a filter: no scope, another scope, or a failing expression start nothing; a
+    // matching event starts one run that sees the filter's payload.
+    push_filtered(&h, serde_json::json!({"n": 2, "plan": "paid"}), None).await;
+    push_filtered(
+        &h,
+        serde_json::json!({"n": 3, "plan": "paid"}),
+        Some("tenant-8"),
+    )
+    .await;
+    push_filtered(
+        &h,
+        serde_json::json!({"n": 4, "plan": "free"}),
+        Some("tenant-7"),
+    )
+    .await;
+    push_filtered(
+        &h,
+        serde_json::json!({"n": 5, "plan": "paid"}),
+        Some("tenant-7"),
+    )
+    .await;
+    assert_eq!(seen_filtered(5).await, Some(serde_json::json!({"tier": 2})));
+    // Events are processed in order: by the time the last one ran, the others were decided.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let seen: Vec<u64> = FILTERED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(input, _)| input["n"].as_u64())
+        .collect();
+    assert_eq!(
+        seen,
+        [1, 5],
+        "only the unfiltered and the matching events ran"
+    );
+
+    let updated = within(filters.update(
+        &paid.metadata.id,
+        FilterUpdate::new().expression("input.plan != 'paid'"),
+    ))
+    .await
+    .expect("update");
+    assert_eq!(updated.expression, "input.plan != 'paid'");
+    assert_eq!(updated.scope, "tenant-7", "unchanged fields stay");
+    let listed = within(
+        filters.list(
+            FilterQuery::new()
+                .workflow_id(workflow.metadata.id.clone())
+                .scope("tenant-7"),
+            ListOptions::new(),
+        ),
+    )
+    .await
+    .expect("list");
+    assert_eq!(listed.rows.len(), 1);
+    assert_eq!(listed.rows[0].metadata.id, paid.metadata.id);
+    let got = within(filters.get(&paid.metadata.id)).await.expect("get");
+    assert_eq!(got.expression, "input.plan != 'paid'");
+
+    let deleted = within(filters.delete(&paid.metadata.id))
+        .await
+        .expect("delete");
+    assert_eq!(deleted.metadata.id, paid.metadata.id);
+    match within(filters.get(&paid.metadata.id)).await {
+        Err(Error::NotFound(message)) => assert!(message.contains("not found"), "{message}"),
+        other => panic!("expected NotFound after delete, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_workflows_default_filters_are_declarative_filters() {
+    use hatchet_rs::{DefaultFilter, Task, Workflow};
+    let h = Harness::start().await;
+    let workflow: Workflow<Value, Value> = Workflow::standalone(Task::new(
+        "rest-declared",
+        |input: Value, _ctx: Context| async move { Ok::<_, TaskError>(input) },
+    ))
+    .on_event("rest:declared")
+    .default_filter(
+        DefaultFilter::new("input.size > 10", "big").payload(serde_json::json!({"lane": "bulk"})),
+    )
+    .build()
+    .expect("definition");
+    h.worker("rest-declared-worker", |w| w.workflow(&workflow))
+        .await;
+    let found = within(h.client.workflows().find("rest-declared"))
+        .await
+        .expect("find");
+    let listed = within(h.client.filters().list(
+        FilterQuery::new().workflow_id(found.metadata.id.clone()),
+        ListOptions::new(),
+    ))
+    .await
+    .expect("list");
+    assert_eq!(listed.rows.len(), 1, "{listed:?}");
+    let declared = &listed.rows[0];
+    assert_eq!(declared.is_declarative, Some(true));
+    assert_eq!(
+        (declared.scope.as_str(), declared.expression.as_str()),
+        ("big", "input.size > 10")
+    );
+    assert_eq!(declared.payload, serde_json::json!({"lane": "bulk"}));
 }

@@ -94,6 +94,7 @@ impl State {
             additional_metadata: Some(&run.metadata),
             workflow_run_id: Some(task_id),
             output: None,
+            ..Vars::default()
         };
         let key = expressions::eval_step(&batch.key, &vars)
             .and_then(|out| out.expect_str("batch key"))

@@ -33,6 +33,7 @@ use tonic::{Code, Status};
 use super::inspect::WorkerInfo;
 use super::shared::Shared;
 
+mod filters;
 mod observe;
 mod schedules;
 mod workers;
@@ -54,6 +55,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/workflows/{workflow}",
             get(workflows::get).delete(workflows::delete),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/filters",
+            get(filters::list).post(filters::create),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/filters/{filter}",
+            get(filters::get)
+                .patch(filters::update)
+                .delete(filters::delete),
         )
         .route("/api/v1/stable/tasks/{task}/logs", get(observe::logs))
         .route(

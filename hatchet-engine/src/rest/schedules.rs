@@ -357,6 +357,7 @@ pub(super) async fn create_scheduled(
                     desired_labels: Default::default(),
                     origin: Origin::Schedule,
                     triggering_event: None,
+                    filter_payload: None,
                 },
                 created_at: now,
                 updated_at: now,

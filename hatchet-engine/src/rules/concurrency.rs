@@ -47,6 +47,7 @@ pub(crate) fn gates(
                 additional_metadata: Some(metadata),
                 workflow_run_id: Some(run_id),
                 output: None,
+                ..Vars::default()
             };
             let key = expressions::eval_step(&c.expression, &vars)
                 .and_then(|out| out.expect_str("concurrency key"))

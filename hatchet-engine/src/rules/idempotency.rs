@@ -31,6 +31,7 @@ pub(crate) fn render_key(
         additional_metadata: Some(metadata),
         workflow_run_id: None,
         output: None,
+        ..Vars::default()
     };
     let key = expressions::eval_string(&config.expression, &vars).map_err(|e| {
         format!(

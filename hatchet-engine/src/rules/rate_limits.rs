@@ -76,6 +76,7 @@ pub(crate) fn render(
         additional_metadata: Some(metadata),
         workflow_run_id: Some(task_id),
         output: None,
+        ..Vars::default()
     };
     let eval = |expr: &str| {
         expressions::eval_step(expr, &vars)

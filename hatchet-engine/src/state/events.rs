@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use tonic::Status;
 
 use super::{State, new_id};
+use crate::expressions::{Vars, eval_event};
 use crate::model::{Origin, StoredEvent, TriggerSpec};
 use crate::payload::{as_object, check_jsonb, from_timestamp, timestamp};
 
@@ -68,19 +69,22 @@ impl State {
         self.durable_event_pushed(&req.key, req.scope.as_deref(), &input, now);
         let mut triggered = Vec::new();
         for name in names {
-            let spec = TriggerSpec {
-                workflow_name: name,
-                input: input.clone(),
-                metadata: metadata.clone(),
-                parent: None,
-                priority: req.priority,
-                desired_worker_id: None,
-                desired_labels: HashMap::new(),
-                origin: Origin::Event,
-                triggering_event: Some((id.clone(), req.key.clone())),
-            };
-            if let Ok(run_id) = self.trigger(spec, now) {
-                triggered.push(run_id);
+            for filter_payload in self.filter_decisions(&name, &req, &id, &input, &original) {
+                let spec = TriggerSpec {
+                    workflow_name: name.clone(),
+                    input: input.clone(),
+                    metadata: metadata.clone(),
+                    parent: None,
+                    priority: req.priority,
+                    desired_worker_id: None,
+                    desired_labels: HashMap::new(),
+                    origin: Origin::Event,
+                    triggering_event: Some((id.clone(), req.key.clone())),
+                    filter_payload,
+                };
+                if let Ok(run_id) = self.trigger(spec, now) {
+                    triggered.push(run_id);
+                }
             }
         }
         self.events.push(StoredEvent {
@@ -103,6 +107,61 @@ impl State {
             additional_metadata: req.additional_metadata,
             scope: req.scope,
         }
+    }
+}
+
+impl State {
+    /// The runs an event starts of workflow `name`, by the payload of the filter that let
+    /// each through (`makeTriggerDecisions`): one unfiltered run if the workflow has no
+    /// filters; otherwise one run per filter of the event's scope whose expression holds, and
+    /// none for an event without a scope. A filter that cannot be evaluated lets nothing
+    /// through.
+    fn filter_decisions(
+        &self,
+        name: &str,
+        req: &pb::PushEventRequest,
+        event_id: &str,
+        input: &Value,
+        metadata: &Map<String, Value>,
+    ) -> Vec<Option<Value>> {
+        let Some(workflow_id) = self.workflows.get(name).map(|w| w.id.as_str()) else {
+            return Vec::new();
+        };
+        let mut filters = self
+            .filters
+            .iter()
+            .filter(|f| f.workflow_id == workflow_id)
+            .peekable();
+        if filters.peek().is_none() {
+            return vec![None];
+        }
+        let Some(scope) = req.scope.as_deref() else {
+            return Vec::new();
+        };
+        let empty = Value::Object(Map::new());
+        let input = if input.is_object() { input } else { &empty };
+        let metadata = Value::Object(metadata.clone());
+        filters
+            .filter(|f| f.scope == scope && !f.expression.is_empty())
+            .filter(|f| {
+                let vars = Vars {
+                    input: Some(input),
+                    additional_metadata: metadata.as_object(),
+                    payload: Some(&f.payload),
+                    event_id: Some(event_id),
+                    event_key: Some(&req.key),
+                    ..Vars::default()
+                };
+                match eval_event(&f.expression, &vars) {
+                    Ok(holds) => holds,
+                    Err(error) => {
+                        tracing::debug!(filter = %f.id, %error, "an event filter could not be evaluated");
+                        false
+                    }
+                }
+            })
+            .map(|f| Some(f.payload.clone()))
+            .collect()
     }
 }
 

@@ -65,6 +65,8 @@ pub(crate) struct State {
     pub(crate) durable_timers: BTreeSet<(SystemTime, String, i64)>,
     /// Batch items waiting for a batch, by (step id, batch key).
     pub(crate) batch_buffers: BTreeMap<(String, String), crate::lifecycle::batches::Buffer>,
+    /// Event filters, in creation order.
+    pub(crate) filters: Vec<crate::model::StoredFilter>,
     /// Batches on workers, by batch id.
     pub(crate) batches: HashMap<String, crate::lifecycle::batches::ActiveBatch>,
 }
@@ -110,6 +112,7 @@ impl State {
             durable_timers: BTreeSet::new(),
             batch_buffers: BTreeMap::new(),
             batches: HashMap::new(),
+            filters: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@ use tonic::Status;
 
 use super::{State, new_id};
 use crate::cron;
-use crate::model::{CronEntry, Version, Workflow};
+use crate::model::{CronEntry, StoredFilter, Version, Workflow};
 use crate::validate;
 
 impl State {
@@ -21,6 +21,7 @@ impl State {
     ) -> Result<v1::CreateWorkflowVersionResponse, Status> {
         let checked = validate::check(&req)?;
         validate::refuse_unenforced(&req)?;
+        let default_filters = default_filters(&req)?;
         // The engine compares a checksum of the options with the newest version and keeps
         // that version when nothing changed.
         if let Some(latest) = self.workflows.get(&req.name).and_then(Workflow::latest)
@@ -65,6 +66,25 @@ impl State {
             request: req.clone(),
         });
         workflow.versions.push(version.clone());
+        // A new version with default filters replaces the workflow's declarative filters;
+        // without any it leaves them (`createWorkflowVersionTxs`).
+        if !default_filters.is_empty() {
+            let workflow_id = version.workflow_id.clone();
+            self.filters
+                .retain(|f| f.workflow_id != workflow_id || !f.declarative);
+            for (expression, scope, payload) in default_filters {
+                self.filters.push(StoredFilter {
+                    id: new_id(),
+                    workflow_id: workflow_id.clone(),
+                    scope,
+                    expression,
+                    payload,
+                    declarative: true,
+                    created_at: now,
+                    updated_at: now,
+                });
+            }
+        }
         let response = v1::CreateWorkflowVersionResponse {
             id: version.id.clone(),
             workflow_id: version.workflow_id.clone(),
@@ -102,4 +122,29 @@ impl State {
             }
         }
     }
+}
+
+/// The request's default filters as (expression, scope, payload): a payload must be JSON (an
+/// absent one is `{}`), and two equal filters are refused as the engine's unique index does.
+fn default_filters(
+    req: &v1::CreateWorkflowVersionRequest,
+) -> Result<Vec<(String, String, Value)>, Status> {
+    let mut out: Vec<(String, String, Value)> = Vec::new();
+    for filter in &req.default_filters {
+        let payload = match &filter.payload {
+            None => Value::Object(Map::new()),
+            Some(bytes) => serde_json::from_slice(bytes).map_err(|_| {
+                Status::invalid_argument("default filter payload is not valid JSON")
+            })?,
+        };
+        let entry = (filter.expression.clone(), filter.scope.clone(), payload);
+        if out.contains(&entry) {
+            return Err(Status::invalid_argument(format!(
+                "duplicate default filter (scope '{}', expression '{}')",
+                filter.scope, filter.expression
+            )));
+        }
+        out.push(entry);
+    }
+    Ok(out)
 }

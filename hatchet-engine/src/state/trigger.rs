@@ -101,6 +101,7 @@ impl State {
             desired_labels: req.desired_worker_labels,
             origin,
             triggering_event: None,
+            filter_payload: None,
         })
     }
 
@@ -248,6 +249,7 @@ impl State {
                 parent: spec.parent,
                 origin: spec.origin,
                 triggering_event: spec.triggering_event,
+                filter_payload: spec.filter_payload,
                 desired_worker_id: spec.desired_worker_id,
                 desired_labels: spec.desired_labels,
                 on_failure_task: version

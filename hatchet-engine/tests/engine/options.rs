@@ -70,7 +70,10 @@ const FIELDS: &[(&str, Treatment)] = &[
         "CreateWorkflowVersionRequest.concurrency_arr",
         Enforced("rules.rs"),
     ),
-    ("CreateWorkflowVersionRequest.default_filters", Refused),
+    (
+        "CreateWorkflowVersionRequest.default_filters",
+        Enforced("scenarios/rest.rs (declarative filters)"),
+    ),
     (
         "CreateWorkflowVersionRequest.input_json_schema",
         Inert("shown in the dashboard"),
@@ -261,13 +264,6 @@ fn with_field(field: &str) -> v1::CreateWorkflowVersionRequest {
         ..Default::default()
     };
     match field {
-        "CreateWorkflowVersionRequest.default_filters" => {
-            req.default_filters.push(v1::DefaultFilter {
-                expression: "true".to_owned(),
-                scope: "s".to_owned(),
-                payload: None,
-            });
-        }
         "Concurrency.name" => task.concurrency.push(v1::Concurrency {
             name: Some("shared".to_owned()),
             ..concurrency

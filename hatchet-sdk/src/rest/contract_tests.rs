@@ -157,6 +157,8 @@ fn response_types_follow_the_contract() {
     assert_eq!(cron.method, TriggerMethod::Default);
     let scheduled: ScheduledRun = response(&c, "ScheduledWorkflows");
     assert_eq!(scheduled.workflow_run_status.as_deref(), Some("PENDING"));
+    let filter: EventFilter = response(&c, "V1Filter");
+    assert_eq!(filter.payload, json!({"key": "value"}));
     let line: LogLine = response(&c, "V1LogLine");
     assert_eq!(line.level.as_deref(), Some("DEBUG"));
     let limit: RateLimitInfo = response(&c, "RateLimit");
@@ -166,6 +168,7 @@ fn response_types_follow_the_contract() {
     for list in [
         "RateLimitList",
         "V1LogLineList",
+        "V1FilterList",
         "WorkerList",
         "WorkflowList",
         "CronWorkflowsList",
@@ -237,4 +240,22 @@ fn request_bodies_follow_the_contract() {
         &serde_json::to_value(&update).expect("encodes")["updates"][0],
     );
     request(&c, "UpdateWorkerRequest", &json!({"isPaused": true}));
+    request(
+        &c,
+        "V1CreateFilterRequest",
+        &filters::CreateFilter {
+            workflow_id: "w",
+            expression: "true",
+            scope: "s",
+            payload: Some(json!({})),
+        },
+    );
+    request(
+        &c,
+        "V1UpdateFilterRequest",
+        &FilterUpdate::new()
+            .expression("true")
+            .scope("s")
+            .payload(json!({})),
+    );
 }

@@ -1,18 +1,19 @@
 //! Hatchet's REST API, typed: the feature clients [`Workers`], [`Workflows`], [`Crons`],
-//! [`Schedules`], [`Logs`] and [`Metrics`] (and `rate_limits().list`) on
+//! [`Schedules`], [`Filters`], [`Logs`] and [`Metrics`] (and `rate_limits().list`) on
 //! [`Client`](crate::Client).
 //!
 //! The types follow the engine's OpenAPI contract at the version this SDK targets
 //! ([`CONTRACT_VERSION`]); field names are the contract's (camelCase on the wire). Calls
 //! use the client's API token (`Authorization: Bearer`), tenant, namespace, TLS settings and
 //! request timeout; the base URL is `HATCHET_CLIENT_SERVER_URL`, else the token's
-//! `server_url` claim. A 404 is [`Error::NotFound`](crate::Error::NotFound), a 403
-//! [`Error::Forbidden`](crate::Error::Forbidden), a 400 [`Error::InvalidArgument`](crate::Error::InvalidArgument); any other failure status
-//! [`Error::Http`](crate::Error::Http) with the engine's description.
+//! `server_url` claim. A 404 is [`Error::NotFound`], a 403
+//! [`Error::Forbidden`], a 400 [`Error::InvalidArgument`]; any other failure status
+//! [`Error::Http`] with the engine's description.
 
 #[cfg(test)]
 mod contract_tests;
 mod crons;
+mod filters;
 mod observe;
 mod schedules;
 mod types;
@@ -26,6 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
+pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
 pub use observe::{LogLine, Logs, Metrics, RateLimitInfo, TaskMetrics};
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use types::{

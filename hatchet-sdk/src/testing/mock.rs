@@ -370,6 +370,7 @@ impl Default for MockContextBuilder {
                 input: Value::Object(Map::new()),
                 parents: Map::new(),
                 task_errors: Map::new(),
+                filter_payload: None,
                 parent_task_run_id: None,
                 child_index: None,
                 child_key: None,
