@@ -61,6 +61,7 @@ pub(crate) async fn engine_side(
         "stream" => stream(engine, client),
         "durable" => durable(engine),
         "batch" => batch(engine),
+        "rest" => rest(engine),
         other => Err(format!("no engine-side checks for scenario {other}")),
     }
 }
@@ -341,4 +342,19 @@ fn batch(engine: &TestEngine) -> Check {
         batches.len() == 2 && batches.values().all(|g| g.len() == 2 && g[0] == g[1]),
         || format!("batches by group: {batches:?}, expected two batches of one group each"),
     )
+}
+
+/// The REST scenario's cron and scheduled run were deleted before they fired: no run came
+/// from a cron or a schedule (the `fail` scenario's two runs came from the client).
+fn rest(engine: &TestEngine) -> Check {
+    let fired: Vec<String> = engine
+        .runs()
+        .into_iter()
+        .filter(|r| r.workflow_name == "interop-fail")
+        .filter(|r| matches!(r.origin, "cron" | "schedule") || r.metadata.get("from").is_some())
+        .map(|r| format!("{} ({})", r.id, r.origin))
+        .collect();
+    ensure(fired.is_empty(), || {
+        format!("runs from the REST scenario's cron or schedule: {fired:?}")
+    })
 }

@@ -1,7 +1,7 @@
 """Interop client: drives one scenario with the official Python SDK (hatchet-sdk 1.43.1).
 
 Run:  python client.py <scenario> [--timeout SECONDS]
-      scenarios: dag retry fail event child cancel stream durable batch
+      scenarios: dag retry fail event child cancel stream durable batch rest
 
 Same HATCHET_CLIENT_* environment as worker.py, and worker.py must be running (it defines
 the workflows; this script imports them from it). Prints `PASS <scenario>` and exits 0 on
@@ -310,6 +310,58 @@ async def scenario_batch() -> None:
         check_equal(f"batch output for {word}", result, {"upper": word.upper(), "batch_size": 2})
 
 
+async def scenario_rest() -> None:
+    """The SDK's REST feature clients: the engine's answers must pass its response models."""
+    import datetime as dt
+
+    workers = await hatchet.workers.aio_list()
+    mine = [w for w in (workers.rows or []) if w.name == wf.WORKER_NAME]
+    check_equal("workers named like this worker", len(mine) >= 1, True)
+    got = await hatchet.workers.aio_get(mine[0].metadata.id)
+    check_equal("worker name", got.name, wf.WORKER_NAME)
+
+    listed = await hatchet.workflows.aio_list(workflow_name="interop-fail")
+    matches = [w for w in (listed.rows or []) if w.name == "interop-fail"]
+    check_equal("interop-fail listed", len(matches), 1)
+    workflow_id = matches[0].metadata.id
+    workflow = await hatchet.workflows.aio_get(workflow_id)
+    check_equal("workflow name", workflow.name, "interop-fail")
+
+    cron = await hatchet.cron.aio_create(
+        workflow_name="interop-fail",
+        cron_name="interop-nightly",
+        expression="0 2 * * *",
+        input={},
+        additional_metadata={"from": "python"},
+    )
+    crons = await hatchet.cron.aio_list(workflow_id=workflow_id)
+    check_equal("cron listed", cron.metadata.id in [c.metadata.id for c in crons.rows or []], True)
+    check_equal("cron expression", (await hatchet.cron.aio_get(cron.metadata.id)).cron, "0 2 * * *")
+    await hatchet.cron.aio_delete(cron.metadata.id)
+
+    at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    scheduled = await hatchet.scheduled.aio_create(
+        workflow_name="interop-fail", trigger_at=at, input={}, additional_metadata={}
+    )
+    moved = await hatchet.scheduled.aio_update(scheduled.metadata.id, at + dt.timedelta(hours=1))
+    check_equal("scheduled run moved", moved.trigger_at > scheduled.trigger_at, True)
+    check_equal(
+        "scheduled run read",
+        (await hatchet.scheduled.aio_get(scheduled.metadata.id)).metadata.id,
+        scheduled.metadata.id,
+    )
+    await hatchet.scheduled.aio_delete(scheduled.metadata.id)
+
+    created = await hatchet.filters.aio_create(
+        workflow_id=workflow_id, expression="input.x == 1", scope="interop", payload={"a": 1}
+    )
+    filters = await hatchet.filters.aio_list(workflow_ids=[workflow_id])
+    check_equal("filter listed", [f.metadata.id for f in filters.rows or []], [created.metadata.id])
+    check_equal("filter read", (await hatchet.filters.aio_get(created.metadata.id)).scope, "interop")
+    deleted = await hatchet.filters.aio_delete(created.metadata.id)
+    check_equal("filter deleted", deleted.metadata.id, created.metadata.id)
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "dag": scenario_dag,
     "retry": scenario_retry,
@@ -320,6 +372,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "stream": scenario_stream,
     "durable": scenario_durable,
     "batch": scenario_batch,
+    "rest": scenario_rest,
 }
 
 
