@@ -35,6 +35,7 @@ use super::shared::Shared;
 
 mod filters;
 mod observe;
+mod runs;
 mod schedules;
 mod workers;
 mod workflows;
@@ -65,6 +66,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(filters::get)
                 .patch(filters::update)
                 .delete(filters::delete),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/workflow-runs",
+            get(runs::list),
         )
         .route("/api/v1/stable/tasks/{task}/logs", get(observe::logs))
         .route(

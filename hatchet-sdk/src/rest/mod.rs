@@ -15,6 +15,7 @@ mod contract_tests;
 mod crons;
 mod filters;
 mod observe;
+mod runs;
 mod schedules;
 mod types;
 mod workers;
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
 pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
 pub use observe::{LogLine, Logs, Metrics, RateLimitInfo, TaskMetrics};
+pub use runs::{RunQuery, RunSummary, TaskState};
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use types::{
     Page, Pagination, ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus,

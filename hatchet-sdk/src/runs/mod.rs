@@ -367,6 +367,10 @@ impl<'a> Runs<'a> {
         Self { client }
     }
 
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
+    }
+
     /// Starts a run of the workflow named `workflow` with `input` (a JSON object).
     ///
     /// ```no_run
