@@ -37,7 +37,7 @@ from hatchet_sdk import (
     StepRunEventType,
     V1TaskStatus,
 )
-from hatchet_sdk.clients.admin import WorkflowRunDetail
+from hatchet_sdk.clients.admin import TriggerWorkflowOptions, WorkflowRunDetail
 
 sys.dont_write_bytecode = True  # keep `import worker` from leaving __pycache__ behind
 import worker as wf  # noqa: E402 - the workflow declarations live in worker.py
@@ -351,6 +351,24 @@ async def scenario_rest() -> None:
         scheduled.metadata.id,
     )
     await hatchet.scheduled.aio_delete(scheduled.metadata.id)
+
+    # Runs over REST: a run of our own, found by its metadata (the answers must pass the
+    # SDK's V1TaskSummary model).
+    probe = str(uuid.uuid4())
+    ref = await wf.rest_echo_task.aio_run(
+        wf.ChildInput(n=5),
+        options=TriggerWorkflowOptions(additional_metadata={"rest-probe": probe}),
+        wait_for_result=False,
+    )
+    await ref.aio_result()
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    runs = await hatchet.runs.aio_list(since=since, additional_metadata={"rest-probe": probe})
+    check_equal(
+        "runs listed by metadata",
+        [r.workflow_run_external_id for r in runs.rows],
+        [ref.workflow_run_id],
+    )
+    check_equal("listed run status", runs.rows[0].status, V1TaskStatus.COMPLETED)
 
     created = await hatchet.filters.aio_create(
         workflow_id=workflow_id, expression="input.x == 1", scope="interop", payload={"a": 1}

@@ -231,6 +231,15 @@ async def batch_task(
     }
 
 
+# ---------------------------------------------------------------------------------------
+# 9. REST: a task the REST scenario runs and then finds through the run listing.
+
+
+@hatchet.task(name="interop-rest-echo", input_validator=ChildInput)
+async def rest_echo_task(input: ChildInput, ctx: Context) -> dict[str, Any]:
+    return {"n": input.n}
+
+
 ALL_WORKFLOWS = [
     dag_workflow,
     retry_task,
@@ -242,6 +251,7 @@ ALL_WORKFLOWS = [
     stream_task,
     durable_task,
     batch_task,
+    rest_echo_task,
 ]
 
 
