@@ -707,6 +707,31 @@ async fn runs_are_listed_by_time_metadata_and_status() {
         "{:?}",
         tasks.rows.iter().map(|r| &r.kind).collect::<Vec<_>>()
     );
+    // One run's status and one task, read back (after the read model caught up).
+    let state = eventually(|| async {
+        match h.client.runs().status(dag.id()).await {
+            Ok(state) => Some(state),
+            Err(Error::NotFound(_)) => None,
+            Err(other) => panic!("status: {other:?}"),
+        }
+    })
+    .await;
+    assert_eq!(state, TaskState::Completed);
+    let task = within(h.client.runs().task(single.id()))
+        .await
+        .expect("task");
+    assert_eq!(task.output, serde_json::json!({"n": 1}));
+    assert_eq!(task.kind, "TASK");
+    match within(
+        h.client
+            .runs()
+            .status("00000000-0000-4000-8000-000000000000"),
+    )
+    .await
+    {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected NotFound for an unknown run, got {other:?}"),
+    }
     let failed = within(
         h.client
             .runs()

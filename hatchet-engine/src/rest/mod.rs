@@ -71,6 +71,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/stable/tenants/{tenant}/workflow-runs",
             get(runs::list),
         )
+        .route(
+            "/api/v1/stable/workflow-runs/{run}/status",
+            get(runs::run_status),
+        )
+        .route("/api/v1/stable/tasks/{task}", get(runs::task))
         .route("/api/v1/stable/tasks/{task}/logs", get(observe::logs))
         .route(
             "/api/v1/tenants/{tenant}/rate-limits",

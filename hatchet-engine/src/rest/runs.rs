@@ -224,3 +224,45 @@ pub(super) async fn list(
         }))
     })())
 }
+
+/// A run or task by id, or the engine's 404 (resolved before the token).
+fn find<T>(
+    shared: &Shared,
+    id: &str,
+    headers: &HeaderMap,
+    what: &str,
+    read: impl FnOnce(&State) -> Option<T>,
+) -> Result<T, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::bad_request(format!("invalid {what} id")));
+    }
+    let found = shared
+        .read(read)
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "not found"))?;
+    authenticate(shared, headers)?;
+    Ok(found)
+}
+
+/// `GET /api/v1/stable/workflow-runs/{id}/status`: the run's status as a bare JSON string.
+pub(super) async fn run_status(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(find(&shared, &id, &headers, "workflow run", |st| {
+        st.runs.get(&id).map(|run| json!(status(run.status)))
+    }))
+}
+
+/// `GET /api/v1/stable/tasks/{task}`: one task's summary, with its payloads.
+pub(super) async fn task(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(find(&shared, &id, &headers, "task", |st| {
+        let task = st.tasks.get(&id)?;
+        let run = st.runs.get(&task.run_id)?;
+        Some(task_json(st, run, task))
+    }))
+}

@@ -154,6 +154,22 @@ impl RunQuery {
 }
 
 impl crate::runs::Runs<'_> {
+    /// A run's status over REST (`GET /api/v1/stable/workflow-runs/{id}/status`). On the
+    /// real engine a run just created or finished may read as not found for a moment, until
+    /// its read model has it.
+    pub async fn status(&self, run_id: &str) -> Result<TaskState> {
+        let rest = self.client().rest()?;
+        let path = format!("/api/v1/stable/workflow-runs/{}/status", segment(run_id));
+        rest.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// One task run over REST (`GET /api/v1/stable/tasks/{task}`), with its input and output.
+    pub async fn task(&self, task_run_id: &str) -> Result<RunSummary> {
+        let rest = self.client().rest()?;
+        let path = format!("/api/v1/stable/tasks/{}", segment(task_run_id));
+        rest.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
     /// A page of runs created in the query's range (`GET
     /// /api/v1/stable/tenants/{tenant}/workflow-runs`), newest first: one `DAG` row per run
     /// (with its tasks as `children` when it has several), or one `TASK` row per task with
