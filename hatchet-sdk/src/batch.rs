@@ -480,8 +480,8 @@ impl ErasedBatch {
                         (0..total).map(|_| None).collect();
                     let mut decoded = Vec::with_capacity(total);
                     let mut keep = Vec::with_capacity(total);
+                    let what = format!("the input of batch task `{task_name}`");
                     for (index, input) in inputs.into_iter().enumerate() {
-                        let what = format!("the input of batch task `{task_name}`");
                         match payload::decode::<I>(&what, input) {
                             Ok(input) => {
                                 decoded.push(input);

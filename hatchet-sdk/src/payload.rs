@@ -21,6 +21,14 @@ pub(crate) fn object_to_string<T: Serialize + ?Sized>(what: &str, value: &T) -> 
     object_value_to_string(what, &value)
 }
 
+/// Serialises `value`, which must become a JSON object, into that object.
+pub(crate) fn to_object<T: Serialize + ?Sized>(what: &str, value: &T) -> Result<Value> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| Error::json(format!("cannot encode {what} as JSON"), e))?;
+    object_value_to_string(what, &value)?;
+    Ok(value)
+}
+
 /// Checks that `value` is a JSON object and returns its text.
 pub(crate) fn object_value_to_string(what: &str, value: &Value) -> Result<String> {
     if !value.is_object() {

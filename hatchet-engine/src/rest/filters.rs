@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::schedules::query_pairs;
+use super::query::Query;
 use super::{ApiError, authenticate, check_tenant, decode, respond, time};
 use crate::model::StoredFilter;
 use crate::shared::Shared;
@@ -107,28 +107,15 @@ pub(super) async fn list(
     respond((|| {
         authenticate(&shared, &headers)?;
         check_tenant(&shared, &tenant)?;
-        let pairs = query_pairs(query.as_deref());
-        let number = |key: &str, default: i64| -> Result<i64, ApiError> {
-            pairs
-                .iter()
-                .find(|(k, _)| k == key)
-                .map_or(Ok(default), |(_, v)| {
-                    v.parse::<i64>()
-                        .map_err(|_| ApiError::bad_request(format!("invalid {key}: {v}")))
-                })
-        };
-        let (offset, limit) = (number("offset", 0)?, number("limit", DEFAULT_LIMIT as i64)?);
+        let query = Query::parse(query.as_deref());
+        let (offset, limit) = (
+            query.number("offset", 0i64)?,
+            query.number("limit", DEFAULT_LIMIT as i64)?,
+        );
         if offset < 0 || limit <= 0 {
             return Err(ApiError::bad_request("failed to list filters"));
         }
-        let values = |key: &str| -> Vec<&str> {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
-        let (workflows, scopes) = (values("workflowIds"), values("scopes"));
+        let (workflows, scopes) = (query.all("workflowIds"), query.all("scopes"));
         let (offset, limit) = (
             offset.unsigned_abs() as usize,
             limit.unsigned_abs() as usize,

@@ -35,6 +35,7 @@ use super::shared::Shared;
 
 mod filters;
 mod observe;
+mod query;
 mod runs;
 mod schedules;
 mod workers;

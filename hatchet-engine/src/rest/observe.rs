@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{Path, RawQuery, State as Engine};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::DateTime;
 use serde_json::{Value, json};
 
-use super::schedules::{first, listing, query_pairs};
+use super::query::Query;
+use super::schedules::listing;
 use super::{ApiError, authenticate, check_tenant, respond, time};
 use crate::model::TaskStatus;
 use crate::shared::Shared;
@@ -32,13 +32,7 @@ pub(super) async fn logs(
             return Err(ApiError::new(StatusCode::NOT_FOUND, "task not found"));
         }
         authenticate(&shared, &headers)?;
-        let pairs = query_pairs(query.as_deref());
-        let limit = match first(&pairs, "limit") {
-            Some(v) => v
-                .parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("invalid limit: {v}")))?,
-            None => DEFAULT_LOG_LIMIT,
-        };
+        let limit = Query::parse(query.as_deref()).number("limit", DEFAULT_LOG_LIMIT)?;
         let rows: Vec<Value> = shared.read(|st| {
             let mut lines: Vec<_> = st.logs.iter().filter(|l| l.task_id == task).collect();
             lines.sort_by_key(|l| std::cmp::Reverse(l.created_at));
@@ -92,7 +86,7 @@ pub(super) async fn rate_limits(
         &headers,
         query.as_deref(),
         |st, pairs| {
-            let search = first(pairs, "search").unwrap_or_default();
+            let search = pairs.first("search").unwrap_or_default();
             let mut keys: Vec<&String> = st.buckets.keys().filter(|k| k.contains(search)).collect();
             keys.sort();
             keys.into_iter()
@@ -127,23 +121,12 @@ pub(super) async fn task_metrics(
     respond((|| {
         authenticate(&shared, &headers)?;
         check_tenant(&shared, &tenant)?;
-        let pairs = query_pairs(query.as_deref());
-        let at = |key: &str| {
-            first(&pairs, key)
-                .map(|v| {
-                    DateTime::parse_from_rfc3339(v)
-                        .map(SystemTime::from)
-                        .map_err(|e| ApiError::bad_request(format!("invalid {key} {v:?}: {e}")))
-                })
-                .transpose()
-        };
-        let since = at("since")?.ok_or_else(|| ApiError::bad_request("since is required"))?;
-        let until = at("until")?;
-        let workflows: Vec<&str> = pairs
-            .iter()
-            .filter(|(k, _)| k == "workflow_ids")
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let query = Query::parse(query.as_deref());
+        let since = query
+            .time("since")?
+            .ok_or_else(|| ApiError::bad_request("since is required"))?;
+        let until = query.time("until")?;
+        let workflows = query.all("workflow_ids");
         let counts = shared.read(|st| {
             let mut counts = [0i64; 5];
             for task in st.tasks.values() {

@@ -7,10 +7,9 @@ use std::time::SystemTime;
 use axum::extract::{Path, RawQuery, State as Engine};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::DateTime;
 use serde_json::{Value, json};
 
-use super::schedules::{first, query_pairs};
+use super::query::Query;
 use super::{ApiError, authenticate, check_tenant, respond, time};
 use crate::model::{Run, Task, TaskStatus};
 use crate::shared::Shared;
@@ -146,38 +145,21 @@ pub(super) async fn list(
     respond((|| {
         authenticate(&shared, &headers)?;
         check_tenant(&shared, &tenant)?;
-        let pairs = query_pairs(query.as_deref());
-        let at = |key: &str| -> Result<Option<SystemTime>, ApiError> {
-            first(&pairs, key)
-                .map(|v| {
-                    DateTime::parse_from_rfc3339(v)
-                        .map(SystemTime::from)
-                        .map_err(|e| ApiError::bad_request(format!("invalid {key} {v:?}: {e}")))
-                })
-                .transpose()
-        };
-        let since = at("since")?.ok_or_else(|| ApiError::bad_request("since is required"))?;
-        let until = at("until")?;
-        let number = |key: &str, default: usize| -> Result<usize, ApiError> {
-            first(&pairs, key).map_or(Ok(default), |v| {
-                v.parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid {key}: {v}")))
-            })
-        };
-        let (offset, limit) = (number("offset", 0)?, number("limit", DEFAULT_LIMIT)?.max(1));
-        let only_tasks = first(&pairs, "only_tasks") == Some("true");
-        let payloads = first(&pairs, "include_payloads") == Some("true");
-        let values = |key: &str| -> Vec<&str> {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
+        let query = Query::parse(query.as_deref());
+        let since = query
+            .time("since")?
+            .ok_or_else(|| ApiError::bad_request("since is required"))?;
+        let until = query.time("until")?;
+        let (offset, limit) = (
+            query.number("offset", 0)?,
+            query.number("limit", DEFAULT_LIMIT)?.max(1),
+        );
+        let only_tasks = query.first("only_tasks") == Some("true");
+        let payloads = query.first("include_payloads") == Some("true");
         let (statuses, workflows, metadata) = (
-            values("statuses"),
-            values("workflow_ids"),
-            values("additional_metadata"),
+            query.all("statuses"),
+            query.all("workflow_ids"),
+            query.all("additional_metadata"),
         );
         let keep = |run: &Run, created: SystemTime, state: TaskStatus| {
             created >= since

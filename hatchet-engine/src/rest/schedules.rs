@@ -11,88 +11,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as Engine};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, PageQuery, authenticate, check_tenant, decode, respond, time};
+use super::query::{Query, rfc3339};
+use super::{ApiError, authenticate, check_tenant, decode, respond, time};
 use crate::model::{CronEntry, Origin, Scheduled, TriggerSpec};
 use crate::shared::Shared;
 use crate::state::{State, new_id};
 
 const DEFAULT_LIMIT: usize = 50;
-
-/// `key=value` pairs of a query string, percent-decoded, repeated keys kept.
-pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    fn hex(b: Option<&u8>) -> Option<u8> {
-        b.and_then(|b| char::from(*b).to_digit(16))
-            .and_then(|d| u8::try_from(d).ok())
-    }
-    fn decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                    (Some(high), Some(low)) => {
-                        out.push(high * 16 + low);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                },
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    raw.unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
-}
-
-pub(super) fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-fn page_of(pairs: &[(String, String)]) -> Result<PageQuery, ApiError> {
-    let number = |key: &str| {
-        first(pairs, key)
-            .map(|v| {
-                v.parse::<usize>()
-                    .map_err(|_| ApiError::bad_request(format!("invalid {key}: {v}")))
-            })
-            .transpose()
-    };
-    Ok(PageQuery {
-        offset: number("offset")?,
-        limit: number("limit")?,
-    })
-}
-
-/// Whether `metadata` has every `k:v` of the `additionalMetadata` query values.
-fn metadata_matches(metadata: &Map<String, Value>, pairs: &[(String, String)]) -> bool {
-    pairs
-        .iter()
-        .filter(|(k, _)| k == "additionalMetadata")
-        .all(|(_, kv)| {
-            let (key, value) = kv.split_once(':').unwrap_or((kv, ""));
-            metadata.get(key).is_some_and(|v| match v {
-                Value::String(s) => s == value,
-                other => serde_json::to_string(other).is_ok_and(|text| text == value),
-            })
-        })
-}
 
 /// The workflow `name`'s id and latest version id.
 fn workflow_ids(st: &State, name: &str) -> Option<(String, String)> {
@@ -135,12 +63,6 @@ fn scheduled_json(st: &State, s: &Scheduled) -> Value {
     out
 }
 
-fn rfc3339(field: &str, text: &str) -> Result<SystemTime, ApiError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(SystemTime::from)
-        .map_err(|e| ApiError::bad_request(format!("invalid {field} {text:?}: {e}")))
-}
-
 fn object(field: &str, value: Option<Value>) -> Result<Map<String, Value>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(Map::new()),
@@ -158,13 +80,13 @@ pub(super) fn listing(
     tenant: &str,
     headers: &HeaderMap,
     query: Option<&str>,
-    rows: impl FnOnce(&State, &[(String, String)]) -> Vec<Value>,
+    rows: impl FnOnce(&State, &Query) -> Vec<Value>,
 ) -> Result<Value, ApiError> {
     authenticate(shared, headers)?;
     check_tenant(shared, tenant)?;
-    let pairs = query_pairs(query);
-    let page = page_of(&pairs)?;
-    let rows = shared.read(|st| rows(st, &pairs));
+    let query = Query::parse(query);
+    let page = query.page()?;
+    let rows = shared.read(|st| rows(st, &query));
     let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
     Ok(json!({ "rows": rows, "pagination": pagination }))
 }
@@ -265,11 +187,15 @@ pub(super) async fn list_crons(
                 .crons
                 .iter()
                 .filter(|c| {
-                    first(pairs, "workflowId").is_none_or(|id| {
+                    pairs.first("workflowId").is_none_or(|id| {
                         workflow_ids(st, &c.workflow_name).is_some_and(|(w, _)| w == id)
-                    }) && first(pairs, "workflowName").is_none_or(|n| c.workflow_name == n)
-                        && first(pairs, "cronName").is_none_or(|n| c.name.as_deref() == Some(n))
-                        && metadata_matches(&c.metadata, pairs)
+                    }) && pairs
+                        .first("workflowName")
+                        .is_none_or(|n| c.workflow_name == n)
+                        && pairs
+                            .first("cronName")
+                            .is_none_or(|n| c.name.as_deref() == Some(n))
+                        && pairs.metadata_matches("additionalMetadata", &c.metadata)
                 })
                 .collect();
             crons.sort_by_key(|c| std::cmp::Reverse(c.created_at));
@@ -385,9 +311,9 @@ pub(super) async fn list_scheduled(
                 .scheduled
                 .iter()
                 .filter(|s| {
-                    first(pairs, "workflowId").is_none_or(|id| {
+                    pairs.first("workflowId").is_none_or(|id| {
                         workflow_ids(st, &s.spec.workflow_name).is_some_and(|(w, _)| w == id)
-                    }) && metadata_matches(&s.spec.metadata, pairs)
+                    }) && pairs.metadata_matches("additionalMetadata", &s.spec.metadata)
                 })
                 .collect();
             runs.sort_by_key(|s| std::cmp::Reverse(s.trigger_at));

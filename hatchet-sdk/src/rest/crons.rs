@@ -170,20 +170,9 @@ impl<'c> Crons<'c> {
     ) -> Result<CronTrigger> {
         crate::workflow::validate::check_cron(expression)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let input = serde_json::to_value(input)
-            .map_err(|e| Error::json("the cron's input is not JSON", e))?;
-        if !input.is_object() {
-            return Err(Error::InvalidArgument(
-                "a cron's input must be a JSON object".to_owned(),
-            ));
-        }
+        let input = crate::payload::to_object("the cron's input", input)?;
         let rest = self.client.rest()?;
-        let workflow = self.client.config().namespace().apply(workflow);
-        let path = format!(
-            "/api/v1/tenants/{}/workflows/{}/crons",
-            segment(rest.tenant()),
-            segment(&workflow)
-        );
+        let path = rest.workflow_path(self.client.config().namespace(), workflow, "crons");
         let body = CreateCron {
             input,
             additional_metadata: &options.metadata,

@@ -138,6 +138,21 @@ impl Rest {
         &self.tenant
     }
 
+    /// `/api/v1/tenants/{tenant}/workflows/{workflow}/{tail}` for the workflow named
+    /// `workflow` in code (the client's namespace added, as at registration).
+    pub(crate) fn workflow_path(
+        &self,
+        namespace: &crate::Namespace,
+        workflow: &str,
+        tail: &str,
+    ) -> String {
+        format!(
+            "/api/v1/tenants/{}/workflows/{}/{tail}",
+            segment(&self.tenant),
+            segment(&namespace.apply(workflow))
+        )
+    }
+
     /// Calls `method path` with `query` and an optional JSON `body`; decodes a JSON answer.
     pub(crate) async fn call<T: DeserializeOwned>(
         &self,

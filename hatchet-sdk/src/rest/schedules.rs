@@ -9,7 +9,7 @@ use super::crons::{TriggerMethod, TriggerOptions, rfc3339};
 use super::types::null_as_default;
 use super::{ListOptions, Page, ResourceMeta, segment};
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A run scheduled for a time (`ScheduledWorkflows`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,20 +185,9 @@ impl<'c> Schedules<'c> {
         input: &(impl Serialize + ?Sized),
         options: TriggerOptions,
     ) -> Result<ScheduledRun> {
-        let input = serde_json::to_value(input)
-            .map_err(|e| Error::json("the scheduled run's input is not JSON", e))?;
-        if !input.is_object() {
-            return Err(Error::InvalidArgument(
-                "a scheduled run's input must be a JSON object".to_owned(),
-            ));
-        }
+        let input = crate::payload::to_object("the scheduled run's input", input)?;
         let rest = self.client.rest()?;
-        let workflow = self.client.config().namespace().apply(workflow);
-        let path = format!(
-            "/api/v1/tenants/{}/workflows/{}/scheduled",
-            segment(rest.tenant()),
-            segment(&workflow)
-        );
+        let path = rest.workflow_path(self.client.config().namespace(), workflow, "scheduled");
         let body = CreateScheduled {
             input,
             additional_metadata: &options.metadata,
