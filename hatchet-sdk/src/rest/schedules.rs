@@ -223,7 +223,7 @@ impl<'c> Schedules<'c> {
     }
 
     /// Moves a scheduled run that has not fired yet to `trigger_at`. Runs the workflow
-    /// declared itself are refused ([`Error::Forbidden`]).
+    /// declared itself are refused ([`Error::Forbidden`](crate::Error::Forbidden)).
     pub async fn update(&self, id: &str, trigger_at: DateTime<Utc>) -> Result<ScheduledRun> {
         let (base, rest) = self.base()?;
         let path = format!("{base}/{}", segment(id));
