@@ -310,6 +310,44 @@ pub(crate) struct Task {
     pub(crate) buffered: bool,
     /// The batch it runs in, while it runs in one.
     pub(crate) batch_id: Option<String>,
+    /// What happened to it, oldest first: the engine's task events (`V1TaskEvent`).
+    pub(crate) log: Vec<TaskLogEntry>,
+}
+
+impl Task {
+    /// Records one of its events (at its current retry count); the caller adds the error,
+    /// output or worker the event carries.
+    pub(crate) fn record(
+        &mut self,
+        at: SystemTime,
+        kind: &'static str,
+        message: impl Into<String>,
+    ) -> &mut TaskLogEntry {
+        self.log.push(TaskLogEntry {
+            at,
+            retry_count: self.retry_count,
+            kind,
+            message: message.into(),
+            error: None,
+            output: None,
+            worker_id: None,
+        });
+        let last = self.log.len() - 1;
+        &mut self.log[last]
+    }
+}
+
+/// One of a task's events, as the engine's run details list them.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskLogEntry {
+    pub(crate) at: SystemTime,
+    pub(crate) retry_count: i32,
+    /// The contract's `V1TaskEventType` value.
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
+    pub(crate) error: Option<String>,
+    pub(crate) output: Option<String>,
+    pub(crate) worker_id: Option<String>,
 }
 
 /// One concurrency strategy applied to a task or (workflow level, DAG) a run.

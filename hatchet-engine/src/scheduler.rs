@@ -48,6 +48,7 @@ impl State {
             return;
         };
         let first_time = task.queued_at.is_none() && task.attempts.is_empty();
+        task.record(now, "QUEUED", "");
         task.status = TaskStatus::Queued;
         task.queued_at = Some(now);
         task.retry_after = None;
@@ -330,6 +331,13 @@ impl State {
         task.timeout_at = Some(deadline);
         task.attempts
             .push(Attempt::assigned(task.retry_count, worker_id, now, None));
+        task.record(now, "ASSIGNED", "").worker_id = Some(worker_id.to_owned());
+        task.record(
+            now,
+            "SENT_TO_WORKER",
+            "Sent task run to the assigned worker",
+        )
+        .worker_id = Some(worker_id.to_owned());
         self.running.insert(task_id.to_owned());
         self.arm(task_id, deadline);
         if let Some(run) = self.runs.get_mut(&run_id)
@@ -565,6 +573,11 @@ impl State {
             attempt.finished_at = Some(now);
             attempt.error = Some("worker stopped heartbeating; task reassigned".to_owned());
         }
+        task.record(
+            now,
+            "REASSIGNED",
+            "Worker did not send a heartbeat for 30 seconds",
+        );
         task.retry_count += 1;
         self.enqueue(task_id, now);
     }

@@ -62,6 +62,7 @@ pub(crate) async fn engine_side(
         "durable" => durable(engine),
         "batch" => batch(engine),
         "rest" => rest(engine),
+        "rest-runs" => rest_runs(engine, client),
         other => Err(format!("no engine-side checks for scenario {other}")),
     }
 }
@@ -357,4 +358,27 @@ fn rest(engine: &TestEngine) -> Check {
     ensure(fired.is_empty(), || {
         format!("runs from the REST scenario's cron or schedule: {fired:?}")
     })
+}
+
+/// The run replayed by a filter ran twice; the waiting run cancelled by a filter ended
+/// cancelled.
+fn rest_runs(engine: &TestEngine, client: &ClientRun) -> Check {
+    let run = run_by_note(engine, client)?;
+    let task = only_task(&run)?;
+    let completed = task
+        .attempts
+        .iter()
+        .filter(|a| a.status == TaskStatus::Completed)
+        .count();
+    ensure(completed == 2, || {
+        format!(
+            "the replayed task completed {completed} times: {:?}",
+            task.attempts
+        )
+    })?;
+    let waits = runs_of(engine, "interop-rest-wait");
+    ensure(
+        waits.len() == 1 && waits[0].status == TaskStatus::Cancelled,
+        || format!("interop-rest-wait runs: {waits:?}"),
+    )
 }

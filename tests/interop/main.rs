@@ -24,7 +24,17 @@ use process::PyProcess;
 
 /// The scenarios of `client.py`, all run against one worker.
 const SCENARIOS: &[&str] = &[
-    "dag", "retry", "fail", "event", "child", "cancel", "stream", "durable", "batch", "rest",
+    "dag",
+    "retry",
+    "fail",
+    "event",
+    "child",
+    "cancel",
+    "stream",
+    "durable",
+    "batch",
+    "rest",
+    "rest-runs",
 ];
 /// The name `worker.py` registers with.
 const WORKER_NAME: &str = "interop-worker";

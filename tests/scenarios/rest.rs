@@ -2,9 +2,10 @@
 //! workflows (find, list, get, delete), crons and scheduled runs (create, list, read, move,
 //! delete), against the in-process engine and a real `hatchet-api`.
 
+use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
-    CronFilter, FilterQuery, FilterUpdate, ListOptions, RunQuery, ScheduleFilter, TaskState,
-    TriggerMethod, TriggerOptions, WorkerStatus,
+    CronFilter, FilterQuery, FilterUpdate, ListOptions, RunQuery, ScheduleFilter, TaskEventType,
+    TaskState, TriggerMethod, TriggerOptions, WorkerStatus, WorkflowRunDetails,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -104,6 +105,20 @@ async fn workflows_are_found_listed_read_and_deleted() {
         .expect("list one");
     assert_eq!(all_one_per_page.rows.len(), 1);
     assert_eq!(all_one_per_page.pagination.current_page, Some(1));
+    // The stream reads every page: as many workflows as pages of one (others may register
+    // workflows meanwhile on a shared engine, none are deleted), each once.
+    let streamed: Vec<_> = within(workflows.list_all(None).try_collect::<Vec<_>>())
+        .await
+        .expect("list all");
+    let total = all_one_per_page.pagination.num_pages.expect("num_pages");
+    assert!(
+        streamed.len() as i64 >= total,
+        "{} < {total}",
+        streamed.len()
+    );
+    let ids: std::collections::HashSet<_> = streamed.iter().map(|w| &w.metadata.id).collect();
+    assert_eq!(ids.len(), streamed.len(), "a workflow was streamed twice");
+    assert!(ids.contains(&found.metadata.id));
 
     let got = within(workflows.get(&found.metadata.id))
         .await
@@ -740,4 +755,236 @@ async fn runs_are_listed_by_time_metadata_and_status() {
     .await
     .expect("list failed");
     assert!(failed.rows.is_empty());
+}
+
+#[task(name = "rest-wait-cancel")]
+async fn wait_for_cancel(_input: Value, ctx: Context) -> Result<Value, TaskError> {
+    ctx.cancelled().await;
+    Ok(serde_json::json!({"cancelled": true}))
+}
+
+fn probe() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    )
+}
+
+/// Polls the run's details until `done` holds for them (the real engine's read model
+/// catches up asynchronously; a run not yet there is NotFound).
+async fn details_until(
+    h: &Harness,
+    run_id: &str,
+    done: impl Fn(&WorkflowRunDetails) -> bool,
+) -> WorkflowRunDetails {
+    eventually(|| async {
+        match h.client.runs().get(run_id).await {
+            Ok(details) => done(&details).then_some(details),
+            Err(Error::NotFound(_)) => None,
+            Err(other) => panic!("get {run_id}: {other:?}"),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_runs_details_show_its_tasks_events_and_shape() {
+    let h = Harness::start().await;
+    h.worker("rest-details-worker", |w| w.register::<TwoSteps>())
+        .await;
+    let run = within(h.client.run_no_wait::<TwoSteps>(
+        &serde_json::json!({"n": 3}),
+        hatchet_rs::RunOptions::new().metadata("probe", probe()),
+    ))
+    .await
+    .expect("trigger");
+    within(run.result()).await.expect("result");
+    let details = details_until(&h, run.id(), |d| {
+        d.run.status == TaskState::Completed
+            && d.task_events
+                .iter()
+                .filter(|e| e.event_type == TaskEventType::Finished)
+                .count()
+                == 2
+    })
+    .await;
+    assert_eq!(details.run.metadata.id, run.id());
+    assert_eq!(details.run.input, serde_json::json!({"n": 3}));
+    assert_eq!(
+        details.run.output,
+        serde_json::json!({"n": 3}),
+        "the last task's output"
+    );
+    assert!(
+        details
+            .run
+            .display_name
+            .starts_with(&h.client.config().namespace().apply("rest-two-steps"))
+    );
+    // Display names are the task's name and its creation time in Unix milliseconds.
+    let mut names: Vec<&str> = details
+        .tasks
+        .iter()
+        .map(|t| t.display_name.rsplit_once('-').map_or("", |(name, _)| name))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["first", "second"]);
+    let by_name = |name: &str| {
+        details
+            .shape
+            .iter()
+            .find(|s| s.task_name == name)
+            .unwrap_or_else(|| panic!("no shape item {name}: {:?}", details.shape))
+    };
+    let (first, second) = (by_name("first"), by_name("second"));
+    assert_eq!(
+        first.children_step_ids,
+        std::slice::from_ref(&second.step_id)
+    );
+    assert!(second.children_step_ids.is_empty());
+    assert!(
+        details
+            .tasks
+            .iter()
+            .any(|t| t.task_external_id == first.task_external_id)
+    );
+    // Newest first; each task started on the worker and finished with its output.
+    let events = &details.task_events;
+    assert!(
+        events.windows(2).all(|w| w[0].timestamp >= w[1].timestamp),
+        "{events:?}"
+    );
+    for shape in [first, second] {
+        let of_task: Vec<_> = events
+            .iter()
+            .filter(|e| e.task_id == shape.task_external_id)
+            .collect();
+        let kinds: Vec<_> = of_task.iter().map(|e| e.event_type).collect();
+        for kind in [
+            TaskEventType::Queued,
+            TaskEventType::Started,
+            TaskEventType::Finished,
+        ] {
+            assert!(kinds.contains(&kind), "{}: {kinds:?}", shape.task_name);
+        }
+        let finished = of_task
+            .iter()
+            .find(|e| e.event_type == TaskEventType::Finished)
+            .expect("finished");
+        let output: Value =
+            serde_json::from_str(finished.output.as_deref().unwrap_or_default()).expect("output");
+        assert_eq!(output, serde_json::json!({"n": 3}));
+        assert!(finished.worker_id.is_some());
+    }
+    match within(h.client.runs().get("00000000-0000-4000-8000-000000000000")).await {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected NotFound for an unknown run, got {other:?}"),
+    }
+    // A task of a DAG is not a run.
+    match within(h.client.runs().get(&first.task_external_id)).await {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected NotFound for a DAG's task, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn runs_are_created_selected_replayed_and_cancelled_by_filter() {
+    let h = Harness::start().await;
+    h.worker("rest-bulk-worker", |w| {
+        w.register::<echo>().register::<wait_for_cancel>()
+    })
+    .await;
+    let since = chrono::Utc::now() - chrono::Duration::seconds(10);
+    let probe = probe();
+
+    // Created over REST: the answer is the new run's details.
+    let created = within(h.client.runs().create(
+        "rest-echo",
+        &serde_json::json!({"n": 4}),
+        TriggerOptions::new().metadata("probe", probe.clone()),
+    ))
+    .await
+    .expect("create");
+    let run_id = created.run.metadata.id.clone();
+    assert_eq!(
+        created
+            .run
+            .additional_metadata
+            .as_ref()
+            .and_then(|m| m.get("probe")),
+        Some(&Value::from(probe.clone()))
+    );
+    let done = details_until(&h, &run_id, |d| d.run.status == TaskState::Completed).await;
+    assert_eq!(done.run.output, serde_json::json!({"n": 4}));
+    // A one-task run: its input is the task's payload; the engine lists no task events
+    // (it finds them through a DAG).
+    assert_eq!(done.run.input["input"], serde_json::json!({"n": 4}));
+    assert!(done.task_events.is_empty(), "{:?}", done.task_events);
+
+    let query = || RunQuery::since(since).metadata("probe", &probe);
+    let ids = eventually(|| async {
+        let ids = h.client.runs().ids(query()).await.expect("ids");
+        (!ids.is_empty()).then_some(ids)
+    })
+    .await;
+    assert_eq!(ids, std::slice::from_ref(&run_id));
+    let none = within(h.client.runs().ids(query().status(TaskState::Failed)))
+        .await
+        .expect("ids");
+    assert!(none.is_empty(), "{none:?}");
+
+    // Replayed by a filter: the run runs again (a second attempt) and completes again.
+    let filter = || hatchet_rs::RunFilter::since(since.into()).metadata("probe", probe.clone());
+    let replayed = within(
+        h.client
+            .runs()
+            .replay(filter().status(hatchet_rs::RunStatus::Completed)),
+    )
+    .await
+    .expect("replay");
+    assert_eq!(replayed, std::slice::from_ref(&run_id));
+    eventually(|| async {
+        let task = h.client.runs().task(&run_id).await.ok()?;
+        let again = task.status == TaskState::Completed && task.retry_count == Some(1);
+        again.then_some(())
+    })
+    .await;
+
+    // Cancelled by a filter: the engine answers with the runs it selected.
+    let waiting = within(h.client.run_no_wait::<wait_for_cancel>(
+        &serde_json::json!({}),
+        hatchet_rs::RunOptions::new().metadata("waiting", probe.clone()),
+    ))
+    .await
+    .expect("trigger");
+    eventually(|| async {
+        matches!(
+            h.client.runs().status(waiting.id()).await,
+            Ok(TaskState::Running)
+        )
+        .then_some(())
+    })
+    .await;
+    let cancelled = within(
+        h.client.runs().cancel(
+            hatchet_rs::RunFilter::since(since.into())
+                .metadata("waiting", probe.clone())
+                .status(hatchet_rs::RunStatus::Running),
+        ),
+    )
+    .await
+    .expect("cancel");
+    assert_eq!(cancelled, [waiting.id().to_owned()]);
+    eventually(|| async {
+        matches!(
+            h.client.runs().status(waiting.id()).await,
+            Ok(TaskState::Cancelled)
+        )
+        .then_some(())
+    })
+    .await;
 }

@@ -35,6 +35,8 @@ impl State {
         task.status = TaskStatus::Cancelled;
         task.timeout_at = None;
         task.cancel_reason = Some(reason.to_owned());
+        let (kind, message) = cancel_event(reason);
+        task.record(now, kind, message);
         if let Some(attempt) = task.attempts.last_mut()
             && !attempt.status.is_final()
         {
@@ -77,16 +79,35 @@ impl State {
         req: v1::CancelTasksRequest,
         now: SystemTime,
     ) -> Result<v1::CancelTasksResponse, Status> {
-        let selected = self.select_tasks(&req.external_ids, req.filter.as_ref())?;
-        let mut cancelled = Vec::new();
-        for id in selected {
-            if self.cancel(&id, "cancelled by a client", now) {
-                cancelled.push(id);
+        let selected = self.select_tasks(&req.external_ids, req.filter.as_ref(), CANCEL_LIMIT)?;
+        // The engine answers with the ids as given, or the runs the filter selected.
+        let answer = match &req.filter {
+            Some(filter) if req.external_ids.is_empty() => {
+                self.select_runs(filter, CANCEL_LIMIT)?
             }
+            _ => req.external_ids,
+        };
+        for id in selected {
+            self.cancel(&id, "cancelled by a client", now);
         }
         self.dispatch(now);
         Ok(v1::CancelTasksResponse {
-            cancelled_tasks: cancelled,
+            cancelled_tasks: answer,
         })
+    }
+}
+
+/// How many runs a cancel by filter selects at most, as in the engine.
+const CANCEL_LIMIT: usize = 20_000;
+
+/// The task event a cancellation for `reason` records, with the engine's message.
+fn cancel_event(reason: &str) -> (&'static str, &'static str) {
+    match reason {
+        // The concurrency rules' reason is the engine's message.
+        "Cancelled due to concurrency strategy" => {
+            ("CANCELLED", "Cancelled due to concurrency strategy")
+        }
+        "scheduling timed out" => ("SCHEDULING_TIMED_OUT", ""),
+        _ => ("CANCELLED", ""),
     }
 }

@@ -21,11 +21,16 @@ impl State {
         task.status = TaskStatus::Completed;
         task.timeout_at = None;
         task.output = Some(output.clone());
+        let mut worker = None;
         if let Some(attempt) = task.attempts.last_mut() {
             attempt.status = TaskStatus::Completed;
             attempt.finished_at = Some(now);
             attempt.output = Some(output.clone());
+            worker = Some(attempt.worker_id.clone());
         }
+        let entry = task.record(now, "FINISHED", "");
+        entry.output = Some(output.clone());
+        entry.worker_id = worker;
         let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
         let parsed = serde_json::from_str(&output).unwrap_or_else(|_| serde_json::json!({}));
         self.emit_task_event(

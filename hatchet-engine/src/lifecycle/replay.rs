@@ -9,6 +9,9 @@ use tonic::Status;
 use crate::model::TaskStatus;
 use crate::state::State;
 
+/// How many runs a replay by filter selects at most, as in the engine.
+const REPLAY_LIMIT: usize = 1_000;
+
 impl State {
     /// `v1.AdminService/ReplayTasks`: finished tasks (and everything downstream) run again.
     pub(crate) fn replay_tasks(
@@ -16,7 +19,7 @@ impl State {
         req: v1::ReplayTasksRequest,
         now: SystemTime,
     ) -> Result<v1::ReplayTasksResponse, Status> {
-        let selected = self.select_tasks(&req.external_ids, req.filter.as_ref())?;
+        let selected = self.select_tasks(&req.external_ids, req.filter.as_ref(), REPLAY_LIMIT)?;
         let mut replayed = Vec::new();
         for id in selected {
             let Some(task) = self.tasks.get(&id) else {
@@ -82,6 +85,11 @@ impl State {
             }
             task.retry_count += 1;
             task.app_retry_count = 0;
+            task.record(
+                now,
+                "RETRIED_BY_USER",
+                "Task was replayed, resetting task result.",
+            );
             task.output = None;
             task.error = None;
             task.cancel_reason = None;

@@ -58,6 +58,11 @@ impl State {
             attempt.finished_at = Some(now);
             attempt.error = Some(error.clone());
         }
+        if announce {
+            task.record(now, "FAILED", "").error = Some(error.clone());
+        } else {
+            task.record(now, "TIMED_OUT", error.clone());
+        }
         task.timeout_at = None;
         let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
         let is_on_failure = task.is_on_failure;
@@ -87,6 +92,16 @@ impl State {
                 Some(retry_count),
                 now,
             );
+        }
+        if retry && let Some(task) = self.tasks.get_mut(task_id) {
+            let mut message = format!("This is retry number {}.", task.app_retry_count);
+            if let Some(delay) = delay {
+                let at = chrono::DateTime::<chrono::Utc>::from(now + delay)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let text = crate::lifecycle::batches::go_duration(delay);
+                message.push_str(&format!(" Retrying in {text} ({at})."));
+            }
+            task.record(now, "RETRYING", message);
         }
         if retry {
             match delay {

@@ -60,13 +60,14 @@ impl State {
         match event_type {
             pb::StepActionEventType::StepEventTypeStarted => {
                 if current
-                    && let Some(attempt) = self
-                        .tasks
-                        .get_mut(&task_id)
-                        .and_then(|t| t.attempts.last_mut())
+                    && let Some(task) = self.tasks.get_mut(&task_id)
+                    && let Some(attempt) = task.attempts.last_mut()
+                    && attempt.started_at.is_none()
                 {
                     let at = from_timestamp(req.event_timestamp.as_ref()).unwrap_or(now);
-                    attempt.started_at.get_or_insert(at);
+                    attempt.started_at = Some(at);
+                    let worker = attempt.worker_id.clone();
+                    task.record(at, "STARTED", "").worker_id = Some(worker);
                 }
                 Ok(response)
             }

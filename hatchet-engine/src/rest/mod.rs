@@ -28,7 +28,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use hatchet_rs_proto::v1;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tonic::{Code, Status};
+use tonic::Status;
 
 use super::inspect::WorkerInfo;
 use super::shared::Shared;
@@ -47,6 +47,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/stable/tenants/{tenant}/tasks/cancel",
             post(cancel_tasks),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/tasks/replay",
+            post(replay_tasks),
         )
         .route(
             "/api/v1/workers/{worker}",
@@ -72,6 +76,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/stable/tenants/{tenant}/workflow-runs",
             get(runs::list),
         )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/workflow-runs/trigger",
+            post(runs::trigger),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/workflow-runs/external-ids",
+            get(runs::external_ids),
+        )
+        .route("/api/v1/stable/workflow-runs/{run}", get(runs::details))
         .route(
             "/api/v1/stable/workflow-runs/{run}/status",
             get(runs::run_status),
@@ -159,17 +172,9 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "Please provide valid credentials")
     }
 
-    /// The status a gRPC error of the proxied call maps to.
-    fn from_status(status: &Status) -> Self {
-        let code = match status.code() {
-            Code::InvalidArgument => StatusCode::BAD_REQUEST,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::PermissionDenied | Code::Unauthenticated => StatusCode::FORBIDDEN,
-            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
-            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(code, status.message())
+    /// The engine's answer to an error its handlers do not map.
+    pub(super) fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
     }
 }
 
@@ -232,7 +237,7 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Api
 
 // ---- POST /api/v1/stable/tenants/{tenant}/tasks/cancel ------------------------------------
 
-/// `V1CancelTaskRequest`.
+/// `V1CancelTaskRequest` and `V1ReplayTaskRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CancelBody {
@@ -305,31 +310,72 @@ async fn cancel_tasks(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond(cancel(&shared, &tenant, &headers, &body))
+    respond(select_then(
+        &shared,
+        &tenant,
+        &headers,
+        &body,
+        |st, ids, filter, now| {
+            let request = v1::CancelTasksRequest {
+                external_ids: ids,
+                filter,
+            };
+            st.cancel_tasks(request, now).map(|r| r.cancelled_tasks)
+        },
+    ))
 }
 
-fn cancel(
+/// `POST /api/v1/stable/tenants/{tenant}/tasks/replay`: `V1ReplayTaskRequest`, a proxy for
+/// `v1.AdminService/ReplayTasks` as in the engine.
+async fn replay_tasks(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(select_then(
+        &shared,
+        &tenant,
+        &headers,
+        &body,
+        |st, ids, filter, now| {
+            let request = v1::ReplayTasksRequest {
+                external_ids: ids,
+                filter,
+            };
+            st.replay_tasks(request, now).map(|r| r.replayed_tasks)
+        },
+    ))
+}
+
+/// Decodes a cancel or replay body (ids or a filter) and applies `act` to it.
+fn select_then(
     shared: &Shared,
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
+    act: impl FnOnce(
+        &mut crate::state::State,
+        Vec<String>,
+        Option<v1::TasksFilter>,
+        SystemTime,
+    ) -> Result<Vec<String>, Status>,
 ) -> Result<Value, ApiError> {
     authenticate(shared, headers)?;
     check_tenant(shared, tenant)?;
     let body: CancelBody = decode(body)?;
-    let request = v1::CancelTasksRequest {
-        external_ids: body
-            .external_ids
-            .unwrap_or_default()
-            .iter()
-            .map(uuid::Uuid::to_string)
-            .collect(),
-        filter: body.filter.map(FilterBody::into_proto).transpose()?,
-    };
-    let response = shared
-        .with(|st, now| st.cancel_tasks(request, now))
-        .map_err(|e| ApiError::from_status(&e))?;
-    Ok(json!({ "ids": response.cancelled_tasks }))
+    let ids = body
+        .external_ids
+        .unwrap_or_default()
+        .iter()
+        .map(uuid::Uuid::to_string)
+        .collect();
+    let filter = body.filter.map(FilterBody::into_proto).transpose()?;
+    // The engine's REST layer does not map the proxied call's errors: all are a 500.
+    let ids = shared
+        .with(|st, now| act(st, ids, filter, now))
+        .map_err(|_| ApiError::internal())?;
+    Ok(json!({ "ids": ids }))
 }
 
 // ---- PATCH /api/v1/workers/{worker} -------------------------------------------------------

@@ -42,13 +42,22 @@ fn task_input(st: &State, task: &Task) -> Value {
         .unwrap_or_else(|| json!({}))
 }
 
+/// A run's or task's display name as the engine makes it: the name and the creation time in
+/// Unix milliseconds.
+fn display_name(name: &str, created: SystemTime) -> String {
+    let millis = created
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{name}-{millis}")
+}
+
 fn task_json(st: &State, run: &Run, task: &Task) -> Value {
     let started = task.attempts.last().and_then(|a| a.started_at);
     let finished = task.attempts.last().and_then(|a| a.finished_at);
     let mut out = json!({
         "metadata": {"id": task.id, "createdAt": time(task.created_at), "updatedAt": time(task.created_at)},
         "createdAt": time(task.created_at),
-        "displayName": task.def.readable_id,
+        "displayName": display_name(&task.def.readable_id, task.created_at),
         "input": task_input(st, task),
         "output": output_of(task),
         "status": status(task.status),
@@ -100,7 +109,7 @@ fn run_json(st: &State, run: &Run) -> Value {
     let mut out = json!({
         "metadata": {"id": run.id, "createdAt": time(run.created_at), "updatedAt": time(run.created_at)},
         "createdAt": time(run.created_at),
-        "displayName": run.version.workflow_name,
+        "displayName": display_name(&run.version.workflow_name, run.created_at),
         "input": run.input,
         "output": last.map_or_else(|| json!({}), |t| output_of(t)),
         "status": status(run.status),
@@ -146,31 +155,15 @@ pub(super) async fn list(
         authenticate(&shared, &headers)?;
         check_tenant(&shared, &tenant)?;
         let query = Query::parse(query.as_deref());
-        let since = query
-            .time("since")?
-            .ok_or_else(|| ApiError::bad_request("since is required"))?;
-        let until = query.time("until")?;
+        let filter = RunFilter::parse(&query)?;
         let (offset, limit) = (
             query.number("offset", 0)?,
             query.number("limit", DEFAULT_LIMIT)?.max(1),
         );
         let only_tasks = query.first("only_tasks") == Some("true");
         let payloads = query.first("include_payloads") == Some("true");
-        let (statuses, workflows, metadata) = (
-            query.all("statuses"),
-            query.all("workflow_ids"),
-            query.all("additional_metadata"),
-        );
-        let keep = |run: &Run, created: SystemTime, state: TaskStatus| {
-            created >= since
-                && until.is_none_or(|u| created <= u)
-                && (statuses.is_empty() || statuses.contains(&status(state)))
-                && (workflows.is_empty() || workflows.contains(&run.version.workflow_id.as_str()))
-                && metadata.iter().all(|kv| {
-                    let (k, v) = kv.split_once(':').unwrap_or((kv, ""));
-                    run.metadata.get(k).is_some_and(|m| m.as_str() == Some(v))
-                })
-        };
+        let keep =
+            |run: &Run, created: SystemTime, state: TaskStatus| filter.keeps(run, created, state);
         let rows: Vec<(SystemTime, Value)> = shared.read(|st| {
             let mut rows = Vec::new();
             for run in st.runs.values() {
@@ -207,6 +200,91 @@ pub(super) async fn list(
     })())
 }
 
+/// The time range, statuses, workflows and metadata pairs a run listing selects by.
+struct RunFilter<'q> {
+    since: SystemTime,
+    until: Option<SystemTime>,
+    statuses: Vec<&'q str>,
+    workflows: Vec<&'q str>,
+    metadata: Vec<&'q str>,
+    /// The id listing's rules: `since` exclusive, any one metadata pair matching.
+    ids_listing: bool,
+}
+
+impl<'q> RunFilter<'q> {
+    fn parse(query: &'q Query) -> Result<Self, ApiError> {
+        Ok(Self {
+            since: query
+                .time("since")?
+                .ok_or_else(|| ApiError::bad_request("since is required"))?,
+            until: query.time("until")?,
+            statuses: query.all("statuses"),
+            workflows: query.all("workflow_ids"),
+            metadata: query.all("additional_metadata"),
+            ids_listing: false,
+        })
+    }
+
+    fn keeps(&self, run: &Run, created: SystemTime, state: TaskStatus) -> bool {
+        let pair = |kv: &&str| {
+            // Pairs without a `:` select nothing (the engine drops them).
+            let (k, v) = kv.split_once(':').unwrap_or((kv, ""));
+            run.metadata.get(k).is_some_and(|m| m.as_str() == Some(v))
+        };
+        let metadata = if self.ids_listing {
+            self.metadata.is_empty() || self.metadata.iter().any(pair)
+        } else {
+            self.metadata.iter().all(pair)
+        };
+        let after_since = if self.ids_listing {
+            created > self.since
+        } else {
+            created >= self.since
+        };
+        after_since
+            && self.until.is_none_or(|u| created <= u)
+            && (self.statuses.is_empty() || self.statuses.contains(&status(state)))
+            && (self.workflows.is_empty()
+                || self.workflows.contains(&run.version.workflow_id.as_str()))
+            && metadata
+    }
+}
+
+/// `GET /api/v1/stable/tenants/{tenant}/workflow-runs/external-ids`: the ids of the runs
+/// the filter selects (created after `since`; any one metadata pair matching), newest
+/// first, as a bare array (`null` for none, as the engine answers).
+pub(super) async fn external_ids(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let query = Query::parse(query.as_deref());
+        let filter = RunFilter {
+            ids_listing: true,
+            ..RunFilter::parse(&query)?
+        };
+        let mut runs: Vec<(SystemTime, String)> = shared.read(|st| {
+            st.runs
+                .values()
+                .filter(|run| filter.keeps(run, run.created_at, run.status))
+                .map(|run| (run.created_at, run.id.clone()))
+                .collect()
+        });
+        runs.sort_by_key(|row| std::cmp::Reverse(row.0));
+        if runs.is_empty() {
+            // Go's nil slice.
+            return Ok(Value::Null);
+        }
+        Ok(json!(
+            runs.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+        ))
+    })())
+}
+
 /// A run or task by id, or the engine's 404 (resolved before the token).
 fn find<T>(
     shared: &Shared,
@@ -223,6 +301,170 @@ fn find<T>(
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "not found"))?;
     authenticate(shared, headers)?;
     Ok(found)
+}
+
+/// The time the engine prints for a timestamp it does not have (Go's zero time).
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+const ZERO_UUID: &str = "00000000-0000-0000-0000-000000000000";
+
+fn time_or_zero(at: Option<SystemTime>) -> Value {
+    json!(at.map_or_else(|| ZERO_TIME.to_owned(), time))
+}
+
+/// A run's `V1WorkflowRunDetails`, as the engine reads it back: the run (its input the
+/// task's whole payload for a one-task run, its output the last finished task's), the tasks
+/// created so far (newest first), the first event of each kind per task attempt (newest
+/// first; only for a DAG, as the engine finds events through the DAG), and one shape item
+/// per step (the zero id for a step with no task yet).
+pub(super) fn details_json(st: &State, run: &Run) -> Value {
+    let tasks: Vec<&Task> = run.tasks.iter().filter_map(|id| st.tasks.get(id)).collect();
+    let dag = run.version.is_dag();
+    let started = tasks
+        .iter()
+        .flat_map(|t| t.attempts.iter().filter_map(|a| a.started_at))
+        .min();
+    let finished = run.finished_at;
+    let last_finished = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Completed)
+        .max_by_key(|t| t.attempts.last().and_then(|a| a.finished_at));
+    let millis = |at: SystemTime| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    };
+    // Go's `time.Sub` between missing times saturates; the engine prints that.
+    let duration = match (started, finished) {
+        (Some(s), Some(f)) => millis(f) - millis(s),
+        (Some(_), None) => -9_223_372_036_854,
+        (None, Some(_)) => 9_223_372_036_854,
+        (None, None) => 0,
+    };
+    let error = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Failed)
+        .find_map(|t| t.error.clone())
+        .unwrap_or_default();
+    let name = match tasks.as_slice() {
+        [task] if !dag => &task.def.readable_id,
+        _ => &run.version.workflow_name,
+    };
+    let input = match tasks.as_slice() {
+        [task] if !dag => task_input(st, task),
+        _ => run.input.clone(),
+    };
+    let mut run_json = json!({
+        "metadata": {"id": run.id, "createdAt": time(run.created_at), "updatedAt": time(run.created_at)},
+        "displayName": display_name(name, run.created_at),
+        "status": status(run.status),
+        "tenantId": st.tenant_id,
+        "workflowId": run.version.workflow_id,
+        "workflowVersionId": run.version.id,
+        "additionalMetadata": run.metadata,
+        "errorMessage": error,
+        "input": input,
+        "output": last_finished.map_or_else(|| json!({}), |t| output_of(t)),
+        "createdAt": time(run.created_at),
+        "startedAt": time_or_zero(started),
+        "finishedAt": time_or_zero(finished),
+        "duration": duration,
+    });
+    if dag && let Some(parent) = &run.parent {
+        run_json["parentTaskExternalId"] = json!(parent.task_id);
+    }
+    let mut listed: Vec<&&Task> = tasks.iter().filter(|t| !t.log.is_empty()).collect();
+    listed.sort_by_key(|t| std::cmp::Reverse(t.created_seq));
+    let mut events = Vec::new();
+    if dag {
+        for task in &tasks {
+            let mut seen = std::collections::HashSet::new();
+            for (i, entry) in task.log.iter().enumerate() {
+                if !seen.insert((entry.retry_count, entry.kind)) {
+                    continue;
+                }
+                let mut event = json!({
+                    "id": task.created_seq * 1000 + i as u64,
+                    "taskId": task.id,
+                    "timestamp": time(entry.at),
+                    "eventType": entry.kind,
+                    "message": entry.message,
+                    "errorMessage": entry.error.clone().unwrap_or_default(),
+                    "output": entry.output.clone().unwrap_or_default(),
+                    "taskDisplayName": task.def.readable_id,
+                    "retryCount": entry.retry_count,
+                    "attempt": entry.retry_count + 1,
+                });
+                if let Some(worker) = &entry.worker_id {
+                    event["workerId"] = json!(worker);
+                }
+                events.push((entry.at, event));
+            }
+        }
+    }
+    events.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let defs = run
+        .version
+        .tasks
+        .iter()
+        .chain(run.version.on_failure.iter());
+    let shape: Vec<Value> = defs
+        .clone()
+        .map(|def| {
+            let children: Vec<&str> = defs
+                .clone()
+                .filter(|d| d.parents.contains(&def.readable_id))
+                .map(|d| d.step_id.as_str())
+                .collect();
+            let task = tasks.iter().find(|t| t.def.step_id == def.step_id);
+            json!({
+                "stepId": def.step_id,
+                "taskName": def.readable_id,
+                "childrenStepIds": children,
+                "taskExternalId": task.map_or(ZERO_UUID, |t| t.id.as_str()),
+            })
+        })
+        .collect();
+    json!({
+        "run": run_json,
+        "tasks": listed.iter().map(|t| task_json(st, run, t)).collect::<Vec<_>>(),
+        "taskEvents": events.into_iter().map(|e| e.1).collect::<Vec<_>>(),
+        "shape": shape,
+        "workflowConfig": workflow_config(&run.version),
+    })
+}
+
+/// What the engine shows as a version's configuration: its creation options, keyed as the
+/// engine stores them.
+fn workflow_config(version: &crate::model::Version) -> Value {
+    let task = |def: &crate::model::TaskDef| {
+        json!({
+            "ReadableId": def.readable_id,
+            "Action": def.action,
+            "Timeout": def.timeout_text,
+            "Parents": def.parents,
+            "Retries": def.retries,
+        })
+    };
+    json!({
+        "Name": version.workflow_name,
+        "EventTriggers": version.event_triggers,
+        "CronTriggers": version.cron_triggers,
+        "Tasks": version.tasks.iter().map(task).collect::<Vec<_>>(),
+        "onFailureJob": version.on_failure.as_ref().map(task),
+        "Sticky": version.sticky,
+        "DefaultPriority": version.default_priority,
+    })
+}
+
+/// `GET /api/v1/stable/workflow-runs/{id}`: the run's details. A task of a DAG is not a run
+/// (404).
+pub(super) async fn details(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(find(&shared, &id, &headers, "workflow run", |st| {
+        st.runs.get(&id).map(|run| details_json(st, run))
+    }))
 }
 
 /// `GET /api/v1/stable/workflow-runs/{id}/status`: the run's status as a bare JSON string.
@@ -247,4 +489,89 @@ pub(super) async fn task(
         let run = st.runs.get(&task.run_id)?;
         Some(task_json(st, run, task))
     }))
+}
+
+/// `V1TriggerWorkflowRunRequest`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TriggerBody {
+    #[serde(default)]
+    workflow_name: String,
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    additional_metadata: Option<Value>,
+    #[serde(default)]
+    priority: Option<i32>,
+    #[serde(default, rename = "return_only_id")]
+    return_only_id: bool,
+}
+
+/// `POST /api/v1/stable/tenants/{tenant}/workflow-runs/trigger`: starts a run of the
+/// workflow named as given (no namespace added) and answers with its details, or with its
+/// id alone (`return_only_id`). An unknown workflow is not refused by the engine's trigger:
+/// it hands out an id for a run it never creates, and the details answer is a 500.
+pub(super) async fn trigger(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    respond((|| {
+        authenticate(&shared, &headers)?;
+        check_tenant(&shared, &tenant)?;
+        let body: TriggerBody = super::decode(&body)?;
+        if let Some(priority) = body.priority
+            && !(1..=3).contains(&priority)
+        {
+            return Err(ApiError::bad_request(format!(
+                "priority must be between 1 and 3, got {priority}"
+            )));
+        }
+        let json_text = |v: Option<Value>| v.filter(|v| !v.is_null()).map(|v| v.to_string());
+        let request = hatchet_rs_proto::v1::TriggerWorkflowRequest {
+            name: body.workflow_name.clone(),
+            input: json_text(body.input).unwrap_or_else(|| "{}".to_owned()),
+            additional_metadata: json_text(body.additional_metadata),
+            priority: body.priority,
+            ..Default::default()
+        };
+        let created = shared.with(|st, now| {
+            let known = st.workflows.contains_key(&body.workflow_name);
+            if !known {
+                return Ok(None);
+            }
+            let spec = st.spec_from_request(request, crate::model::Origin::Manual)?;
+            st.trigger(spec, now).map(Some)
+        });
+        let created = created.map_err(|e| match e.code() {
+            tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted => {
+                ApiError::bad_request(e.message())
+            }
+            _ => ApiError::internal(),
+        })?;
+        let id = created
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        if body.return_only_id {
+            let now = time(SystemTime::now());
+            return Ok(json!({
+                "run": {
+                    "metadata": {"id": id, "createdAt": now, "updatedAt": now},
+                    "displayName": "",
+                    "input": {},
+                    "output": {},
+                    "status": "",
+                    "tenantId": ZERO_UUID,
+                    "workflowId": ZERO_UUID,
+                },
+                "shape": null,
+                "taskEvents": null,
+                "tasks": null,
+            }));
+        }
+        let details = created
+            .and_then(|id| shared.read(|st| st.runs.get(&id).map(|run| details_json(st, run))));
+        details.ok_or_else(ApiError::internal)
+    })())
 }

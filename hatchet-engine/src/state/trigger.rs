@@ -231,6 +231,7 @@ impl State {
                     batch_key: None,
                     buffered: false,
                     batch_id: None,
+                    log: Vec::new(),
                 },
             );
         }

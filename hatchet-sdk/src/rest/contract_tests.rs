@@ -51,6 +51,12 @@ fn sample(contract: &Value, kind: &str, depth: usize) -> Option<Value> {
     }
     if let Some(name) = kind.strip_prefix("Ref:") {
         let schema = contract["schemas"].get(name)?;
+        if let Some(item) = schema.get("array").and_then(Value::as_str) {
+            return sample(contract, &format!("array<{item}>"), depth);
+        }
+        if let Some(value) = schema.get("map").and_then(Value::as_str) {
+            return sample(contract, &format!("map<string,{value}>"), depth);
+        }
         return match schema.get("enum") {
             Some(values) => Some(values[0].clone()),
             // Schemas refer to each other (a workflow's versions name their workflow).
@@ -175,6 +181,23 @@ fn response_types_follow_the_contract() {
     assert_eq!(line.level.as_deref(), Some("DEBUG"));
     let limit: RateLimitInfo = response(&c, "RateLimit");
     assert_eq!(limit.limit_value, 2);
+    let details: WorkflowRunDetails = response(&c, "V1WorkflowRunDetails");
+    assert_eq!(details.run.status, TaskState::Queued);
+    assert_eq!(
+        (
+            details.task_events.len(),
+            details.shape.len(),
+            details.tasks.len()
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        details.task_events[0].event_type,
+        TaskEventType::RequeuedNoWorker
+    );
+    let _: WorkflowRun = response(&c, "V1WorkflowRun");
+    let _: TaskEvent = response(&c, "V1TaskEvent");
+    let _: ShapeItem = response(&c, "WorkflowRunShapeItemForWorkflowRunDetails");
     let metric = object_sample(&c, "V1TaskRunMetric");
     let _: observe::TaskRunMetric = serde_json::from_value(metric).expect("task metric decodes");
     for list in [
@@ -253,6 +276,16 @@ fn request_bodies_follow_the_contract() {
         &serde_json::to_value(&update).expect("encodes")["updates"][0],
     );
     request(&c, "UpdateWorkerRequest", &json!({"isPaused": true}));
+    request(
+        &c,
+        "V1TriggerWorkflowRunRequest",
+        &runs::CreateRun {
+            workflow_name: "w".to_owned(),
+            input: json!({}),
+            additional_metadata: &metadata,
+            priority: Some(2),
+        },
+    );
     request(
         &c,
         "V1CreateFilterRequest",

@@ -5,7 +5,9 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ListOptions, Page, ResourceMeta, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, ResourceMeta, paged, segment};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -99,7 +101,8 @@ impl CronFilter {
     }
 }
 
-/// Metadata and priority of the runs a new cron or scheduled run starts.
+/// Metadata and priority of the runs a new cron or scheduled run starts, or of the run
+/// [`Runs::create`](crate::Runs::create) starts.
 #[derive(Debug, Clone, Default)]
 pub struct TriggerOptions {
     pub(super) metadata: Map<String, Value>,
@@ -198,6 +201,18 @@ impl<'c> Crons<'c> {
                 .map(|v| ("additionalMetadata", v)),
         );
         rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// Every cron the filter selects, as a stream read page by page.
+    pub fn list_all(
+        &self,
+        filter: CronFilter,
+    ) -> impl Stream<Item = Result<CronTrigger>> + Send + 'c {
+        let this = *self;
+        paged(move |page| {
+            let filter = filter.clone();
+            async move { this.list(filter, page).await }
+        })
     }
 
     /// One cron by id.

@@ -5,7 +5,9 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ListOptions, Page, ResourceMeta, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, ResourceMeta, paged, segment};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -165,6 +167,18 @@ impl<'c> Filters<'c> {
         params.extend(query.workflow_ids.into_iter().map(|v| ("workflowIds", v)));
         params.extend(query.scopes.into_iter().map(|v| ("scopes", v)));
         rest.call(Method::GET, &path, &params, None::<&()>).await
+    }
+
+    /// Every filter the query selects, as a stream read page by page.
+    pub fn list_all(
+        &self,
+        query: FilterQuery,
+    ) -> impl Stream<Item = Result<EventFilter>> + Send + 'c {
+        let this = *self;
+        paged(move |page| {
+            let query = query.clone();
+            async move { this.list(query, page).await }
+        })
     }
 
     /// One filter by id.

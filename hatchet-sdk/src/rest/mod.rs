@@ -21,8 +21,10 @@ mod types;
 mod workers;
 mod workflows;
 
+use std::future::Future;
 use std::time::Duration;
 
+use futures::{Stream, TryStreamExt as _, stream};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,7 +32,10 @@ use serde::de::DeserializeOwned;
 pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
 pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
 pub use observe::{LogLine, Logs, Metrics, RateLimitInfo, TaskMetrics};
-pub use runs::{RunQuery, RunSummary, TaskState};
+pub use runs::{
+    RunQuery, RunSummary, ShapeItem, TaskEvent, TaskEventType, TaskState, WorkflowRun,
+    WorkflowRunDetails,
+};
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use types::{
     Page, Pagination, ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus,
@@ -85,6 +90,37 @@ impl ListOptions {
             ("limit", self.limit.to_string()),
         ]
     }
+}
+
+/// How many rows each request of a `list_all` stream asks for.
+pub(crate) const STREAM_PAGE_SIZE: u64 = 100;
+
+/// Every row of a paged list as a stream: the next page is asked for when the rows of the
+/// current one have been taken, and the stream ends after a page shorter than its limit.
+///
+/// Pages are read by offset, so rows created or deleted while the stream is read can shift
+/// between pages: a row may then be seen twice or not at all.
+pub(crate) fn paged<'a, T, F, Fut>(mut fetch: F) -> impl Stream<Item = Result<T>> + Send + 'a
+where
+    T: Send + 'a,
+    F: FnMut(ListOptions) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Page<T>>> + Send + 'a,
+{
+    let first = Some(ListOptions::new().limit(STREAM_PAGE_SIZE));
+    stream::try_unfold(first, move |next| {
+        let request = next.map(&mut fetch);
+        async move {
+            let Some(request) = request else {
+                return Ok::<_, Error>(None);
+            };
+            let page = request.await?;
+            let full = page.rows.len() as u64 >= STREAM_PAGE_SIZE;
+            let offset = next.map_or(0, |n| n.offset) + page.rows.len() as u64;
+            let next = full.then(|| ListOptions::new().limit(STREAM_PAGE_SIZE).offset(offset));
+            Ok(Some((stream::iter(page.rows.into_iter().map(Ok)), next)))
+        }
+    })
+    .try_flatten()
 }
 
 /// The REST side of one client: base URL, token, tenant and an HTTP client with the
@@ -271,6 +307,8 @@ pub(crate) fn segment(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use futures::StreamExt as _;
+
     use super::*;
 
     #[test]
@@ -295,6 +333,54 @@ mod tests {
             status_error(400, &Method::POST, "/p", b"{}"),
             Error::InvalidArgument(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn paged_streams_read_pages_until_a_short_one() {
+        use std::sync::{Arc, Mutex};
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&asked);
+        let total = 2 * STREAM_PAGE_SIZE + 7;
+        let rows: Vec<u64> = paged(move |page: ListOptions| {
+            seen.lock().unwrap().push((page.offset, page.limit));
+            let rows = (page.offset..total.min(page.offset + page.limit)).collect();
+            async move {
+                Ok(Page {
+                    rows,
+                    pagination: Pagination::default(),
+                })
+            }
+        })
+        .try_collect()
+        .await
+        .unwrap();
+        assert_eq!(rows, (0..total).collect::<Vec<_>>());
+        let n = STREAM_PAGE_SIZE;
+        assert_eq!(*asked.lock().unwrap(), vec![(0, n), (n, n), (2 * n, n)]);
+    }
+
+    #[tokio::test]
+    async fn paged_streams_end_with_the_first_error() {
+        let mut calls = 0;
+        let results: Vec<Result<u64>> = paged(move |page: ListOptions| {
+            calls += 1;
+            let call = calls;
+            async move {
+                if call == 2 {
+                    return Err(Error::NotFound("gone".into()));
+                }
+                Ok(Page {
+                    rows: (page.offset..page.offset + page.limit).collect(),
+                    pagination: Pagination::default(),
+                })
+            }
+        })
+        .collect()
+        .await;
+        let n = usize::try_from(STREAM_PAGE_SIZE).unwrap();
+        assert_eq!(results.len(), n + 1);
+        assert!(results[..n].iter().all(Result::is_ok));
+        assert!(matches!(results[n], Err(Error::NotFound(_))));
     }
 
     #[test]

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::crons::rfc3339;
 use super::types::null_as_default;
-use super::{ListOptions, Page, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, paged, segment};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -154,7 +156,7 @@ pub struct RateLimitInfo {
     pub last_refill: DateTime<Utc>,
 }
 
-impl crate::rate_limits::RateLimits<'_> {
+impl<'a> crate::rate_limits::RateLimits<'a> {
     /// A page of the tenant's rate limits (`GET /api/v1/tenants/{tenant}/rate-limits`),
     /// those whose key contains `search` if given.
     pub async fn list(
@@ -167,5 +169,19 @@ impl crate::rate_limits::RateLimits<'_> {
         let mut query = page.query();
         query.extend(search.map(|s| ("search", s.to_owned())));
         rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// Every rate limit (whose key contains `search`, if given), as a stream read page by
+    /// page.
+    pub fn list_all(
+        &self,
+        search: Option<&str>,
+    ) -> impl Stream<Item = Result<RateLimitInfo>> + Send + 'a {
+        let this = *self;
+        let search = search.map(str::to_owned);
+        paged(move |page| {
+            let search = search.clone();
+            async move { this.list(search.as_deref(), page).await }
+        })
     }
 }

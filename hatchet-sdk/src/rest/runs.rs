@@ -5,9 +5,11 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::crons::rfc3339;
+use super::crons::{TriggerOptions, rfc3339};
 use super::types::null_as_default;
-use super::{ListOptions, Page, ResourceMeta, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, ResourceMeta, paged, segment};
 use crate::error::Result;
 
 /// A run's or task's status over REST (`V1TaskStatus`).
@@ -93,9 +95,180 @@ pub struct RunSummary {
     /// When it finished.
     #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
+    /// Its latest retry count (a replay counts as one).
+    #[serde(default)]
+    pub retry_count: Option<i64>,
+    /// Its latest attempt (retry count + 1).
+    #[serde(default)]
+    pub attempt: Option<i64>,
     /// The tasks of a DAG run, when the engine lists them.
     #[serde(default, deserialize_with = "null_as_default")]
     pub children: Vec<RunSummary>,
+}
+
+/// A run with its tasks, their events and the workflow's shape (`V1WorkflowRunDetails`),
+/// from [`Runs::get`](crate::Runs::get).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WorkflowRunDetails {
+    /// The run.
+    pub run: WorkflowRun,
+    /// What happened to its tasks, oldest first.
+    #[serde(deserialize_with = "null_as_default")]
+    pub task_events: Vec<TaskEvent>,
+    /// Its tasks and which tasks follow each.
+    #[serde(deserialize_with = "null_as_default")]
+    pub shape: Vec<ShapeItem>,
+    /// Its tasks (those created so far).
+    #[serde(deserialize_with = "null_as_default")]
+    pub tasks: Vec<RunSummary>,
+    /// The workflow's configuration, when the engine sends it.
+    #[serde(default)]
+    pub workflow_config: Option<Value>,
+}
+
+/// A run (`V1WorkflowRun`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WorkflowRun {
+    /// Its id and timestamps.
+    pub metadata: ResourceMeta,
+    /// Its status.
+    pub status: TaskState,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// Its input.
+    pub input: Value,
+    /// Its output (`{}` until it has one).
+    pub output: Value,
+    /// The workflow version it runs.
+    #[serde(default)]
+    pub workflow_version_id: Option<String>,
+    /// Its metadata.
+    #[serde(default)]
+    pub additional_metadata: Option<Map<String, Value>>,
+    /// Why it failed.
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it started.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How long it ran, in milliseconds.
+    #[serde(default)]
+    pub duration: Option<i64>,
+    /// The task that spawned it, for a child run.
+    #[serde(default)]
+    pub parent_task_external_id: Option<String>,
+}
+
+/// One task of a run's shape: the task and the steps that run after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ShapeItem {
+    /// The task's run id.
+    pub task_external_id: String,
+    /// The task's step id in the workflow version.
+    pub step_id: String,
+    /// The step ids of the tasks that have this one as a parent.
+    #[serde(deserialize_with = "null_as_default")]
+    pub children_step_ids: Vec<String>,
+    /// The task's name.
+    pub task_name: String,
+}
+
+/// Something that happened to a task (`V1TaskEvent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TaskEvent {
+    /// The event's number.
+    pub id: i64,
+    /// The task's run id.
+    pub task_id: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+    /// What happened.
+    pub event_type: TaskEventType,
+    /// The engine's words for it.
+    pub message: String,
+    /// The error, for a failure.
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// The task's output, for a completion.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// The worker it happened on.
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    /// The task's display name.
+    #[serde(default)]
+    pub task_display_name: Option<String>,
+    /// The task's retry count then.
+    #[serde(default)]
+    pub retry_count: Option<i64>,
+    /// The attempt (retry count + 1).
+    #[serde(default)]
+    pub attempt: Option<i64>,
+}
+
+/// `V1TaskEventType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum TaskEventType {
+    RequeuedNoWorker,
+    RequeuedRateLimit,
+    SchedulingTimedOut,
+    Assigned,
+    Started,
+    Finished,
+    Failed,
+    Retrying,
+    Cancelled,
+    TimedOut,
+    Reassigned,
+    SlotReleased,
+    TimeoutRefreshed,
+    RetriedByUser,
+    SentToWorker,
+    RateLimitError,
+    Acknowledged,
+    Created,
+    Queued,
+    Skipped,
+    WaitingForBatch,
+    BatchFlushed,
+    CouldNotSendToWorker,
+    DurableEvicted,
+    DurableRestoring,
+    /// A type newer than this SDK.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `V1TriggerWorkflowRunRequest`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CreateRun<'a> {
+    pub(super) workflow_name: String,
+    pub(super) input: Value,
+    pub(super) additional_metadata: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) priority: Option<i32>,
 }
 
 /// Which runs [`Runs::list`](crate::Runs::list) returns: those created since a time.
@@ -151,9 +324,26 @@ impl RunQuery {
         self.only_tasks = true;
         self
     }
+
+    /// The status, workflow and metadata conditions as query parameters.
+    fn filter_params(&self) -> Vec<(&'static str, String)> {
+        let statuses = self
+            .statuses
+            .iter()
+            .map(|s| ("statuses", s.as_str().to_owned()));
+        let workflows = self
+            .workflow_ids
+            .iter()
+            .map(|v| ("workflow_ids", v.clone()));
+        let metadata = self
+            .metadata
+            .iter()
+            .map(|v| ("additional_metadata", v.clone()));
+        statuses.chain(workflows).chain(metadata).collect()
+    }
 }
 
-impl crate::runs::Runs<'_> {
+impl<'a> crate::runs::Runs<'a> {
     /// A run's status over REST (`GET /api/v1/stable/workflow-runs/{id}/status`). On the
     /// real engine a run just created or finished may read as not found for a moment, until
     /// its read model has it.
@@ -161,6 +351,71 @@ impl crate::runs::Runs<'_> {
         let rest = self.client().rest()?;
         let path = format!("/api/v1/stable/workflow-runs/{}/status", segment(run_id));
         rest.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// A run with its tasks, their events and the workflow's shape over REST (`GET
+    /// /api/v1/stable/workflow-runs/{id}`). [`details`](Self::details) reads the same run
+    /// over gRPC, with each task's output decoded.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_rs::Client, run_id: &str) -> hatchet_rs::Result<()> {
+    /// let details = client.runs().get(run_id).await?;
+    /// println!("{:?}: {}", details.run.status, details.run.output);
+    /// for event in &details.task_events {
+    ///     println!("{} {:?} {}", event.timestamp, event.event_type, event.message);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get(&self, run_id: &str) -> Result<WorkflowRunDetails> {
+        let rest = self.client().rest()?;
+        let path = format!("/api/v1/stable/workflow-runs/{}", segment(run_id));
+        rest.call(Method::GET, &path, &[], None::<&()>).await
+    }
+
+    /// Starts a run of `workflow` (its name in code; the client's namespace is added) over
+    /// REST (`POST /api/v1/stable/tenants/{tenant}/workflow-runs/trigger`) and returns its
+    /// details as the engine has them just after creation (usually QUEUED, with few or no
+    /// task events yet). [`trigger`](Self::trigger) starts a run over gRPC and returns a
+    /// handle to await its result; this call suits tools that speak only HTTP to the engine.
+    ///
+    /// The engine does not check the workflow's name here: for a name it does not know it
+    /// creates no run and answers with an error after several seconds.
+    pub async fn create(
+        &self,
+        workflow: &str,
+        input: &(impl Serialize + ?Sized),
+        options: TriggerOptions,
+    ) -> Result<WorkflowRunDetails> {
+        let input = crate::payload::to_object("the run's input", input)?;
+        let rest = self.client().rest()?;
+        let path = format!(
+            "/api/v1/stable/tenants/{}/workflow-runs/trigger",
+            segment(rest.tenant())
+        );
+        let body = CreateRun {
+            workflow_name: self.client().config().namespace().apply(workflow),
+            input,
+            additional_metadata: &options.metadata,
+            priority: options.priority,
+        };
+        rest.call(Method::POST, &path, &[], Some(&body)).await
+    }
+
+    /// The ids of the runs the query selects (`GET
+    /// /api/v1/stable/tenants/{tenant}/workflow-runs/external-ids`), all of them in one
+    /// answer: the selection to hand to [`cancel`](Self::cancel) or
+    /// [`replay`](Self::replay) in chunks. [`RunQuery::only_tasks`] has no effect here.
+    pub async fn ids(&self, query: RunQuery) -> Result<Vec<String>> {
+        let rest = self.client().rest()?;
+        let path = format!(
+            "/api/v1/stable/tenants/{}/workflow-runs/external-ids",
+            segment(rest.tenant())
+        );
+        let mut params = vec![("since", rfc3339(query.since))];
+        params.extend(query.until.map(|u| ("until", rfc3339(u))));
+        params.extend(query.filter_params());
+        let ids: Option<Vec<String>> = rest.call(Method::GET, &path, &params, None::<&()>).await?;
+        Ok(ids.unwrap_or_default())
     }
 
     /// One task run over REST (`GET /api/v1/stable/tasks/{task}`), with its input and output.
@@ -187,7 +442,37 @@ impl crate::runs::Runs<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self, query: RunQuery, page: ListOptions) -> Result<Page<RunSummary>> {
-        let rest = self.client().rest()?;
+        Self::list_with(self.client(), query, page).await
+    }
+
+    /// Every run (or task) the query selects, newest first, as a stream read page by page.
+    /// Runs created while the stream is read shift the pages: bound the query with
+    /// [`RunQuery::until`] to read a fixed set.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+    /// use futures::TryStreamExt as _;
+    /// use hatchet_rs::rest::RunQuery;
+    /// let now = chrono::Utc::now();
+    /// let runs: Vec<_> = client
+    ///     .runs()
+    ///     .list_all(RunQuery::since(now - chrono::Duration::hours(1)).until(now))
+    ///     .try_collect()
+    ///     .await?;
+    /// println!("{} runs in the last hour", runs.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn list_all(&self, query: RunQuery) -> impl Stream<Item = Result<RunSummary>> + Send + 'a {
+        let client = self.client();
+        paged(move |page| Self::list_with(client, query.clone(), page))
+    }
+
+    async fn list_with(
+        client: &crate::Client,
+        query: RunQuery,
+        page: ListOptions,
+    ) -> Result<Page<RunSummary>> {
+        let rest = client.rest()?;
         let path = format!(
             "/api/v1/stable/tenants/{}/workflow-runs",
             segment(rest.tenant())
@@ -197,19 +482,7 @@ impl crate::runs::Runs<'_> {
         params.extend(query.until.map(|u| ("until", rfc3339(u))));
         params.push(("only_tasks", query.only_tasks.to_string()));
         params.push(("include_payloads", "true".to_owned()));
-        params.extend(
-            query
-                .statuses
-                .iter()
-                .map(|s| ("statuses", s.as_str().to_owned())),
-        );
-        params.extend(query.workflow_ids.into_iter().map(|v| ("workflow_ids", v)));
-        params.extend(
-            query
-                .metadata
-                .into_iter()
-                .map(|v| ("additional_metadata", v)),
-        );
+        params.extend(query.filter_params());
         rest.call(Method::GET, &path, &params, None::<&()>).await
     }
 }

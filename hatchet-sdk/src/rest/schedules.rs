@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::crons::{TriggerMethod, TriggerOptions, rfc3339};
 use super::types::null_as_default;
-use super::{ListOptions, Page, ResourceMeta, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, ResourceMeta, paged, segment};
 use crate::client::Client;
 use crate::error::Result;
 
@@ -213,6 +215,18 @@ impl<'c> Schedules<'c> {
                 .map(|v| ("additionalMetadata", v)),
         );
         rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// Every scheduled run the filter selects, as a stream read page by page.
+    pub fn list_all(
+        &self,
+        filter: ScheduleFilter,
+    ) -> impl Stream<Item = Result<ScheduledRun>> + Send + 'c {
+        let this = *self;
+        paged(move |page| {
+            let filter = filter.clone();
+            async move { this.list(filter, page).await }
+        })
     }
 
     /// One scheduled run by id.

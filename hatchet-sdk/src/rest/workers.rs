@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{ListOptions, Page, Worker, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, Worker, paged, segment};
 use crate::client::Client;
 use crate::error::Result;
 
@@ -33,6 +35,20 @@ impl<'c> Workers<'c> {
         let path = format!("/api/v1/tenants/{}/worker", segment(rest.tenant()));
         rest.call(Method::GET, &path, &page.query(), None::<&()>)
             .await
+    }
+
+    /// Every worker, as a stream read page by page.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_rs::Client) -> hatchet_rs::Result<()> {
+    /// use futures::TryStreamExt as _;
+    /// let workers: Vec<_> = client.workers().list_all().try_collect().await?;
+    /// println!("{} workers", workers.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn list_all(&self) -> impl Stream<Item = Result<Worker>> + Send + 'c {
+        let this = *self;
+        paged(move |page| async move { this.list(page).await })
     }
 
     /// One worker (`GET /api/v1/workers/{worker}`).

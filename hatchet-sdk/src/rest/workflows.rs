@@ -2,7 +2,9 @@
 
 use reqwest::Method;
 
-use super::{ListOptions, Page, WorkflowInfo, segment};
+use futures::Stream;
+
+use super::{ListOptions, Page, WorkflowInfo, paged, segment};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -35,6 +37,19 @@ impl<'c> Workflows<'c> {
             query.push(("name", self.namespaced(name)));
         }
         rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// Every workflow (whose name contains `name`, if given), as a stream read page by page.
+    pub fn list_all(
+        &self,
+        name: Option<&str>,
+    ) -> impl Stream<Item = Result<WorkflowInfo>> + Send + 'c {
+        let this = *self;
+        let name = name.map(str::to_owned);
+        paged(move |page| {
+            let name = name.clone();
+            async move { this.list(name.as_deref(), page).await }
+        })
     }
 
     /// The workflow named exactly `name` (namespaced), or [`Error::NotFound`].

@@ -311,7 +311,7 @@ impl RunFilter {
         self.until = Some(until);
         self
     }
-    /// Runs with this status (several calls: any of them; none: all statuses).
+    /// Runs with this status (the run's own; several calls: any of them; none: all).
     pub fn status(mut self, status: RunStatus) -> Self {
         self.statuses.push(status);
         self
@@ -321,7 +321,8 @@ impl RunFilter {
         self.workflow_ids.push(id.into());
         self
     }
-    /// Runs whose additional metadata has `key` = `value`.
+    /// Runs whose additional metadata has `key` = `value` (several calls: any one of the
+    /// pairs, as the engine matches them).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.metadata.push((key.into(), value.into()));
         self
@@ -637,7 +638,10 @@ impl<'a> Runs<'a> {
         stream::chunks(self.client, run_id).await
     }
 
-    /// Cancels the selected runs; returns the ids of the cancelled tasks.
+    /// Cancels the selected runs (a filter selects runs by their status, time, workflow and
+    /// any one of its metadata pairs). Returns the engine's answer: the ids as given, or the
+    /// ids of the runs the filter selected. Cancelling happens after the answer on the real
+    /// engine: wait for the runs' status rather than assuming it changed.
     pub async fn cancel(&self, selector: impl Into<TaskSelector>) -> Result<Vec<String>> {
         let (external_ids, filter) = split_selector(selector.into())?;
         let response = self
@@ -652,7 +656,8 @@ impl<'a> Runs<'a> {
         Ok(response.into_inner().cancelled_tasks)
     }
 
-    /// Replays the selected runs; returns the ids of the replayed tasks.
+    /// Replays the selected runs (every task of a run the filter selects, and those after
+    /// them; a running task is left alone). Returns the ids of the tasks the engine resolved.
     pub async fn replay(&self, selector: impl Into<TaskSelector>) -> Result<Vec<String>> {
         let (external_ids, filter) = split_selector(selector.into())?;
         let response = self

@@ -1,7 +1,7 @@
 """Interop client: drives one scenario with the official Python SDK (hatchet-sdk 1.43.1).
 
 Run:  python client.py <scenario> [--timeout SECONDS]
-      scenarios: dag retry fail event child cancel stream durable batch rest
+      scenarios: dag retry fail event child cancel stream durable batch rest rest-runs
 
 Same HATCHET_CLIENT_* environment as worker.py, and worker.py must be running (it defines
 the workflows; this script imports them from it). Prints `PASS <scenario>` and exits 0 on
@@ -380,6 +380,93 @@ async def scenario_rest() -> None:
     check_equal("filter deleted", deleted.metadata.id, created.metadata.id)
 
 
+async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 20) -> Any:
+    """Calls `probe` until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        got = await probe()
+        if got:
+            return got
+        if loop.time() > deadline:
+            raise ScenarioFailed(f"{what} did not happen within {timeout_s}s")
+        await asyncio.sleep(0.25)
+
+
+async def scenario_rest_runs() -> None:
+    """Runs over REST: details, status, a task, its logs, replay and cancel by a filter."""
+    import datetime as dt
+
+    from hatchet_sdk.features.runs import BulkCancelReplayOpts, RunFilter
+
+    probe = str(uuid.uuid4())
+    meta = {"rest-runs-probe": probe}
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+    ref = await wf.rest_echo_task.aio_run(
+        wf.ChildInput(n=7),
+        options=TriggerWorkflowOptions(additional_metadata=meta),
+        wait_for_result=False,
+    )
+    await ref.aio_result()
+    run_id = ref.workflow_run_id
+    note(f"rest-runs run_id={run_id}")
+
+    details = await hatchet.runs.aio_get(run_id)
+    check_equal("details run status", details.run.status, V1TaskStatus.COMPLETED)
+    check_equal("details tasks", len(details.tasks), 1)
+    check_equal("details run metadata", (details.run.additional_metadata or {}).get("rest-runs-probe"), probe)
+    task_id = details.tasks[0].task_external_id
+    check_equal("shape", [(s.task_name, s.task_external_id) for s in details.shape], [("interop-rest-echo", task_id)])
+    # The engine finds task events through a DAG: a one-task run lists none.
+    check_equal("task events of a one-task run", details.task_events, [])
+    check_equal("status over REST", await hatchet.runs.aio_get_status(run_id), V1TaskStatus.COMPLETED)
+    task = await hatchet.runs.aio_get_task_run(task_id)
+    check_equal("task output", task.output, {"n": 7})
+    check_equal("result over REST", await hatchet.runs.aio_get_result(run_id), {"n": 7})
+
+    async def log_lines() -> list[Any]:
+        return (await hatchet.logs.aio_list(task_id)).rows or []
+
+    logs = await eventually(log_lines, "the task's log line")
+    check_equal("log lines", [line.message for line in logs], ["rest echo 7"])
+
+    # Replay by a filter: the finished run runs again and completes again.
+    await hatchet.runs.aio_bulk_replay(
+        BulkCancelReplayOpts(
+            filters=RunFilter(since=since, statuses=[V1TaskStatus.COMPLETED], additional_metadata=meta)
+        )
+    )
+
+    async def replayed() -> bool:
+        again = await hatchet.runs.aio_get_task_run(task_id)
+        return again.retry_count == 1 and again.status == V1TaskStatus.COMPLETED
+
+    await eventually(replayed, "the replayed run completing again", 30)
+
+    # Cancel by a filter, through the external-ids listing, in one chunk.
+    wait_meta = {"rest-runs-wait": probe}
+    waiting = await wf.rest_wait_task.aio_run(
+        wf.RestWaitInput(),
+        options=TriggerWorkflowOptions(additional_metadata=wait_meta),
+        wait_for_result=False,
+    )
+
+    async def running() -> bool:
+        return await hatchet.runs.aio_get_status(waiting.workflow_run_id) == V1TaskStatus.RUNNING
+
+    await eventually(running, "the waiting run starting")
+    await hatchet.runs.aio_bulk_cancel_by_filters_with_pagination(
+        sleep_time=0, since=since, additional_metadata=wait_meta
+    )
+
+    async def cancelled() -> bool:
+        return await hatchet.runs.aio_get_status(waiting.workflow_run_id) == V1TaskStatus.CANCELLED
+
+    await eventually(cancelled, "the waiting run cancelled")
+    listed = await hatchet.runs.aio_list(since=since, additional_metadata=wait_meta)
+    check_equal("cancelled run listed", [r.status for r in listed.rows], [V1TaskStatus.CANCELLED])
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "dag": scenario_dag,
     "retry": scenario_retry,
@@ -391,6 +478,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "durable": scenario_durable,
     "batch": scenario_batch,
     "rest": scenario_rest,
+    "rest-runs": scenario_rest_runs,
 }
 
 

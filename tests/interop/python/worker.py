@@ -237,7 +237,22 @@ async def batch_task(
 
 @hatchet.task(name="interop-rest-echo", input_validator=ChildInput)
 async def rest_echo_task(input: ChildInput, ctx: Context) -> dict[str, Any]:
+    ctx.log(f"rest echo {input.n}")
     return {"n": input.n}
+
+
+class RestWaitInput(BaseModel):
+    max_seconds: float = 60.0
+
+
+@hatchet.task(name="interop-rest-wait", input_validator=RestWaitInput)
+async def rest_wait_task(input: RestWaitInput, ctx: Context) -> dict[str, Any]:
+    """Waits until cancelled (the REST scenario cancels it by a filter)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + input.max_seconds
+    while loop.time() < deadline and not ctx.is_cancelled:
+        await asyncio.sleep(0.1)
+    return {"cancelled": ctx.is_cancelled}
 
 
 ALL_WORKFLOWS = [
@@ -252,6 +267,7 @@ ALL_WORKFLOWS = [
     durable_task,
     batch_task,
     rest_echo_task,
+    rest_wait_task,
 ]
 
 
