@@ -20,6 +20,22 @@ pub(crate) struct Workflow {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) versions: Vec<Arc<Version>>,
+    /// Set while the workflow is paused: its runs are created and stay QUEUED.
+    pub(crate) paused: Option<Pause>,
+    /// When it was last paused or unpaused.
+    pub(crate) updated_at: Option<SystemTime>,
+}
+
+/// How a paused workflow treats its runs (engine-semantics: workflow pause).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pause {
+    /// `DROP`: cron ticks while paused create no run; `QUEUE`: they do, and the runs wait.
+    pub(crate) cron_drop: bool,
+    /// `DROP`: scheduled runs due while paused wait and fire at unpause; `QUEUE`: they fire
+    /// and the runs wait.
+    pub(crate) scheduled_drop: bool,
+    /// A waiting task older than this (from its creation) is cancelled.
+    pub(crate) ttl: Duration,
 }
 
 impl Workflow {
@@ -49,7 +65,6 @@ pub(crate) struct Version {
     #[allow(dead_code)]
     pub(crate) default_filters: Vec<v1::DefaultFilter>,
     pub(crate) idempotency: Option<v1::IdempotencyConfig>,
-    #[allow(dead_code)]
     pub(crate) input_json_schema: Option<Vec<u8>>,
     /// The registration as received, to recognise an identical re-registration.
     pub(crate) request: v1::CreateWorkflowVersionRequest,

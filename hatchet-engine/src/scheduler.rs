@@ -57,6 +57,7 @@ impl State {
         let schedule_deadline = now + task.def.schedule_timeout;
         let (run_id, retry_count) = (task.run_id.clone(), task.retry_count);
         self.arm(task_id, schedule_deadline);
+        self.arm_pause_ttl(task_id);
         if first_time {
             self.emit_task_event(
                 &run_id,
@@ -240,6 +241,10 @@ impl State {
                     break;
                 };
                 cursor = Some(key);
+                // A paused workflow's tasks wait (without counting against the scan).
+                if self.pause_of_task(&task_id).is_some() {
+                    continue;
+                }
                 // A batch item waiting for its rate-limit units stays queued: it goes out
                 // in a batch only.
                 if self
@@ -462,6 +467,7 @@ impl State {
         let mut backoff_done = Vec::new();
         let mut timed_out = Vec::new();
         let mut schedule_timed_out = Vec::new();
+        let mut pause_expired = Vec::new();
         let mut orphaned = Vec::new();
         let mut due = Vec::new();
         let mut sleeps_due = Vec::new();
@@ -478,6 +484,7 @@ impl State {
             let Some(task) = self.tasks.get(&id) else {
                 continue;
             };
+            let paused_ttl = self.pause_of_task(&id).map(|p| p.ttl);
             match task.status {
                 TaskStatus::Backoff if task.retry_after.is_some_and(|t| t <= now) => {
                     backoff_done.push(id);
@@ -486,6 +493,13 @@ impl State {
                     timed_out.push(id);
                 }
                 TaskStatus::Pending if task.waiting.is_some() => sleeps_due.push(id),
+                // A paused workflow's waiting task has no scheduling timeout; its TTL.
+                TaskStatus::Queued
+                    if paused_ttl.is_some_and(|ttl| task.created_at + ttl <= now) =>
+                {
+                    pause_expired.push(id);
+                }
+                TaskStatus::Queued if paused_ttl.is_some() => {}
                 TaskStatus::Queued
                     if task
                         .queued_at
@@ -556,6 +570,10 @@ impl State {
             self.dequeue(&id);
             self.cancel(&id, "scheduling timed out", now);
         }
+        for id in pause_expired {
+            self.dequeue(&id);
+            self.cancel(&id, crate::lifecycle::pause::PAUSE_TTL_EXPIRED, now);
+        }
         self.fire_schedules(now);
         self.fire_crons(now);
         self.flush_stream_gaps(Instant::now());
@@ -584,9 +602,15 @@ impl State {
 
     fn fire_schedules(&mut self, now: SystemTime) {
         // A scheduled run is deleted as it fires, as the engine deletes its row.
-        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.scheduled)
-            .into_iter()
-            .partition(|s| s.trigger_at <= now);
+        // A paused workflow whose scheduled runs DROP defers them until it is unpaused (the
+        // engine skips them while paused and fires them after, as they are then past due).
+        let scheduled = std::mem::take(&mut self.scheduled);
+        let (due, waiting): (Vec<_>, Vec<_>) = scheduled.into_iter().partition(|s| {
+            s.trigger_at <= now
+                && !self
+                    .pause_of_workflow(&s.spec.workflow_name)
+                    .is_some_and(|p| p.scheduled_drop)
+        });
         self.scheduled = waiting;
         for scheduled in due {
             let _ = self.trigger(scheduled.spec, now);
@@ -595,21 +619,30 @@ impl State {
 
     fn fire_crons(&mut self, now: SystemTime) {
         let mut due = Vec::new();
+        // A paused workflow whose cron runs DROP loses the ticks while it is paused.
+        let dropping: std::collections::HashSet<String> = self
+            .workflows
+            .values()
+            .filter(|w| w.paused.as_ref().is_some_and(|p| p.cron_drop))
+            .map(|w| w.name.clone())
+            .collect();
         for entry in &mut self.crons {
             let Some(parsed) = super::cron::parse(&entry.expression) else {
                 continue;
             };
             // Several missed fire times collapse into one run, as a ticker that was down.
             if entry.next_at <= now {
-                due.push((
-                    entry.workflow_name.clone(),
-                    entry.input.clone(),
-                    entry.expression.clone(),
-                    entry.next_at,
-                    entry.name.clone().unwrap_or_default(),
-                    entry.metadata.clone(),
-                    entry.priority,
-                ));
+                if !dropping.contains(&entry.workflow_name) {
+                    due.push((
+                        entry.workflow_name.clone(),
+                        entry.input.clone(),
+                        entry.expression.clone(),
+                        entry.next_at,
+                        entry.name.clone().unwrap_or_default(),
+                        entry.metadata.clone(),
+                        entry.priority,
+                    ));
+                }
                 match super::cron::next_after(&parsed, now) {
                     Some(next) => entry.next_at = next,
                     None => entry.next_at = now + Duration::from_secs(u32::MAX.into()),

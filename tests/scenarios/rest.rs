@@ -1,11 +1,14 @@
 //! The REST feature clients, as a user calls them: workers (list, get, pause, unpause),
-//! workflows (find, list, get, delete), crons and scheduled runs (create, list, read, move,
-//! delete), against the in-process engine and a real `hatchet-api`.
+//! workflows (find, list, get, delete, pause, unpause, versions), crons and scheduled runs
+//! (create, list, read, move, delete), filters, runs (list, details, create, ids, replay and
+//! cancel by filter), logs, metrics, rate limits, against the in-process engine and a real
+//! `hatchet-api`.
 
 use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
-    CronFilter, FilterQuery, FilterUpdate, ListOptions, RunQuery, ScheduleFilter, TaskEventType,
-    TaskState, TriggerMethod, TriggerOptions, WorkerStatus, WorkflowRunDetails,
+    CronFilter, FilterQuery, FilterUpdate, ListOptions, Pause, QueueBehavior, RunQuery,
+    ScheduleFilter, TaskEventType, TaskState, TriggerMethod, TriggerOptions, WorkerStatus,
+    WorkflowRunDetails,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -987,4 +990,170 @@ async fn runs_are_created_selected_replayed_and_cancelled_by_filter() {
         .then_some(())
     })
     .await;
+}
+
+/// Polls the run's REST status until it is `wanted` (NotFound while the real engine's read
+/// model catches up).
+async fn status_becomes(h: &Harness, run_id: &str, wanted: TaskState) {
+    eventually(|| async {
+        (h.client.runs().status(run_id).await.ok() == Some(wanted)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_paused_workflow_holds_its_runs_until_unpaused() {
+    let h = Harness::start().await;
+    h.worker("rest-pause-worker", |w| w.register::<echo>())
+        .await;
+    let workflows = h.client.workflows();
+    let id = within(workflows.find("rest-echo"))
+        .await
+        .expect("find")
+        .metadata
+        .id;
+    let paused = within(workflows.pause(
+        &id,
+        Pause::new(std::time::Duration::from_secs(3600)).scheduled(QueueBehavior::Drop),
+    ))
+    .await
+    .expect("pause");
+    assert_eq!(paused.is_paused, Some(true));
+    assert_eq!(
+        (
+            paused.paused_workflow_cron_run_queue_behavior,
+            paused.paused_workflow_scheduled_run_queue_behavior
+        ),
+        (Some(QueueBehavior::Queue), Some(QueueBehavior::Drop))
+    );
+    let got = within(workflows.get(&id)).await.expect("get");
+    assert_eq!(got.is_paused, Some(true));
+
+    // A run is created and waits: QUEUED, not assigned.
+    let run = within(
+        h.client
+            .run_no_wait::<echo>(&serde_json::json!({"n": 5}), hatchet_rs::RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    status_becomes(&h, run.id(), TaskState::Queued).await;
+    // A scheduled run due while paused (DROP) is held back, not started.
+    let probe = probe();
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
+    within(h.client.schedules().create(
+        "rest-echo",
+        soon,
+        &serde_json::json!({"n": 6}),
+        TriggerOptions::new().metadata("probe", probe.clone()),
+    ))
+    .await
+    .expect("schedule");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        within(h.client.runs().status(run.id()))
+            .await
+            .expect("status"),
+        TaskState::Queued,
+        "a paused workflow's run was assigned"
+    );
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let held = within(h.client.runs().list(
+        RunQuery::since(since).metadata("probe", &probe),
+        ListOptions::new(),
+    ))
+    .await
+    .expect("list");
+    assert!(
+        held.rows.is_empty(),
+        "a held-back scheduled run started: {held:?}"
+    );
+
+    // Unpaused: the waiting run runs, and the held-back scheduled run starts.
+    let unpaused = within(workflows.unpause(&id)).await.expect("unpause");
+    assert_eq!(unpaused.is_paused, Some(false));
+    assert_eq!(unpaused.paused_workflow_scheduled_run_queue_behavior, None);
+    let output = within(run.result()).await.expect("result");
+    assert_eq!(output, serde_json::json!({"n": 5}));
+    eventually(|| async {
+        let page = h
+            .client
+            .runs()
+            .list(
+                RunQuery::since(since).metadata("probe", &probe),
+                ListOptions::new(),
+            )
+            .await
+            .ok()?;
+        page.rows
+            .iter()
+            .any(|r| r.status == TaskState::Completed)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_paused_workflows_waiting_runs_are_cancelled_after_the_queue_ttl() {
+    let h = Harness::start().await;
+    h.worker("rest-pause-ttl-worker", |w| w.register::<TwoSteps>())
+        .await;
+    let workflows = h.client.workflows();
+    let id = within(workflows.find("rest-two-steps"))
+        .await
+        .expect("find")
+        .metadata
+        .id;
+    within(workflows.pause(&id, Pause::new(std::time::Duration::from_secs(1))))
+        .await
+        .expect("pause");
+    let run = within(
+        h.client
+            .run_no_wait::<TwoSteps>(&serde_json::json!({"n": 7}), hatchet_rs::RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    let details = details_until(&h, run.id(), |d| {
+        d.run.status == TaskState::Cancelled
+            && d.task_events
+                .iter()
+                .any(|e| e.event_type == TaskEventType::Cancelled)
+    })
+    .await;
+    let cancelled = details
+        .task_events
+        .iter()
+        .find(|e| {
+            e.event_type == TaskEventType::Cancelled
+                && e.task_display_name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("first"))
+        })
+        .unwrap_or_else(|| panic!("no CANCELLED event of `first`: {:?}", details.task_events));
+    assert_eq!(cancelled.message, "paused workflow queue item TTL expired.");
+    within(workflows.unpause(&id)).await.expect("unpause");
+
+    // The latest version, and the same one by its id.
+    let latest = within(workflows.version(&id, None)).await.expect("version");
+    // The engine numbers versions from one sequence for all workflows.
+    assert!(latest.order >= 1, "{}", latest.order);
+    assert_eq!(
+        latest.workflow.as_ref().map(|w| w.name.as_str()),
+        Some(
+            h.client
+                .config()
+                .namespace()
+                .apply("rest-two-steps")
+                .as_str()
+        )
+    );
+    let same = within(workflows.version(&id, Some(&latest.metadata.id)))
+        .await
+        .expect("version by id");
+    assert_eq!(same.metadata.id, latest.metadata.id);
+    match within(workflows.version(&id, Some("00000000-0000-4000-8000-000000000000"))).await {
+        Err(Error::NotFound(message)) => {
+            assert!(message.contains("version not found"), "{message}")
+        }
+        other => panic!("expected NotFound for an unknown version, got {other:?}"),
+    }
 }

@@ -132,6 +132,9 @@ impl State {
                 .map(|q| q.values().cloned().collect())
                 .unwrap_or_default();
             for task_id in ids {
+                if self.pause_of_task(&task_id).is_some() {
+                    continue;
+                }
                 if self.rate_limits_allow(&task_id, now) {
                     self.take_rate_units(&task_id);
                     self.dequeue(&task_id);

@@ -108,6 +108,7 @@ fn cancel_event(reason: &str) -> (&'static str, &'static str) {
             ("CANCELLED", "Cancelled due to concurrency strategy")
         }
         "scheduling timed out" => ("SCHEDULING_TIMED_OUT", ""),
+        super::pause::PAUSE_TTL_EXPIRED => ("CANCELLED", super::pause::PAUSE_TTL_EXPIRED),
         _ => ("CANCELLED", ""),
     }
 }

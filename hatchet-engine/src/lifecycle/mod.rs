@@ -7,6 +7,7 @@ pub(crate) mod batches;
 mod cancel;
 mod completion;
 pub(crate) mod conditions;
+pub(crate) mod pause;
 mod replay;
 mod results;
 mod retries;

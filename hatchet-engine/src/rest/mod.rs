@@ -60,7 +60,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/tenants/{tenant}/workflows", get(workflows::list))
         .route(
             "/api/v1/workflows/{workflow}",
-            get(workflows::get).delete(workflows::delete),
+            get(workflows::get)
+                .patch(workflows::update)
+                .delete(workflows::delete),
+        )
+        .route(
+            "/api/v1/workflows/{workflow}/versions",
+            get(workflows::version),
         )
         .route(
             "/api/v1/stable/tenants/{tenant}/filters",

@@ -434,7 +434,7 @@ pub(super) fn details_json(st: &State, run: &Run) -> Value {
 
 /// What the engine shows as a version's configuration: its creation options, keyed as the
 /// engine stores them.
-fn workflow_config(version: &crate::model::Version) -> Value {
+pub(super) fn workflow_config(version: &crate::model::Version) -> Value {
     let task = |def: &crate::model::TaskDef| {
         json!({
             "ReadableId": def.readable_id,

@@ -32,6 +32,8 @@ impl State {
                 workflow_id: latest.workflow_id.clone(),
             });
         }
+        // The engine numbers versions from one sequence for all workflows.
+        let order = i64::try_from(self.next_seq()).unwrap_or(i64::MAX);
         let workflow = self
             .workflows
             .entry(req.name.clone())
@@ -39,13 +41,15 @@ impl State {
                 id: new_id(),
                 name: req.name.clone(),
                 versions: Vec::new(),
+                paused: None,
+                updated_at: None,
             });
         let version = Arc::new(Version {
             id: new_id(),
             workflow_id: workflow.id.clone(),
             workflow_name: workflow.name.clone(),
             version: req.version.clone(),
-            order: workflow.versions.len() as i64 + 1,
+            order,
             created_at: now,
             tasks: checked.tasks,
             on_failure: checked.on_failure,

@@ -198,6 +198,16 @@ fn response_types_follow_the_contract() {
     let _: WorkflowRun = response(&c, "V1WorkflowRun");
     let _: TaskEvent = response(&c, "V1TaskEvent");
     let _: ShapeItem = response(&c, "WorkflowRunShapeItemForWorkflowRunDetails");
+    let version: WorkflowVersion = response(&c, "WorkflowVersion");
+    assert_eq!(version.v1_concurrency.len(), 1);
+    assert_eq!(
+        version.triggers.map(|t| (t.crons.len(), t.events.len())),
+        Some((1, 1))
+    );
+    let _: WorkflowTriggers = response(&c, "WorkflowTriggers");
+    let _: CronTriggerRef = response(&c, "WorkflowTriggerCronRef");
+    let _: EventTriggerRef = response(&c, "WorkflowTriggerEventRef");
+    let _: ConcurrencySetting = response(&c, "ConcurrencySetting");
     let metric = object_sample(&c, "V1TaskRunMetric");
     let _: observe::TaskRunMetric = serde_json::from_value(metric).expect("task metric decodes");
     for list in [
@@ -276,6 +286,16 @@ fn request_bodies_follow_the_contract() {
         &serde_json::to_value(&update).expect("encodes")["updates"][0],
     );
     request(&c, "UpdateWorkerRequest", &json!({"isPaused": true}));
+    let pause = Pause::new(std::time::Duration::from_secs(60))
+        .body()
+        .expect("pause body");
+    request(&c, "WorkflowUpdateRequest", &pause);
+    request(&c, "PauseWorkflowRequestPause", &pause["pause"]);
+    request(
+        &c,
+        "PauseWorkflowRequestUnpause",
+        &json!({"action": "unpause"}),
+    );
     request(
         &c,
         "V1TriggerWorkflowRunRequest",

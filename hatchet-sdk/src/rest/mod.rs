@@ -38,11 +38,12 @@ pub use runs::{
 };
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use types::{
-    Page, Pagination, ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus,
-    WorkflowInfo, WorkflowVersionMeta,
+    ConcurrencySetting, CronTriggerRef, EventTriggerRef, Page, Pagination, QueueBehavior,
+    ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus, WorkflowInfo,
+    WorkflowTriggers, WorkflowVersion, WorkflowVersionMeta,
 };
 pub use workers::Workers;
-pub use workflows::Workflows;
+pub use workflows::{Pause, Workflows};
 
 use crate::config::{ClientConfig, TlsStrategy};
 use crate::error::{Error, Result};

@@ -163,6 +163,23 @@ pub struct WorkflowVersionMeta {
     pub workflow_id: String,
 }
 
+/// What a paused workflow does with runs its crons or scheduled runs start
+/// (`WorkflowPauseScheduledCronRunQueueBehavior`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum QueueBehavior {
+    /// Runs are created and wait, QUEUED, until the workflow is unpaused (or their queue TTL
+    /// passes).
+    Queue,
+    /// Cron ticks while paused start no run; scheduled runs due while paused wait and start
+    /// when the workflow is unpaused (what the engine does).
+    Drop,
+    /// A value newer than this SDK.
+    #[serde(other)]
+    Unknown,
+}
+
 /// A workflow, as the REST API describes it (`Workflow`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -178,11 +195,112 @@ pub struct WorkflowInfo {
     /// Whether it is paused.
     #[serde(default)]
     pub is_paused: Option<bool>,
+    /// While paused: what happens to its cron ticks (the engine sends it with a pause's
+    /// answer and in lists).
+    #[serde(default)]
+    pub paused_workflow_cron_run_queue_behavior: Option<QueueBehavior>,
+    /// While paused: what happens to its scheduled runs.
+    #[serde(default)]
+    pub paused_workflow_scheduled_run_queue_behavior: Option<QueueBehavior>,
     /// Its versions, newest first, when the engine lists them.
     #[serde(default, deserialize_with = "null_as_default")]
     pub versions: Vec<WorkflowVersionMeta>,
     /// The tenant it belongs to.
     pub tenant_id: String,
+}
+
+/// One version of a workflow (`WorkflowVersion`), from
+/// [`Workflows::version`](crate::Workflows::version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WorkflowVersion {
+    /// The version's id and timestamps.
+    pub metadata: ResourceMeta,
+    /// The version string it was registered with.
+    pub version: String,
+    /// Its place among the workflow's versions (1 for the first).
+    pub order: i32,
+    /// The workflow's id (the engine sends it empty).
+    pub workflow_id: String,
+    /// The workflow.
+    #[serde(default)]
+    pub workflow: Option<WorkflowInfo>,
+    /// Sticky assignment (`soft`, `hard`), when set.
+    #[serde(default)]
+    pub sticky: Option<String>,
+    /// The default priority of its runs (0: none).
+    #[serde(default)]
+    pub default_priority: Option<i32>,
+    /// The workflow's schedule timeout.
+    #[serde(default)]
+    pub schedule_timeout: Option<String>,
+    /// Its event and cron triggers.
+    #[serde(default)]
+    pub triggers: Option<WorkflowTriggers>,
+    /// Its concurrency settings, task-level first.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub v1_concurrency: Vec<ConcurrencySetting>,
+    /// The registration, as the engine stores it.
+    #[serde(default)]
+    pub workflow_config: Option<serde_json::Value>,
+    /// The JSON schema of its input, when registered with one.
+    #[serde(default)]
+    pub input_json_schema: Option<serde_json::Value>,
+}
+
+/// A version's triggers (`WorkflowTriggers`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WorkflowTriggers {
+    /// Cron expressions.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub crons: Vec<CronTriggerRef>,
+    /// Event keys.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub events: Vec<EventTriggerRef>,
+}
+
+/// A cron a version runs on (`WorkflowTriggerCronRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CronTriggerRef {
+    /// The expression.
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// The version it belongs to.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// An event key a version runs on (`WorkflowTriggerEventRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EventTriggerRef {
+    /// The event key.
+    #[serde(default)]
+    pub event_key: Option<String>,
+    /// The version it belongs to.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// A concurrency setting of a version (`ConcurrencySetting`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConcurrencySetting {
+    /// The CEL expression giving the group key.
+    pub expression: String,
+    /// How many runs of a group run at once.
+    pub max_runs: i32,
+    /// The strategy (`GROUP_ROUND_ROBIN`, `CANCEL_IN_PROGRESS`, `CANCEL_NEWEST`, ..).
+    pub limit_strategy: String,
+    /// `WORKFLOW` or `TASK`.
+    pub scope: String,
+    /// The task it applies to, for a task-level setting.
+    #[serde(default)]
+    pub step_readable_id: Option<String>,
 }
 
 #[cfg(test)]
