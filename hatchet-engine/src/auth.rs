@@ -52,6 +52,11 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// The REST address the engine's tokens name.
+    pub(crate) fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
     pub(crate) fn new(tenant_id: String, server_url: String) -> Self {
         Self {
             secret: rand::random(),

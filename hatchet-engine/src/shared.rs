@@ -18,12 +18,16 @@ pub(crate) struct Shared {
     pub(crate) changed: watch::Sender<u64>,
     pub(crate) version: String,
     pub(crate) refuse_until: Mutex<Option<Instant>>,
+    /// When the engine started: its tenant's creation time.
+    pub(crate) started_at: std::time::SystemTime,
 }
 
 impl Shared {
     pub(crate) fn new(state: State, clock: Clock, auth: Auth, version: String) -> Self {
+        let started_at = clock.now();
         Self {
             state: Mutex::new(state),
+            started_at,
             clock,
             auth: RwLock::new(auth),
             changed: watch::channel(0).0,

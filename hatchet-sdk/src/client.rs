@@ -104,6 +104,17 @@ impl Client {
         crate::rest::Filters::new(self)
     }
 
+    /// The tenant the client's token belongs to (REST; see [`rest`](crate::rest)).
+    pub fn tenant(&self) -> crate::rest::Tenants<'_> {
+        crate::rest::Tenants::new(self)
+    }
+
+    /// The engine's CEL debugger for event-filter expressions (REST; see
+    /// [`rest`](crate::rest)).
+    pub fn cel(&self) -> crate::rest::Cel<'_> {
+        crate::rest::Cel::new(self)
+    }
+
     /// A task's log lines (REST; see [`rest`](crate::rest)).
     pub fn logs(&self) -> crate::rest::Logs<'_> {
         crate::rest::Logs::new(self)

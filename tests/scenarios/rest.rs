@@ -6,9 +6,9 @@
 
 use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
-    CronFilter, FilterQuery, FilterUpdate, ListOptions, Pause, QueueBehavior, RunQuery,
-    ScheduleFilter, TaskEventType, TaskState, TriggerMethod, TriggerOptions, WorkerStatus,
-    WorkflowRunDetails,
+    CelContext, CelOutcome, CronFilter, FilterQuery, FilterUpdate, ListOptions, Pause,
+    QueueBehavior, QueueCount, RunQuery, ScheduleFilter, TaskEventType, TaskState, TriggerMethod,
+    TriggerOptions, WorkerStatus, WorkflowRunDetails,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -1156,4 +1156,119 @@ async fn a_paused_workflows_waiting_runs_are_cancelled_after_the_queue_ttl() {
         }
         other => panic!("expected NotFound for an unknown version, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_tenant_queue_metrics_task_stats_and_cel_debugger_answer() {
+    let h = Harness::start().await;
+    let tenant = within(h.client.tenant().get()).await.expect("tenant");
+    assert_eq!(tenant.metadata.id, h.client.config().tenant_id());
+    assert_eq!(tenant.version, "V1");
+    assert!(tenant.server_url.is_some_and(|u| u.starts_with("http")));
+
+    // A run with no worker to take it waits in its queue.
+    let worker = h
+        .worker("rest-queue-worker", |w| w.register::<echo>())
+        .await;
+    within(worker.shutdown()).await.expect("shutdown");
+    let run = within(
+        h.client
+            .run_no_wait::<echo>(&serde_json::json!({"n": 8}), hatchet_rs::RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    let action = format!(
+        "{}:rest-echo",
+        h.client.config().namespace().apply("rest-echo")
+    );
+    let queued = eventually(|| async {
+        let queues = h.client.metrics().queues().await.expect("queue metrics");
+        match queues.get(&action) {
+            Some(QueueCount::Tasks(n)) if *n >= 1 => Some(*n),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(queued, 1);
+    let stats = eventually(|| async {
+        let stats = h
+            .client
+            .metrics()
+            .task_stats(&["rest-echo", "rest-no-such-task"])
+            .await
+            .expect("task stats");
+        let waiting = stats.get("rest-echo")?.queued.as_ref()?.total;
+        (waiting >= 1).then_some(stats)
+    })
+    .await;
+    let none = &stats["rest-no-such-task"];
+    assert_eq!(
+        (
+            none.queued.as_ref().map(|s| s.total),
+            none.running.as_ref().map(|s| s.total)
+        ),
+        (Some(0), Some(0))
+    );
+    let echo_stats = stats["rest-echo"].queued.as_ref().expect("queued");
+    assert!(echo_stats.oldest.is_some());
+    assert!(
+        echo_stats.queues.get(&action).is_some_and(|n| *n >= 1),
+        "{echo_stats:?}"
+    );
+    within(h.client.runs().cancel(run.id()))
+        .await
+        .expect("cancel");
+
+    // The engine has no Prometheus server to federate from.
+    match within(h.client.metrics().prometheus()).await {
+        Err(Error::InvalidArgument(message)) => {
+            assert!(
+                message.contains("Prometheus metrics are not enabled"),
+                "{message}"
+            );
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+
+    let cel = h.client.cel();
+    let debug = |expression: &'static str, context: CelContext| {
+        let cel = cel;
+        async move {
+            within(cel.debug(expression, &serde_json::json!({"total": 30}), context))
+                .await
+                .expect("cel debug")
+        }
+    };
+    let with_payload = || CelContext::new().payload(serde_json::json!({"min": 10}));
+    assert_eq!(
+        debug("input.total > payload.min", with_payload()).await,
+        CelOutcome::Evaluated(true)
+    );
+    assert_eq!(
+        debug(
+            "additional_metadata.region == 'eu' && input.total < 10",
+            CelContext::new().metadata("region", "eu")
+        )
+        .await,
+        CelOutcome::Evaluated(false)
+    );
+    let failed = |outcome: CelOutcome| match outcome {
+        CelOutcome::Failed(error) => error,
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    let error = failed(debug("input.total", CelContext::new()).await);
+    assert!(
+        error.starts_with("expression did not evaluate to a boolean: got "),
+        "{error}"
+    );
+    let error = failed(debug("input.total >", CelContext::new()).await);
+    assert!(
+        error.starts_with("failed to compile expression: "),
+        "{error}"
+    );
+    let error = failed(debug("input.missing == 1", CelContext::new()).await);
+    assert!(
+        error.starts_with("failed to evaluate expression: "),
+        "{error}"
+    );
 }

@@ -38,6 +38,7 @@ mod observe;
 mod query;
 mod runs;
 mod schedules;
+mod tenant;
 mod workers;
 mod workflows;
 
@@ -57,6 +58,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             patch(update_worker).get(workers::get),
         )
         .route("/api/v1/tenants/{tenant}/worker", get(workers::list))
+        .route("/api/v1/tenants/{tenant}", get(tenant::get))
+        .route(
+            "/api/v1/tenants/{tenant}/step-run-queue-metrics",
+            get(tenant::queue_metrics),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/task-stats",
+            get(tenant::task_stats),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/prometheus-metrics",
+            get(tenant::prometheus),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/cel/debug",
+            post(tenant::cel_debug),
+        )
         .route("/api/v1/tenants/{tenant}/workflows", get(workflows::list))
         .route(
             "/api/v1/workflows/{workflow}",

@@ -208,6 +208,14 @@ fn response_types_follow_the_contract() {
     let _: CronTriggerRef = response(&c, "WorkflowTriggerCronRef");
     let _: EventTriggerRef = response(&c, "WorkflowTriggerEventRef");
     let _: ConcurrencySetting = response(&c, "ConcurrencySetting");
+    let tenant: Tenant = response(&c, "Tenant");
+    assert_eq!(tenant.version, "V0");
+    let stat: TaskStat = response(&c, "TaskStat");
+    assert_eq!(stat.queued.map(|q| q.concurrency.len()), Some(1));
+    let _: TaskStatusStat = response(&c, "TaskStatusStat");
+    let _: ConcurrencyStat = response(&c, "ConcurrencyStat");
+    let cel: tenant::CelDebugResponse = response(&c, "V1CELDebugResponse");
+    assert_eq!(cel.status, "SUCCESS");
     let metric = object_sample(&c, "V1TaskRunMetric");
     let _: observe::TaskRunMetric = serde_json::from_value(metric).expect("task metric decodes");
     for list in [
@@ -286,6 +294,16 @@ fn request_bodies_follow_the_contract() {
         &serde_json::to_value(&update).expect("encodes")["updates"][0],
     );
     request(&c, "UpdateWorkerRequest", &json!({"isPaused": true}));
+    request(
+        &c,
+        "V1CELDebugRequest",
+        &tenant::CelDebug {
+            expression: "true",
+            input: json!({}),
+            filter_payload: Some(&json!({})),
+            additional_metadata: &metadata,
+        },
+    );
     let pause = Pause::new(std::time::Duration::from_secs(60))
         .body()
         .expect("pause body");

@@ -17,6 +17,7 @@ mod filters;
 mod observe;
 mod runs;
 mod schedules;
+mod tenant;
 mod types;
 mod workers;
 mod workflows;
@@ -31,12 +32,16 @@ use serde::de::DeserializeOwned;
 
 pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
 pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
-pub use observe::{LogLine, Logs, Metrics, RateLimitInfo, TaskMetrics};
+pub use observe::{
+    ConcurrencyStat, LogLine, Logs, Metrics, QueueCount, RateLimitInfo, TaskMetrics, TaskStat,
+    TaskStatusStat,
+};
 pub use runs::{
     RunQuery, RunSummary, ShapeItem, TaskEvent, TaskEventType, TaskState, WorkflowRun,
     WorkflowRunDetails,
 };
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
+pub use tenant::{Cel, CelContext, CelOutcome, Tenant, Tenants};
 pub use types::{
     ConcurrencySetting, CronTriggerRef, EventTriggerRef, Page, Pagination, QueueBehavior,
     ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus, WorkflowInfo,
@@ -205,6 +210,13 @@ impl Rest {
                 e,
             )
         })
+    }
+
+    /// Like [`call`](Self::call), for a `text/plain` answer.
+    pub(crate) async fn call_text(&self, method: Method, path: &str) -> Result<String> {
+        let bytes = self.send(method, path, &[], None::<&()>).await?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::Protocol(format!("{path}: the engine's text answer is not UTF-8")))
     }
 
     /// Like [`call`](Self::call), for answers without a body (204).

@@ -1,6 +1,8 @@
 //! Reading what ran: `client.logs()` (a task's log lines) and `client.metrics()` (task
 //! counts by status), and the rate-limit listing on `client.rate_limits()`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -135,6 +137,117 @@ impl<'c> Metrics<'c> {
         }
         Ok(metrics)
     }
+}
+
+impl Metrics<'_> {
+    /// How many tasks wait in each queue (an action id: `workflow:task`), and for a workflow
+    /// whose runs wait on its concurrency, how many per key (`GET
+    /// /api/v1/tenants/{tenant}/step-run-queue-metrics`). A paused workflow's runs are not
+    /// counted here.
+    pub async fn queues(&self) -> Result<BTreeMap<String, QueueCount>> {
+        let rest = self.client.rest()?;
+        let path = format!(
+            "/api/v1/tenants/{}/step-run-queue-metrics",
+            segment(rest.tenant())
+        );
+        let answer: QueueMetrics = rest.call(Method::GET, &path, &[], None::<&()>).await?;
+        Ok(answer.queues.unwrap_or_default())
+    }
+
+    /// Per task name, the tasks waiting (queued, in backoff, held by concurrency or by a
+    /// paused workflow) and running (`GET /api/v1/tenants/{tenant}/task-stats`). The tasks
+    /// named in `task_names` are always present, at zero when none.
+    pub async fn task_stats(&self, task_names: &[&str]) -> Result<BTreeMap<String, TaskStat>> {
+        let rest = self.client.rest()?;
+        let path = format!("/api/v1/tenants/{}/task-stats", segment(rest.tenant()));
+        let query: Vec<(&str, String)> = task_names
+            .iter()
+            .map(|n| ("taskNames", (*n).to_owned()))
+            .collect();
+        let stats: Option<BTreeMap<String, TaskStat>> =
+            rest.call(Method::GET, &path, &query, None::<&()>).await?;
+        Ok(stats.unwrap_or_default())
+    }
+
+    /// The tenant's metrics in Prometheus' text format (`GET
+    /// /api/v1/tenants/{tenant}/prometheus-metrics`), federated from the Prometheus server
+    /// the engine is configured with; without one the engine answers
+    /// [`Error::InvalidArgument`] ("not enabled").
+    pub async fn prometheus(&self) -> Result<String> {
+        let rest = self.client.rest()?;
+        let path = format!(
+            "/api/v1/tenants/{}/prometheus-metrics",
+            segment(rest.tenant())
+        );
+        rest.call_text(Method::GET, &path).await
+    }
+}
+
+/// `TenantStepRunQueueMetrics`.
+#[derive(Debug, Deserialize)]
+struct QueueMetrics {
+    #[serde(default)]
+    queues: Option<BTreeMap<String, QueueCount>>,
+}
+
+/// One entry of [`Metrics::queues`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum QueueCount {
+    /// Tasks waiting in a queue.
+    Tasks(i64),
+    /// Runs of a workflow waiting on its concurrency, per key.
+    ByKey(BTreeMap<String, i64>),
+}
+
+/// One task name's stats (`TaskStat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TaskStat {
+    /// Tasks waiting.
+    #[serde(default)]
+    pub queued: Option<TaskStatusStat>,
+    /// Tasks running on a worker.
+    #[serde(default)]
+    pub running: Option<TaskStatusStat>,
+}
+
+/// Waiting or running tasks of one name (`TaskStatusStat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TaskStatusStat {
+    /// How many.
+    #[serde(default)]
+    pub total: i64,
+    /// The oldest one's creation time.
+    #[serde(default)]
+    pub oldest: Option<DateTime<Utc>>,
+    /// The oldest one's on its first attempt.
+    #[serde(default)]
+    pub oldest_excluding_retries: Option<DateTime<Utc>>,
+    /// How many wait in each queue.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub queues: BTreeMap<String, i64>,
+    /// Their concurrency keys.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub concurrency: Vec<ConcurrencyStat>,
+}
+
+/// Tasks per key of one concurrency expression (`ConcurrencyStat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConcurrencyStat {
+    /// The expression.
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// The strategy.
+    #[serde(default, rename = "type")]
+    pub strategy: Option<String>,
+    /// Tasks per rendered key.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub keys: BTreeMap<String, i64>,
 }
 
 /// A rate limit and what is left of it (`RateLimit`).
