@@ -1231,13 +1231,10 @@ async fn the_tenant_queue_metrics_task_stats_and_cel_debugger_answer() {
     }
 
     let cel = h.client.cel();
-    let debug = |expression: &'static str, context: CelContext| {
-        let cel = cel;
-        async move {
-            within(cel.debug(expression, &serde_json::json!({"total": 30}), context))
-                .await
-                .expect("cel debug")
-        }
+    let debug = |expression: &'static str, context: CelContext| async move {
+        within(cel.debug(expression, &serde_json::json!({"total": 30}), context))
+            .await
+            .expect("cel debug")
     };
     let with_payload = || CelContext::new().payload(serde_json::json!({"min": 10}));
     assert_eq!(
