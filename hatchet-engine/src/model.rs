@@ -459,6 +459,8 @@ pub(crate) struct StoredEvent {
     pub(crate) triggered_runs: Vec<String>,
     /// When the engine stored it (what durable lookbacks compare with).
     pub(crate) seen_at: SystemTime,
+    /// The incoming webhook it came through, if any.
+    pub(crate) webhook: Option<String>,
 }
 
 /// A `PutLog` line.

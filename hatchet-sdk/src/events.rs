@@ -143,7 +143,8 @@ impl PushedEvent {
     }
 }
 
-/// Pushes events. Get one with [`Client::events`].
+/// Pushes events, and lists and reads them over REST (see [`rest`](crate::rest)). Get one
+/// with [`Client::events`].
 #[derive(Debug, Clone, Copy)]
 pub struct Events<'a> {
     client: &'a Client,
@@ -152,6 +153,10 @@ pub struct Events<'a> {
 impl<'a> Events<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
         Self { client }
+    }
+
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
     }
 
     /// Pushes an event with `key` and a JSON object `payload`.

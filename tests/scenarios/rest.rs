@@ -6,7 +6,7 @@
 
 use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
-    CelContext, CelOutcome, CronFilter, FilterQuery, FilterUpdate, ListOptions, Pause,
+    CelContext, CelOutcome, CronFilter, EventQuery, FilterQuery, FilterUpdate, ListOptions, Pause,
     QueueBehavior, QueueCount, RunQuery, ScheduleFilter, TaskEventType, TaskState, TriggerMethod,
     TriggerOptions, WorkerStatus, WorkflowRunDetails,
 };
@@ -1268,4 +1268,97 @@ async fn the_tenant_queue_metrics_task_stats_and_cel_debugger_answer() {
         error.starts_with("failed to evaluate expression: "),
         "{error}"
     );
+}
+
+#[task(name = "rest-on-event", on_events = ["rest:listed"])]
+async fn on_listed_event(input: Value, _ctx: Context) -> Result<Value, TaskError> {
+    Ok(input)
+}
+
+#[tokio::test]
+async fn events_are_listed_and_read_with_the_runs_they_started() {
+    let h = Harness::start().await;
+    h.worker("rest-events-worker", |w| w.register::<on_listed_event>())
+        .await;
+    let probe = probe();
+    let pushed = within(
+        h.client.events().send(
+            hatchet_rs::Event::new("rest:listed", &serde_json::json!({"n": 9}))
+                .expect("event")
+                .metadata("probe", probe.clone())
+                .scope("rest-scope"),
+        ),
+    )
+    .await
+    .expect("push");
+    let query = || {
+        EventQuery::new()
+            .key("rest:listed")
+            .metadata("probe", &probe)
+    };
+    // Listed once its run has completed (the real engine's read model catches up).
+    let listed = eventually(|| async {
+        let page = h
+            .client
+            .events()
+            .list(query(), ListOptions::new())
+            .await
+            .expect("list");
+        let done = page.rows.len() == 1 && page.rows[0].workflow_run_summary.succeeded == 1;
+        done.then_some(page)
+    })
+    .await;
+    let event = &listed.rows[0];
+    assert_eq!(event.metadata.id, pushed.id);
+    assert_eq!(
+        event.key,
+        h.client.config().namespace().apply("rest:listed")
+    );
+    assert_eq!(event.payload, Some(serde_json::json!({"n": 9})));
+    assert_eq!(event.scope.as_deref(), Some("rest-scope"));
+    assert_eq!(
+        event
+            .additional_metadata
+            .as_ref()
+            .and_then(|m| m.get("probe")),
+        Some(&Value::from(probe.clone()))
+    );
+    assert_eq!(event.triggered_runs.len(), 1);
+    assert_eq!(listed.pagination.current_page, Some(1));
+
+    let got = within(h.client.events().get(&pushed.id))
+        .await
+        .expect("get");
+    assert_eq!(got.metadata.id, pushed.id);
+    assert_eq!(got.triggered_runs, event.triggered_runs);
+    // The single-event answer names the webhook it came through, empty for a pushed one.
+    assert_eq!(got.triggering_webhook_name.as_deref(), Some(""));
+
+    let by_scope: Vec<_> = within(
+        h.client
+            .events()
+            .list_all(query().scope("rest-scope"))
+            .try_collect::<Vec<_>>(),
+    )
+    .await
+    .expect("list all");
+    assert_eq!(by_scope.len(), 1);
+    let other_scope = within(
+        h.client
+            .events()
+            .list(query().scope("another-scope"), ListOptions::new()),
+    )
+    .await
+    .expect("list");
+    assert!(other_scope.rows.is_empty(), "{other_scope:?}");
+    match within(
+        h.client
+            .events()
+            .get("00000000-0000-4000-8000-000000000000"),
+    )
+    .await
+    {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("expected NotFound for an unknown event, got {other:?}"),
+    }
 }

@@ -33,6 +33,7 @@ use tonic::Status;
 use super::inspect::WorkerInfo;
 use super::shared::Shared;
 
+mod events;
 mod filters;
 mod observe;
 mod query;
@@ -59,6 +60,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v1/tenants/{tenant}/worker", get(workers::list))
         .route("/api/v1/tenants/{tenant}", get(tenant::get))
+        .route("/api/v1/stable/tenants/{tenant}/events", get(events::list))
+        .route(
+            "/api/v1/stable/tenants/{tenant}/events/{event}",
+            get(events::get),
+        )
         .route(
             "/api/v1/tenants/{tenant}/step-run-queue-metrics",
             get(tenant::queue_metrics),

@@ -97,6 +97,7 @@ impl State {
             priority: req.priority,
             triggered_runs: triggered,
             seen_at: now,
+            webhook: None,
         });
         pb::Event {
             tenant_id: self.tenant_id.clone(),

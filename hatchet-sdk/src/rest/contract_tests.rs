@@ -208,6 +208,10 @@ fn response_types_follow_the_contract() {
     let _: CronTriggerRef = response(&c, "WorkflowTriggerCronRef");
     let _: EventTriggerRef = response(&c, "WorkflowTriggerEventRef");
     let _: ConcurrencySetting = response(&c, "ConcurrencySetting");
+    let event: EventInfo = response(&c, "V1Event");
+    assert_eq!(event.triggered_runs.len(), 1);
+    let _: RunCounts = response(&c, "V1EventWorkflowRunSummary");
+    let _: TriggeredRun = response(&c, "V1EventTriggeredRun");
     let tenant: Tenant = response(&c, "Tenant");
     assert_eq!(tenant.version, "V0");
     let stat: TaskStat = response(&c, "TaskStat");
@@ -227,6 +231,7 @@ fn response_types_follow_the_contract() {
         "WorkflowList",
         "CronWorkflowsList",
         "ScheduledWorkflowsList",
+        "V1EventList",
     ] {
         let page: Page<Value> = response(&c, list);
         assert_eq!(page.rows.len(), 1, "{list}");

@@ -13,6 +13,7 @@
 #[cfg(test)]
 mod contract_tests;
 mod crons;
+mod events;
 mod filters;
 mod observe;
 mod runs;
@@ -31,6 +32,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
+pub use events::{EventInfo, EventQuery, RunCounts, TriggeredRun};
 pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
 pub use observe::{
     ConcurrencyStat, LogLine, Logs, Metrics, QueueCount, RateLimitInfo, TaskMetrics, TaskStat,
