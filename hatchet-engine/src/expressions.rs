@@ -29,6 +29,9 @@ pub(crate) enum CelEnv {
     /// `eventEnv`: event filters, with the event's `input`, `additional_metadata`, `event_id`
     /// and `event_key`, and the filter's `payload`.
     Event,
+    /// Incoming webhooks' event key and scope: the request's `input` (its body) and
+    /// `headers` (lower-cased names).
+    Webhook,
 }
 
 impl CelEnv {
@@ -44,6 +47,7 @@ impl CelEnv {
                 "event_id",
                 "event_key",
             ],
+            Self::Webhook => &["input", "headers"],
         }
     }
 }
@@ -67,6 +71,8 @@ pub(crate) struct Vars<'a> {
     pub(crate) payload: Option<&'a Value>,
     pub(crate) event_id: Option<&'a str>,
     pub(crate) event_key: Option<&'a str>,
+    /// An incoming webhook request's headers.
+    pub(crate) headers: Option<&'a Map<String, Value>>,
 }
 
 /// A step expression's result (`StepRunOut`): a string or an integer.
@@ -142,6 +148,9 @@ fn execute(program: &Program, vars: &Vars<'_>) -> Result<CelValue, String> {
     if let Some(key) = vars.event_key {
         ctx.add_variable_from_value("event_key", key.to_owned());
     }
+    if let Some(headers) = vars.headers {
+        ctx.add_variable_from_value("headers", map_to_cel(headers));
+    }
     if let Some(id) = vars.workflow_run_id {
         ctx.add_variable_from_value("workflow_run_id", id.to_owned());
     }
@@ -192,6 +201,18 @@ pub(crate) fn eval_event(expr: &str, vars: &Vars<'_>) -> Result<bool, String> {
         CelValue::Bool(b) => Ok(b),
         other => Err(format!(
             "expression did not evaluate to a boolean: got {}",
+            type_name(&other)
+        )),
+    }
+}
+
+/// `EvaluateIncomingWebhookExpression`: a webhook's event key or scope, a string.
+pub(crate) fn eval_webhook(expr: &str, vars: &Vars<'_>) -> Result<String, String> {
+    let program = compile(expr, CelEnv::Webhook)?;
+    match execute(&program, vars)? {
+        CelValue::String(s) => Ok(s.to_string()),
+        other => Err(format!(
+            "expression did not evaluate to a string: got {}",
             type_name(&other)
         )),
     }

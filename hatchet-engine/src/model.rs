@@ -463,6 +463,52 @@ pub(crate) struct StoredEvent {
     pub(crate) webhook: Option<String>,
 }
 
+/// An incoming webhook: requests to its URL that pass its check become events.
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook {
+    pub(crate) name: String,
+    /// `GENERIC`, `GITHUB`, `STRIPE`, `SLACK`, `LINEAR` or `SVIX`.
+    pub(crate) source: String,
+    pub(crate) event_key_expression: String,
+    pub(crate) scope_expression: Option<String>,
+    pub(crate) static_payload: Option<Map<String, Value>>,
+    pub(crate) return_event: bool,
+    pub(crate) auth: WebhookAuth,
+    pub(crate) created_at: SystemTime,
+    pub(crate) updated_at: SystemTime,
+}
+
+/// How a webhook's requests prove where they come from.
+#[derive(Debug, Clone)]
+pub(crate) enum WebhookAuth {
+    Basic {
+        username: String,
+        password: String,
+    },
+    ApiKey {
+        header: String,
+        key: String,
+    },
+    Hmac {
+        /// `SHA1`, `SHA256`, `SHA512` or `MD5`.
+        algorithm: String,
+        /// `HEX`, `BASE64` or `BASE64URL`.
+        encoding: String,
+        header: String,
+        secret: String,
+    },
+}
+
+impl WebhookAuth {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Basic { .. } => "BASIC",
+            Self::ApiKey { .. } => "API_KEY",
+            Self::Hmac { .. } => "HMAC",
+        }
+    }
+}
+
 /// A `PutLog` line.
 #[derive(Debug, Clone)]
 pub(crate) struct LogLine {

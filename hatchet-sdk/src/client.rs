@@ -109,6 +109,12 @@ impl Client {
         crate::rest::Tenants::new(self)
     }
 
+    /// Create, list, read, change and delete incoming webhooks (REST; see
+    /// [`rest`](crate::rest)).
+    pub fn webhooks(&self) -> crate::rest::Webhooks<'_> {
+        crate::rest::Webhooks::new(self)
+    }
+
     /// The engine's CEL debugger for event-filter expressions (REST; see
     /// [`rest`](crate::rest)).
     pub fn cel(&self) -> crate::rest::Cel<'_> {

@@ -6,9 +6,10 @@
 
 use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
-    CelContext, CelOutcome, CronFilter, EventQuery, FilterQuery, FilterUpdate, ListOptions, Pause,
-    QueueBehavior, QueueCount, RunQuery, ScheduleFilter, TaskEventType, TaskState, TriggerMethod,
-    TriggerOptions, WorkerStatus, WorkflowRunDetails,
+    CelContext, CelOutcome, CronFilter, EventQuery, FilterQuery, FilterUpdate, HmacAlgorithm,
+    HmacEncoding, ListOptions, NewWebhook, Pause, QueueBehavior, QueueCount, RunQuery,
+    ScheduleFilter, TaskEventType, TaskState, TriggerMethod, TriggerOptions, WebhookAuth,
+    WebhookSource, WebhookUpdate, WorkerStatus, WorkflowRunDetails,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -1360,5 +1361,320 @@ async fn events_are_listed_and_read_with_the_runs_they_started() {
     {
         Err(Error::NotFound(_)) => {}
         other => panic!("expected NotFound for an unknown event, got {other:?}"),
+    }
+}
+
+static HOOKED: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+
+#[task(name = "rest-hooked", on_events = ["rest:hooked"])]
+async fn hooked(input: Value, _ctx: Context) -> Result<Value, TaskError> {
+    HOOKED.lock().unwrap().push(input.clone());
+    Ok(input)
+}
+
+/// POSTs `body` to a webhook's URL as the outside world would: no token.
+async fn post_hook(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = within(request.send()).await.expect("webhook request");
+    let status = response.status().as_u16();
+    (status, within(response.text()).await.unwrap_or_default())
+}
+
+fn error_text(body: &str) -> String {
+    let value: Value = serde_json::from_str(body).unwrap_or_default();
+    value["errors"][0]["description"]
+        .as_str()
+        .or_else(|| value["message"].as_str())
+        .unwrap_or(body)
+        .to_owned()
+}
+
+#[tokio::test]
+async fn webhooks_turn_checked_requests_into_events() {
+    let h = Harness::start().await;
+    h.worker("rest-hooks-worker", |w| w.register::<hooked>())
+        .await;
+    let probe = probe();
+    let hooks = h.client.webhooks();
+    let key = h.client.config().namespace().apply("rest:hooked");
+    let mut fixed = serde_json::Map::new();
+    fixed.insert("via".to_owned(), Value::from("hook"));
+
+    // A generic sender with an API key; the key and scope are CEL over the request.
+    let name = format!("rest-hook-{probe}");
+    let created = within(
+        hooks.create(
+            NewWebhook::new(
+                &name,
+                WebhookSource::Generic,
+                format!("'{key}'"),
+                WebhookAuth::ApiKey {
+                    header_name: "X-Api-Key".into(),
+                    api_key: "sesame".into(),
+                },
+            )
+            .scope_expression("input.team")
+            .static_payload(fixed),
+        ),
+    )
+    .await
+    .expect("create");
+    assert_eq!(created.name, name);
+    assert_eq!(created.auth_type, "API_KEY");
+    assert_eq!(created.return_event_as_response_payload, Some(true));
+    let listed = within(hooks.list(&[WebhookSource::Generic], &[name.as_str()]))
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let got = within(hooks.get(&name)).await.expect("get");
+    assert_eq!(got.event_key_expression, format!("'{key}'"));
+    assert_eq!(got.scope_expression.as_deref(), Some("input.team"));
+
+    let url = hooks.url(&name).expect("url");
+    let body = format!(r#"{{"team":"core","probe":"{probe}","via":"request"}}"#);
+    let (status, answer) = post_hook(&url, &[], &body).await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (
+            403,
+            "missing or invalid api key header: X-Api-Key".to_owned()
+        )
+    );
+    let (status, answer) = post_hook(&url, &[("X-Api-Key", "wrong")], &body).await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (403, "invalid api key: X-Api-Key".to_owned())
+    );
+    let (status, answer) = post_hook(&url, &[("X-Api-Key", "sesame")], "not json").await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (400, "failed to unmarshal request body".to_owned())
+    );
+    let (status, answer) = post_hook(&url, &[("X-Api-Key", "sesame")], &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(answer["message"], "ok");
+    assert_eq!(answer["event"]["key"], Value::from(key.clone()));
+    // The static payload wins over the request's fields.
+    assert_eq!(answer["event"]["payload"]["via"], "hook");
+    let event_id = answer["event"]["metadata"]["id"]
+        .as_str()
+        .expect("event id")
+        .to_owned();
+
+    // The event started the workflow listening on its key, with the merged payload.
+    let input = eventually(|| async {
+        HOOKED
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|i| i["probe"].as_str() == Some(probe.as_str()))
+            .cloned()
+    })
+    .await;
+    assert_eq!(input["team"], "core");
+    assert_eq!(input["via"], "hook");
+    let event = eventually(|| async {
+        let event = h.client.events().get(&event_id).await.ok()?;
+        (!event.triggered_runs.is_empty()).then_some(event)
+    })
+    .await;
+    assert_eq!(
+        event.triggering_webhook_name.as_deref(),
+        Some(name.as_str())
+    );
+    assert_eq!(event.scope.as_deref(), Some("core"));
+
+    // Answered with 204 once it no longer returns the event.
+    let changed = within(hooks.update(&name, WebhookUpdate::new().return_event(false)))
+        .await
+        .expect("update");
+    assert_eq!(changed.return_event_as_response_payload, Some(false));
+    let (status, _) = post_hook(&url, &[("X-Api-Key", "sesame")], &body).await;
+    assert_eq!(status, 204);
+
+    // A GitHub sender signing its body with HMAC-SHA256.
+    let github = format!("rest-github-{probe}");
+    within(hooks.create(NewWebhook::new(
+        &github,
+        WebhookSource::Github,
+        format!("'{key}'"),
+        WebhookAuth::Hmac {
+            algorithm: HmacAlgorithm::Sha256,
+            encoding: HmacEncoding::Hex,
+            signature_header_name: "X-Hub-Signature-256".into(),
+            signing_secret: "github-secret".into(),
+        },
+    )))
+    .await
+    .expect("create github");
+    let signed = {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"github-secret").expect("key");
+        mac.update(body.as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256={hex}")
+    };
+    let github_url = hooks.url(&github).expect("url");
+    let (status, answer) =
+        post_hook(&github_url, &[("X-Hub-Signature-256", "sha256=00")], &body).await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (403, "invalid HMAC signature".to_owned())
+    );
+    let (status, answer) = post_hook(&github_url, &[("X-Hub-Signature-256", &signed)], &body).await;
+    assert_eq!(status, 200, "{answer}");
+
+    for hook in [&name, &github] {
+        let deleted = within(hooks.delete(hook)).await.expect("delete");
+        assert_eq!(&deleted.name, hook);
+        match within(hooks.get(hook)).await {
+            Err(Error::NotFound(_)) => {}
+            other => panic!("expected NotFound after delete, got {other:?}"),
+        }
+    }
+    let (status, _) = post_hook(&url, &[("X-Api-Key", "sesame")], &body).await;
+    assert_eq!(status, 404, "a deleted webhook's URL is gone");
+}
+
+fn hmac_sha256(key: &[u8], message: &str) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("key");
+    mac.update(message.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn webhooks_check_slack_stripe_and_svix_signatures() {
+    use base64::Engine as _;
+    let h = Harness::start().await;
+    let hooks = h.client.webhooks();
+    let probe = probe();
+    let key = format!("'{}'", h.client.config().namespace().apply("rest:signed"));
+    let hmac_auth = |header: &str, secret: &str| WebhookAuth::Hmac {
+        algorithm: HmacAlgorithm::Sha256,
+        encoding: HmacEncoding::Hex,
+        signature_header_name: header.into(),
+        signing_secret: secret.into(),
+    };
+    let now = chrono::Utc::now().timestamp().to_string();
+    let body = r#"{"type":"event_callback","n":1}"#;
+
+    // Slack: its URL check is answered before any signature check; requests are signed
+    // over `v0:<timestamp>:<body>`.
+    let slack = format!("rest-slack-{probe}");
+    within(hooks.create(NewWebhook::new(
+        &slack,
+        WebhookSource::Slack,
+        &key,
+        hmac_auth("X-Slack-Signature", "slack-secret"),
+    )))
+    .await
+    .expect("create slack");
+    let url = hooks.url(&slack).expect("url");
+    let (status, answer) = post_hook(&url, &[], r#"{"challenge":"c-123"}"#).await;
+    assert_eq!((status, answer.trim()), (200, r#"{"challenge":"c-123"}"#));
+    let signed = format!(
+        "v0={}",
+        hex(&hmac_sha256(b"slack-secret", &format!("v0:{now}:{body}")))
+    );
+    let (status, answer) = post_hook(
+        &url,
+        &[
+            ("X-Slack-Request-Timestamp", &now),
+            ("X-Slack-Signature", &signed),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let old = (chrono::Utc::now().timestamp() - 600).to_string();
+    let (status, answer) = post_hook(
+        &url,
+        &[
+            ("X-Slack-Request-Timestamp", &old),
+            ("X-Slack-Signature", &signed),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (403, "timestamp in header is out of range".to_owned())
+    );
+
+    // Stripe: `t=<timestamp>,v1=<HMAC of "<t>.<body>">`.
+    let stripe = format!("rest-stripe-{probe}");
+    within(hooks.create(NewWebhook::new(
+        &stripe,
+        WebhookSource::Stripe,
+        &key,
+        hmac_auth("Stripe-Signature", "whsec_stripe"),
+    )))
+    .await
+    .expect("create stripe");
+    let url = hooks.url(&stripe).expect("url");
+    let signature = format!(
+        "t={now},v1={}",
+        hex(&hmac_sha256(b"whsec_stripe", &format!("{now}.{body}")))
+    );
+    let (status, answer) = post_hook(&url, &[("Stripe-Signature", &signature)], body).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post_hook(&url, &[], body).await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (
+            400,
+            "missing or invalid signature header: Stripe-Signature".to_owned()
+        )
+    );
+
+    // Svix: a `whsec_` base64 key; `v1,<base64 HMAC of "<id>.<timestamp>.<body>">`.
+    let svix = format!("rest-svix-{probe}");
+    let secret = base64::engine::general_purpose::STANDARD.encode(b"svix-key");
+    within(hooks.create(NewWebhook::new(
+        &svix,
+        WebhookSource::Svix,
+        &key,
+        hmac_auth("svix-signature", &format!("whsec_{secret}")),
+    )))
+    .await
+    .expect("create svix");
+    let url = hooks.url(&svix).expect("url");
+    let signature = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD
+            .encode(hmac_sha256(b"svix-key", &format!("msg_1.{now}.{body}")))
+    );
+    let headers = [
+        ("svix-id", "msg_1"),
+        ("svix-timestamp", now.as_str()),
+        ("svix-signature", signature.as_str()),
+    ];
+    let (status, answer) = post_hook(&url, &headers, body).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post_hook(&url, &headers[..2], body).await;
+    assert_eq!(
+        (status, error_text(&answer)),
+        (400, "missing or invalid headers".to_owned())
+    );
+
+    for hook in [&slack, &stripe, &svix] {
+        within(hooks.delete(hook)).await.expect("delete");
     }
 }

@@ -40,6 +40,7 @@ mod query;
 mod runs;
 mod schedules;
 mod tenant;
+mod webhooks;
 mod workers;
 mod workflows;
 
@@ -76,6 +77,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/tenants/{tenant}/prometheus-metrics",
             get(tenant::prometheus),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/webhooks/{webhook}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete)
+                .post(webhooks::receive),
         )
         .route(
             "/api/v1/stable/tenants/{tenant}/cel/debug",

@@ -27,6 +27,11 @@ impl Query {
         )
     }
 
+    /// Every pair, in order.
+    pub(super) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `key`.
     pub(super) fn first(&self, key: &str) -> Option<&str> {
         self.0

@@ -67,6 +67,8 @@ pub(crate) struct State {
     pub(crate) batch_buffers: BTreeMap<(String, String), crate::lifecycle::batches::Buffer>,
     /// Event filters, in creation order.
     pub(crate) filters: Vec<crate::model::StoredFilter>,
+    /// Incoming webhooks, by name.
+    pub(crate) webhooks: std::collections::BTreeMap<String, crate::model::Webhook>,
     /// Batches on workers, by batch id.
     pub(crate) batches: HashMap<String, crate::lifecycle::batches::ActiveBatch>,
 }
@@ -113,6 +115,7 @@ impl State {
             batch_buffers: BTreeMap::new(),
             batches: HashMap::new(),
             filters: Vec::new(),
+            webhooks: std::collections::BTreeMap::new(),
         }
     }
 

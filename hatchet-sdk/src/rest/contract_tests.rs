@@ -132,6 +132,30 @@ fn conforms(contract: &Value, name: &str, value: &Value) {
         missing.is_empty(),
         "{name}: required properties not modelled: {missing:?}"
     );
+    // Values of enum kinds are among the contract's values.
+    for (property, value) in value.as_object().into_iter().flatten() {
+        let kind = schema["properties"][property].as_str().unwrap_or_default();
+        let allowed: Vec<String> =
+            if let Some(values) = kind.strip_prefix("enum[").and_then(|k| k.strip_suffix(']')) {
+                values.split('|').map(str::to_owned).collect()
+            } else if let Some(values) = kind
+                .strip_prefix("Ref:")
+                .and_then(|r| contract["schemas"][r]["enum"].as_array())
+            {
+                values
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            } else {
+                continue;
+            };
+        if let Some(text) = value.as_str() {
+            assert!(
+                allowed.iter().any(|a| a == text),
+                "{name}.{property}: {text:?} is not one of {allowed:?}"
+            );
+        }
+    }
 }
 
 /// A response type: decodes the contract's sample, and writes only its properties.
@@ -212,6 +236,11 @@ fn response_types_follow_the_contract() {
     assert_eq!(event.triggered_runs.len(), 1);
     let _: RunCounts = response(&c, "V1EventWorkflowRunSummary");
     let _: TriggeredRun = response(&c, "V1EventTriggeredRun");
+    let hook: Webhook = response(&c, "V1Webhook");
+    assert_eq!(hook.source_name, WebhookSource::Generic);
+    let hooks: Value = object_sample(&c, "V1WebhookList");
+    let _: Vec<Webhook> =
+        serde_json::from_value(hooks["rows"].clone()).expect("webhook rows decode");
     let tenant: Tenant = response(&c, "Tenant");
     assert_eq!(tenant.version, "V0");
     let stat: TaskStat = response(&c, "TaskStat");
@@ -299,6 +328,53 @@ fn request_bodies_follow_the_contract() {
         &serde_json::to_value(&update).expect("encodes")["updates"][0],
     );
     request(&c, "UpdateWorkerRequest", &json!({"isPaused": true}));
+    let hooks = [
+        (
+            "V1CreateWebhookRequestBasicAuth",
+            "V1WebhookBasicAuth",
+            WebhookAuth::Basic {
+                username: "u".into(),
+                password: "p".into(),
+            },
+        ),
+        (
+            "V1CreateWebhookRequestAPIKey",
+            "V1WebhookAPIKeyAuth",
+            WebhookAuth::ApiKey {
+                header_name: "X-Key".into(),
+                api_key: "k".into(),
+            },
+        ),
+        (
+            "V1CreateWebhookRequestHMAC",
+            "V1WebhookHMACAuth",
+            WebhookAuth::Hmac {
+                algorithm: HmacAlgorithm::Sha256,
+                encoding: HmacEncoding::Base64Url,
+                signature_header_name: "X-Sig".into(),
+                signing_secret: "s".into(),
+            },
+        ),
+    ];
+    for (schema, auth_schema, auth) in hooks {
+        let body = NewWebhook::new("n", WebhookSource::Stripe, "'k'", auth)
+            .scope_expression("'s'")
+            .static_payload(Map::new())
+            .return_event(false)
+            .body()
+            .expect("webhook body");
+        request(&c, schema, &body);
+        request(&c, auth_schema, &body["auth"]);
+    }
+    request(
+        &c,
+        "V1UpdateWebhookRequest",
+        &WebhookUpdate::new()
+            .event_key_expression("'k'")
+            .scope_expression("")
+            .static_payload(Map::new())
+            .return_event(true),
+    );
     request(
         &c,
         "V1CELDebugRequest",

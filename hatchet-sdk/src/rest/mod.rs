@@ -20,6 +20,7 @@ mod runs;
 mod schedules;
 mod tenant;
 mod types;
+mod webhooks;
 mod workers;
 mod workflows;
 
@@ -48,6 +49,10 @@ pub use types::{
     ConcurrencySetting, CronTriggerRef, EventTriggerRef, Page, Pagination, QueueBehavior,
     ResourceMeta, RuntimeInfo, SlotState, Worker, WorkerLabel, WorkerStatus, WorkflowInfo,
     WorkflowTriggers, WorkflowVersion, WorkflowVersionMeta,
+};
+pub use webhooks::{
+    HmacAlgorithm, HmacEncoding, NewWebhook, Webhook, WebhookAuth, WebhookSource, WebhookUpdate,
+    Webhooks,
 };
 pub use workers::Workers;
 pub use workflows::{Pause, Workflows};
@@ -180,6 +185,11 @@ impl Rest {
 
     pub(crate) fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The engine's REST address, without a trailing `/`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
     }
 
     /// `/api/v1/tenants/{tenant}/workflows/{workflow}/{tail}` for the workflow named
