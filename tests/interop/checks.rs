@@ -63,6 +63,7 @@ pub(crate) async fn engine_side(
         "batch" => batch(engine),
         "rest" => rest(engine),
         "rest-runs" => rest_runs(engine, client),
+        "rest-admin" => rest_admin(engine, client),
         other => Err(format!("no engine-side checks for scenario {other}")),
     }
 }
@@ -381,4 +382,19 @@ fn rest_runs(engine: &TestEngine, client: &ClientRun) -> Check {
         waits.len() == 1 && waits[0].status == TaskStatus::Cancelled,
         || format!("interop-rest-wait runs: {waits:?}"),
     )
+}
+
+/// The run created over REST carries its metadata and completed on the worker; the
+/// webhook the scenario created is gone again.
+fn rest_admin(engine: &TestEngine, client: &ClientRun) -> Check {
+    let run = run_by_note(engine, client)?;
+    ensure(run.status == TaskStatus::Completed, || {
+        format!("the run created over REST is {:?}", run.status)
+    })?;
+    ensure(run.metadata.get("via") == Some(&json!("rest")), || {
+        format!("the run's metadata: {:?}", run.metadata)
+    })?;
+    ensure(run.input == json!({"n": 11}), || {
+        format!("the run's input: {}", run.input)
+    })
 }

@@ -35,6 +35,7 @@ const SCENARIOS: &[&str] = &[
     "batch",
     "rest",
     "rest-runs",
+    "rest-admin",
 ];
 /// The name `worker.py` registers with.
 const WORKER_NAME: &str = "interop-worker";

@@ -2,6 +2,7 @@
 
 Run:  python client.py <scenario> [--timeout SECONDS]
       scenarios: dag retry fail event child cancel stream durable batch rest rest-runs
+                 rest-admin
 
 Same HATCHET_CLIENT_* environment as worker.py, and worker.py must be running (it defines
 the workflows; this script imports them from it). Prints `PASS <scenario>` and exits 0 on
@@ -467,6 +468,88 @@ async def scenario_rest_runs() -> None:
     check_equal("cancelled run listed", [r.status for r in listed.rows], [V1TaskStatus.CANCELLED])
 
 
+async def scenario_rest_admin() -> None:
+    """The other feature clients: tenant, metrics, CEL, webhooks, workflow pause and
+    versions, rate limits, events, and runs created over REST."""
+    import datetime as dt
+
+    from hatchet_sdk.clients.rest.exceptions import ApiException
+    from hatchet_sdk.clients.rest.models.v1_webhook_api_key_auth import V1WebhookAPIKeyAuth
+    from hatchet_sdk.clients.rest.models.v1_webhook_source_name import V1WebhookSourceName
+
+    # The Hatchet object does not expose the tenant client; its inner client does.
+    tenant = await hatchet._client.tenant.aio_get()
+    check_equal("tenant id", tenant.metadata.id, hatchet.tenant_id)
+
+    await hatchet.metrics.aio_get_queue_metrics()
+    await hatchet.metrics.aio_get_task_stats()
+    metrics = await hatchet.metrics.aio_get_task_metrics()
+    check(metrics.completed >= 0, f"task metrics: {metrics}")
+    try:
+        await hatchet.metrics.aio_scrape_tenant_prometheus_metrics()
+        raise ScenarioFailed("Prometheus metrics answered without a Prometheus server")
+    except ApiException as e:
+        check_equal("Prometheus metrics status", e.status, 400)
+
+    holds = await hatchet.cel.aio_debug(
+        expression="input.total > payload.min",
+        input={"total": 30},
+        filter_payload={"min": 10},
+    )
+    check_equal("CEL result", holds.result.status, "success")
+    check_equal("CEL output", holds.result.output, True)
+    broken = await hatchet.cel.aio_debug(expression="input.total >", input={})
+    check_equal("CEL failure", broken.result.status, "failure")
+
+    name = f"interop-hook-{uuid.uuid4()}"
+    hook = await hatchet.webhooks.aio_create(
+        source_name=V1WebhookSourceName.GENERIC,
+        name=name,
+        event_key_expression="'interop:hooked'",
+        auth=V1WebhookAPIKeyAuth(header_name="X-Api-Key", api_key="sesame"),
+    )
+    check_equal("webhook name", hook.name, name)
+    listed = await hatchet.webhooks.aio_list(webhook_names=[name])
+    check_equal("webhooks listed", [w.name for w in listed.rows or []], [name])
+    check_equal("webhook read", (await hatchet.webhooks.aio_get(name)).name, name)
+    changed = await hatchet.webhooks.aio_update(name, scope_expression="input.team")
+    check_equal("webhook scope", changed.scope_expression, "input.team")
+    check_equal("webhook deleted", (await hatchet.webhooks.aio_delete(name)).name, name)
+
+    workflows = await hatchet.workflows.aio_list(workflow_name="interop-rest-echo")
+    workflow_id = [w for w in workflows.rows or [] if w.name == "interop-rest-echo"][0].metadata.id
+    paused = await hatchet.workflows.aio_pause(workflow_id, queue_ttl=dt.timedelta(hours=1))
+    check_equal("paused", paused.is_paused, True)
+    unpaused = await hatchet.workflows.aio_unpause(workflow_id)
+    check_equal("unpaused", unpaused.is_paused, False)
+    version = await hatchet.workflows.aio_get_version(workflow_id)
+    check(version.order >= 1, f"version order {version.order}")
+
+    await hatchet.rate_limits.aio_list()
+
+    created = await hatchet.runs.aio_create(
+        workflow_name="interop-rest-echo",
+        input={"n": 11},
+        additional_metadata={"via": "rest"},
+    )
+    run_id = created.run.metadata.id
+    note(f"rest-admin run_id={run_id}")
+
+    async def completed() -> bool:
+        return await hatchet.runs.aio_get_status(run_id) == V1TaskStatus.COMPLETED
+
+    await eventually(completed, "the run created over REST completing")
+
+    probe = str(uuid.uuid4())
+    await hatchet.event.aio_push("interop:listed", {"p": probe}, additional_metadata={"probe": probe})
+    events = await hatchet.event.aio_list(
+        keys=["interop:listed"], additional_metadata={"probe": probe}
+    )
+    check_equal("events listed", [e.key for e in events.rows or []], ["interop:listed"])
+    got = await hatchet.event.aio_get(events.rows[0].metadata.id)
+    check_equal("event read", got.key, "interop:listed")
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "dag": scenario_dag,
     "retry": scenario_retry,
@@ -479,6 +562,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "batch": scenario_batch,
     "rest": scenario_rest,
     "rest-runs": scenario_rest_runs,
+    "rest-admin": scenario_rest_admin,
 }
 
 
