@@ -39,7 +39,7 @@ const SCENARIOS: &[&str] = &[
 ];
 /// The name `worker.py` registers with.
 const WORKER_NAME: &str = "interop-worker";
-/// Python start-up, `PutWorkflow` ×11, `Register` and `ListenV2` on a busy two-core machine.
+/// Python start-up, `PutWorkflow` ×12, `Register` and `ListenV2` on a busy two-core machine.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The whole of one `client.py` run; the script gives up on its own after 60 s.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(100);

@@ -210,7 +210,7 @@ pub struct WorkflowInfo {
 }
 
 /// One version of a workflow (`WorkflowVersion`), from
-/// [`Workflows::version`](crate::Workflows::version).
+/// [`Workflows::version`](crate::rest::Workflows::version).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
