@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::query::Query;
-use super::{ApiError, authenticate, check_tenant, respond, time};
+use super::{ApiError, authenticate, check_tenant, respond, tenant_scoped, time};
 use crate::model::{StoredEvent, TaskStatus};
 use crate::shared::Shared;
 use crate::state::State;
@@ -90,9 +90,7 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let offset = query.number("offset", 0_usize)?;
         let limit = query.number("limit", DEFAULT_LIMIT)?;
@@ -172,7 +170,7 @@ pub(super) async fn list(
                 "num_pages": total.div_ceil(limit),
             },
         }))
-    })())
+    })
 }
 
 /// `GET /api/v1/stable/tenants/{tenant}/events/{event}`.

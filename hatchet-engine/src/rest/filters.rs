@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::query::Query;
-use super::{ApiError, authenticate, check_tenant, decode, respond, time};
+use super::{ApiError, authenticate, check_tenant, decode, respond, tenant_scoped, time};
 use crate::model::StoredFilter;
 use crate::shared::Shared;
 use crate::state::{State, new_id};
@@ -69,9 +69,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: CreateBody = decode(&body)?;
         let payload = payload(body.payload)?.unwrap_or_else(|| Value::Object(Map::new()));
         shared.with(|st, now| {
@@ -95,7 +93,7 @@ pub(super) async fn create(
             st.filters.push(filter);
             Ok(out)
         })
-    })())
+    })
 }
 
 pub(super) async fn list(
@@ -104,9 +102,7 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let (offset, limit) = (
             query.number("offset", 0i64)?,
@@ -147,7 +143,7 @@ pub(super) async fn list(
                 },
             }))
         })
-    })())
+    })
 }
 
 /// The filter `id`, resolved before the token as the engine's populator does.

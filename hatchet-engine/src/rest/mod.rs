@@ -238,6 +238,20 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
+/// Answers a tenant's request: the token, then the tenant in the path, then `answer`.
+pub(super) fn tenant_scoped(
+    shared: &Shared,
+    tenant: &str,
+    headers: &HeaderMap,
+    answer: impl FnOnce() -> Result<Value, ApiError>,
+) -> Response {
+    respond(
+        authenticate(shared, headers)
+            .and_then(|()| check_tenant(shared, tenant))
+            .and_then(|()| answer()),
+    )
+}
+
 pub(super) fn respond(result: Result<Value, ApiError>) -> Response {
     match result {
         Ok(body) => json_response(StatusCode::OK, &body),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::query::Query;
 use super::schedules::listing;
-use super::{ApiError, authenticate, check_tenant, respond, time};
+use super::{ApiError, authenticate, respond, tenant_scoped, time};
 use crate::model::TaskStatus;
 use crate::shared::Shared;
 
@@ -118,9 +118,7 @@ pub(super) async fn task_metrics(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let since = query
             .time("since")?
@@ -159,5 +157,5 @@ pub(super) async fn task_metrics(
                 .map(|(status, count)| json!({"status": status, "count": count}))
                 .collect(),
         ))
-    })())
+    })
 }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::query::Query;
-use super::{ApiError, authenticate, check_tenant, respond, time};
+use super::{ApiError, authenticate, respond, tenant_scoped, time};
 use crate::model::{Run, Task, TaskStatus};
 use crate::shared::Shared;
 use crate::state::State;
@@ -151,9 +151,7 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let filter = RunFilter::parse(&query)?;
         let (offset, limit) = (
@@ -197,7 +195,7 @@ pub(super) async fn list(
                 "num_pages": total.div_ceil(limit),
             },
         }))
-    })())
+    })
 }
 
 /// The time range, statuses, workflows and metadata pairs a run listing selects by.
@@ -259,9 +257,7 @@ pub(super) async fn external_ids(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let filter = RunFilter {
             ids_listing: true,
@@ -282,7 +278,7 @@ pub(super) async fn external_ids(
         Ok(json!(
             runs.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
         ))
-    })())
+    })
 }
 
 /// A run or task by id, or the engine's 404 (resolved before the token).
@@ -517,9 +513,7 @@ pub(super) async fn trigger(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: TriggerBody = super::decode(&body)?;
         if let Some(priority) = body.priority
             && !(1..=3).contains(&priority)
@@ -573,5 +567,5 @@ pub(super) async fn trigger(
         let details = created
             .and_then(|id| shared.read(|st| st.runs.get(&id).map(|run| details_json(st, run))));
         details.ok_or_else(ApiError::internal)
-    })())
+    })
 }

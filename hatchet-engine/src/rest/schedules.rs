@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::query::{Query, rfc3339};
-use super::{ApiError, authenticate, check_tenant, decode, respond, time};
+use super::{ApiError, authenticate, check_tenant, decode, respond, tenant_scoped, time};
 use crate::model::{CronEntry, Origin, Scheduled, TriggerSpec};
 use crate::shared::Shared;
 use crate::state::{State, new_id};
@@ -128,9 +128,7 @@ pub(super) async fn create_cron(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: CreateCron = decode(&body)?;
         if body.cron_name.is_empty() {
             return Err(ApiError::bad_request("cron name is required"));
@@ -168,7 +166,7 @@ pub(super) async fn create_cron(
             st.crons.push(cron);
             Ok(out)
         })
-    })())
+    })
 }
 
 pub(super) async fn list_crons(
@@ -255,9 +253,7 @@ pub(super) async fn create_scheduled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: CreateScheduled = decode(&body)?;
         let trigger_at = rfc3339("triggerAt", &body.trigger_at)?;
         let input = Value::Object(object("input", body.input)?);
@@ -292,7 +288,7 @@ pub(super) async fn create_scheduled(
             st.scheduled.push(scheduled);
             Ok(out)
         })
-    })())
+    })
 }
 
 pub(super) async fn list_scheduled(
@@ -419,9 +415,7 @@ pub(super) async fn bulk_delete(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: BulkDelete = decode(&body)?;
         let ids = match (body.scheduled_workflow_run_ids, body.filter) {
             (Some(ids), None) if !ids.is_empty() => ids,
@@ -455,7 +449,7 @@ pub(super) async fn bulk_delete(
             }
             json!({ "deletedIds": deleted, "errors": errors })
         }))
-    })())
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -476,9 +470,7 @@ pub(super) async fn bulk_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: BulkUpdate = decode(&body)?;
         let mut parsed = Vec::new();
         for item in body.updates {
@@ -495,5 +487,5 @@ pub(super) async fn bulk_update(
             }
             json!({ "updatedIds": updated, "errors": errors })
         }))
-    })())
+    })
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::query::Query;
-use super::{authenticate, check_tenant, decode, respond, time};
+use super::{decode, tenant_scoped, time};
 use crate::expressions::{Vars, eval_event};
 use crate::model::TaskStatus;
 use crate::shared::Shared;
@@ -26,9 +26,7 @@ pub(super) async fn get(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let server_url = shared
             .auth
             .read()
@@ -45,7 +43,7 @@ pub(super) async fn get(
             "version": "V1",
             "serverUrl": server_url,
         }))
-    })())
+    })
 }
 
 /// `GET /api/v1/tenants/{tenant}/step-run-queue-metrics`: how many tasks wait in each queue
@@ -55,9 +53,7 @@ pub(super) async fn queue_metrics(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let queues = shared.read(|st| {
             let mut queues = Map::new();
             for (action, queue) in &st.queues {
@@ -76,7 +72,7 @@ pub(super) async fn queue_metrics(
             queues
         });
         Ok(json!({ "queues": queues }))
-    })())
+    })
 }
 
 /// Runs held back by their workflow-level concurrency, per workflow and rendered key.
@@ -150,9 +146,7 @@ pub(super) async fn task_stats(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let mut named: Vec<String> = query
             .all("taskNames")
@@ -212,7 +206,7 @@ pub(super) async fn task_stats(
             }
         }
         Ok(Value::Object(out))
-    })())
+    })
 }
 
 /// `GET /api/v1/tenants/{tenant}/prometheus-metrics`: the engine answers from a Prometheus
@@ -222,13 +216,11 @@ pub(super) async fn prometheus(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         Err(super::ApiError::bad_request(
             "Prometheus metrics are not enabled for this tenant.",
         ))
-    })())
+    })
 }
 
 /// `V1CELDebugRequest`.
@@ -254,9 +246,7 @@ pub(super) async fn cel_debug(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: CelDebug = decode(&body)?;
         let empty = Value::Object(Map::new());
         let input = body
@@ -279,5 +269,5 @@ pub(super) async fn cel_debug(
             Ok(output) => json!({"status": "SUCCESS", "output": output}),
             Err(error) => json!({"status": "ERROR", "error": error}),
         })
-    })())
+    })
 }

@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 
 use super::query::Query;
-use super::{ApiError, authenticate, check_tenant, json_response, respond, time};
+use super::{ApiError, authenticate, check_tenant, json_response, respond, tenant_scoped, time};
 use crate::expressions::{Vars, eval_webhook};
 use crate::model::{Webhook, WebhookAuth};
 use crate::shared::Shared;
@@ -70,9 +70,7 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let query = Query::parse(query.as_deref());
         let failed = || ApiError::bad_request("failed to list webhooks");
         let offset: i64 = query.number("offset", 0).map_err(|_| failed())?;
@@ -97,7 +95,7 @@ pub(super) async fn list(
                 .collect::<Vec<_>>()
         });
         Ok(json!({ "rows": rows }))
-    })())
+    })
 }
 
 /// Reads `auth` for `auth_type` as the engine's create handler does.
@@ -169,9 +167,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let body: Value = super::decode(&body)?;
         let auth_type = match &body["authType"] {
             Value::Null => {
@@ -230,7 +226,7 @@ pub(super) async fn create(
             st.webhooks.insert(name, hook);
             Ok(answer)
         })
-    })())
+    })
 }
 
 /// `GET .../webhooks/{name}`.

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{ApiError, PageQuery, authenticate, check_tenant, respond, worker_json};
+use super::{ApiError, PageQuery, authenticate, respond, tenant_scoped, worker_json};
 use crate::shared::Shared;
 
 /// The engine lists workers heard from within the last 24 h.
@@ -22,9 +22,7 @@ pub(super) async fn list(
     Query(page): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         let rows: Vec<Value> = shared.with(|st, now| {
             st.worker_infos()
                 .into_iter()
@@ -37,7 +35,7 @@ pub(super) async fn list(
         });
         let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
         Ok(json!({ "rows": rows, "pagination": pagination }))
-    })())
+    })
 }
 
 pub(super) async fn get(

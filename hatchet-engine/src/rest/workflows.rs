@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use std::time::Duration;
 
-use super::{ApiError, PageQuery, authenticate, check_tenant, respond, time};
+use super::{ApiError, PageQuery, authenticate, respond, tenant_scoped, time};
 use crate::model::{Pause, Workflow};
 use crate::shared::Shared;
 
@@ -299,9 +299,7 @@ pub(super) async fn list(
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    respond((|| {
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+    tenant_scoped(&shared, &tenant, &headers, || {
         // The engine matches `name` as a case-insensitive substring, newest first.
         let needle = query.name.as_deref().map(str::to_lowercase);
         let rows: Vec<Value> = shared.read(|st| {
@@ -326,7 +324,7 @@ pub(super) async fn list(
         };
         let (rows, pagination) = page.page(rows, DEFAULT_LIMIT);
         Ok(json!({ "rows": rows, "pagination": pagination }))
-    })())
+    })
 }
 
 /// The workflow with id `id`, or the engine's 404 (checked before the token, as there).
