@@ -33,15 +33,66 @@ use crate::validate::parse_duration;
 /// Where the responses of one `DurableTask` stream go.
 pub(crate) type DurableSender = UnboundedSender<Result<v1::DurableTaskResponse, Status>>;
 
-/// The only branch this engine keeps (branching a durable log is not served).
-const BRANCH: i64 = 1;
+/// The branch a durable log starts on.
+const FIRST_BRANCH: i64 = 1;
+
+/// Where an entry sits in a durable log: `(branch, node)`.
+pub(crate) type Slot = (i64, i64);
 
 /// One durable task's event log.
 #[derive(Debug, Default)]
 pub(crate) struct DurableLog {
     pub(crate) invocation: i32,
     latest_node: i64,
-    entries: BTreeMap<i64, Entry>,
+    entries: BTreeMap<Slot, Entry>,
+    /// The branch new entries go to (0 before the first: the log starts on branch 1).
+    latest_branch: i64,
+    /// Branch points by the branch they start: (first node of the branch, parent branch).
+    branch_points: BTreeMap<i64, (i64, i64)>,
+}
+
+impl DurableLog {
+    /// The branch new entries go to.
+    pub(crate) fn branch(&self) -> i64 {
+        self.latest_branch.max(FIRST_BRANCH)
+    }
+
+    /// The branch a node of the current branch resolves to, as the engine resolves it: from
+    /// the current branch up through its parents, each branch with the first node it holds
+    /// (the root from node 0); the last of these, ordered by first node then branch, whose
+    /// first node is at or below `node`.
+    fn resolve(&self, node: i64) -> i64 {
+        let mut chain = Vec::new();
+        let mut branch = self.branch();
+        let mut seen = std::collections::HashSet::new();
+        while seen.insert(branch) {
+            match self.branch_points.get(&branch) {
+                Some(&(first, parent)) => {
+                    chain.push((first, branch));
+                    branch = parent;
+                }
+                None => {
+                    chain.push((0, branch));
+                    break;
+                }
+            }
+        }
+        chain.sort_unstable();
+        chain
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= node)
+            .map_or(FIRST_BRANCH, |(_, branch)| *branch)
+    }
+
+    /// Starts a new branch whose nodes from `node` on are new, those before it read from
+    /// `parent`; returns its id.
+    pub(crate) fn branch_off(&mut self, node: i64, parent: i64) -> i64 {
+        let new = self.branch() + 1;
+        self.latest_branch = new;
+        self.branch_points.insert(new, (node, parent));
+        new
+    }
 }
 
 #[derive(Debug)]
@@ -130,18 +181,18 @@ impl DurableSessions {
 
 use v1::durable_task_response::Message as Out;
 
-fn entry_ref(task: &str, invocation: i32, node: i64) -> v1::DurableEventLogEntryRef {
+fn entry_ref(task: &str, invocation: i32, slot: Slot) -> v1::DurableEventLogEntryRef {
     v1::DurableEventLogEntryRef {
         durable_task_external_id: task.to_owned(),
         invocation_count: invocation,
-        branch_id: BRANCH,
-        node_id: node,
+        branch_id: slot.0,
+        node_id: slot.1,
     }
 }
 
-fn failed(task: &str, invocation: i32, node: i64, message: &str) -> Out {
+fn failed(task: &str, invocation: i32, slot: Slot, message: &str) -> Out {
     Out::EntryCompleted(v1::DurableTaskEventLogEntryCompletedResponse {
-        r#ref: Some(entry_ref(task, invocation, node)),
+        r#ref: Some(entry_ref(task, invocation, slot)),
         payload: Vec::new(),
         is_failure: true,
         error_message: Some(message.to_owned()),
@@ -150,19 +201,19 @@ fn failed(task: &str, invocation: i32, node: i64, message: &str) -> Out {
 }
 
 /// The entry's completion, if it has one.
-fn outcome(task: &str, invocation: i32, node: i64, entry: &Entry) -> Option<Out> {
+fn outcome(task: &str, invocation: i32, slot: Slot, entry: &Entry) -> Option<Out> {
     if let Some(message) = &entry.failure {
-        return Some(failed(task, invocation, node, message));
+        return Some(failed(task, invocation, slot, message));
     }
     entry
         .result
         .as_ref()
-        .map(|payload| completed(task, invocation, node, payload))
+        .map(|payload| completed(task, invocation, slot, payload))
 }
 
-fn completed(task: &str, invocation: i32, node: i64, payload: &[u8]) -> Out {
+fn completed(task: &str, invocation: i32, slot: Slot, payload: &[u8]) -> Out {
     Out::EntryCompleted(v1::DurableTaskEventLogEntryCompletedResponse {
-        r#ref: Some(entry_ref(task, invocation, node)),
+        r#ref: Some(entry_ref(task, invocation, slot)),
         payload: payload.to_vec(),
         is_failure: false,
         error_message: None,
@@ -430,21 +481,22 @@ impl State {
         key: Vec<u8>,
         rendering: String,
         create: impl FnOnce() -> Entry,
-    ) -> Option<(i64, bool)> {
+    ) -> Option<(Slot, bool)> {
         let log = self.durable_log_for(session, task, invocation)?;
         log.latest_node += 1;
         let node = log.latest_node;
-        match log.entries.get(&node) {
-            Some(existing) if existing.key == key => Some((node, true)),
+        let slot = (log.resolve(node), node);
+        match log.entries.get(&slot) {
+            Some(existing) if existing.key == key => Some((slot, true)),
             Some(existing) => {
                 let message = format!(
-                    "non-determinism error in task {task} at node {node}:{BRANCH}\n  expected: {}\n  received: {rendering}",
-                    existing.rendering
+                    "non-determinism error in task {task} at node {node}:{}\n  expected: {}\n  received: {rendering}",
+                    slot.0, existing.rendering
                 );
                 self.sessions.send(
                     session,
                     Out::Error(v1::DurableTaskErrorResponse {
-                        r#ref: Some(entry_ref(task, invocation, node)),
+                        r#ref: Some(entry_ref(task, invocation, slot)),
                         error_type: v1::DurableTaskErrorType::Nondeterminism as i32,
                         error_message: message,
                     }),
@@ -452,8 +504,8 @@ impl State {
                 None
             }
             None => {
-                log.entries.insert(node, create());
-                Some((node, false))
+                log.entries.insert(slot, create());
+                Some((slot, false))
             }
         }
     }
@@ -483,7 +535,7 @@ impl State {
                 WaitKind::Event { .. } => None,
             })
             .min();
-        let Some((node, existed)) = self.durable_node(
+        let Some((slot, existed)) = self.durable_node(
             session,
             &task,
             r.invocation_count,
@@ -497,25 +549,25 @@ impl State {
             return;
         };
         if !existed && let Some(at) = deadline {
-            self.durable_timers.insert((at, task.clone(), node));
+            self.durable_timers.insert((at, task.clone(), slot));
         }
         if !existed {
-            self.durable_lookback(&task, node, &conditions);
+            self.durable_lookback(&task, slot, &conditions);
         }
         self.sessions.send(
             session,
             Out::WaitForAck(v1::DurableTaskEventWaitForAckResponse {
-                r#ref: Some(entry_ref(&task, r.invocation_count, node)),
+                r#ref: Some(entry_ref(&task, r.invocation_count, slot)),
             }),
         );
         // A sleep of zero (or a replayed, satisfied wait) completes at once.
-        self.durable_satisfy(&task, node, now, |_| None);
+        self.durable_satisfy(&task, slot, now, |_| None);
     }
 
     fn durable_memo(&mut self, session: u64, r: v1::DurableTaskMemoRequest) {
         let task = r.durable_task_external_id.clone();
         let payload = r.payload.clone().filter(|p| !p.is_empty());
-        let Some((node, existed)) = self.durable_node(
+        let Some((slot, existed)) = self.durable_node(
             session,
             &task,
             r.invocation_count,
@@ -531,19 +583,19 @@ impl State {
         let result = self
             .durable
             .get(&task)
-            .and_then(|l| l.entries.get(&node))
+            .and_then(|l| l.entries.get(&slot))
             .and_then(|e| e.result.clone());
         self.sessions.send(
             session,
             Out::MemoAck(v1::DurableTaskEventMemoAckResponse {
-                r#ref: Some(entry_ref(&task, r.invocation_count, node)),
+                r#ref: Some(entry_ref(&task, r.invocation_count, slot)),
                 memo_already_existed: existed && result.is_some(),
                 memo_result_payload: result.clone(),
             }),
         );
         if let Some(result) = result {
             self.sessions
-                .send(session, completed(&task, r.invocation_count, node, &result));
+                .send(session, completed(&task, r.invocation_count, slot, &result));
         }
     }
 
@@ -552,7 +604,7 @@ impl State {
         let entry = self
             .durable
             .get_mut(&reference.durable_task_external_id)
-            .and_then(|l| l.entries.get_mut(&reference.node_id));
+            .and_then(|l| l.entries.get_mut(&(reference.branch_id, reference.node_id)));
         if let Some(entry) = entry
             && entry.result.is_none()
         {
@@ -582,20 +634,23 @@ impl State {
             let done = self
                 .durable
                 .get(task)
-                .and_then(|l| l.entries.get(&waiting.node_id))
-                .and_then(|e| outcome(task, waiting.invocation_count, waiting.node_id, e));
+                .and_then(|l| l.entries.get(&(waiting.branch_id, waiting.node_id)))
+                .and_then(|e| {
+                    let slot = (waiting.branch_id, waiting.node_id);
+                    outcome(task, waiting.invocation_count, slot, e)
+                });
             if let Some(done) = done {
                 self.sessions.send(session, done);
             }
         }
     }
 
-    /// Marks the conditions of `task`'s wait at `node` that `check` accepts; delivers the
+    /// Marks the conditions of `task`'s wait at `slot` that `check` accepts; delivers the
     /// entry if the wait fired.
     fn durable_satisfy(
         &mut self,
         task: &str,
-        node: i64,
+        slot: Slot,
         now: SystemTime,
         check: impl Fn(&WaitKind) -> Option<Value>,
     ) {
@@ -603,11 +658,11 @@ impl State {
             return;
         };
         let invocation = log.invocation;
-        let Some(entry) = log.entries.get_mut(&node) else {
+        let Some(entry) = log.entries.get_mut(&slot) else {
             return;
         };
         if entry.result.is_some() || entry.failure.is_some() {
-            if let Some(done) = outcome(task, invocation, node, entry) {
+            if let Some(done) = outcome(task, invocation, slot, entry) {
                 self.sessions.send_to_task(task, done);
             }
             return;
@@ -625,7 +680,7 @@ impl State {
                 self.durable_restore(task, now);
             } else {
                 self.sessions
-                    .send_to_task(task, completed(task, invocation, node, &result));
+                    .send_to_task(task, completed(task, invocation, slot, &result));
             }
         }
     }
@@ -649,7 +704,7 @@ impl State {
             hasher.update(opts.name.as_bytes());
             let key = hasher.finalize().to_vec();
             let rendering = format!("run({})", opts.name);
-            let Some((node, existed)) = self.durable_node(
+            let Some((slot, existed)) = self.durable_node(
                 session,
                 &task,
                 r.invocation_count,
@@ -666,7 +721,7 @@ impl State {
                 let Some(entry) = self
                     .durable
                     .get_mut(&task)
-                    .and_then(|l| l.entries.get_mut(&node))
+                    .and_then(|l| l.entries.get_mut(&slot))
                 else {
                     return;
                 };
@@ -678,15 +733,15 @@ impl State {
             let child = self
                 .durable
                 .get(&task)
-                .and_then(|l| l.entries.get(&node))
+                .and_then(|l| l.entries.get(&slot))
                 .and_then(|e| e.child.clone())
                 .unwrap_or_default();
             entries.push(v1::DurableTaskRunAckEntry {
-                node_id: node,
-                branch_id: BRANCH,
+                node_id: slot.1,
+                branch_id: slot.0,
                 workflow_run_external_id: child.clone(),
             });
-            started.push((node, child));
+            started.push((slot, child));
         }
         self.sessions.send(
             session,
@@ -696,15 +751,15 @@ impl State {
                 run_entries: entries,
             }),
         );
-        for (node, child) in started {
+        for (slot, child) in started {
             // A replayed entry whose child already finished completes at once.
-            self.durable_child_check(&task, node, &child, now);
+            self.durable_child_check(&task, slot, &child, now);
         }
     }
 
-    /// Completes the RUN entry at `node` of `task` once its child run has finished: the
+    /// Completes the RUN entry at `slot` of `task` once its child run has finished: the
     /// child's output (one task), or its tasks' outputs by name (a DAG), or the failure.
-    fn durable_child_check(&mut self, task: &str, node: i64, child: &str, now: SystemTime) {
+    fn durable_child_check(&mut self, task: &str, slot: Slot, child: &str, now: SystemTime) {
         let mut restore = false;
         let finished = self.runs.get(child).filter(|run| run.status.is_final());
         if let Some(run) = finished {
@@ -750,7 +805,7 @@ impl State {
             if let Some(entry) = self
                 .durable
                 .get_mut(task)
-                .and_then(|l| l.entries.get_mut(&node))
+                .and_then(|l| l.entries.get_mut(&slot))
                 && entry.result.is_none()
                 && entry.failure.is_none()
             {
@@ -770,8 +825,8 @@ impl State {
         };
         if let Some(done) = log
             .entries
-            .get(&node)
-            .and_then(|e| outcome(task, log.invocation, node, e))
+            .get(&slot)
+            .and_then(|e| outcome(task, log.invocation, slot, e))
         {
             self.sessions.send_to_task(task, done);
         }
@@ -779,19 +834,19 @@ impl State {
 
     /// A run finished: durable entries waiting on it as a child complete.
     pub(crate) fn durable_run_finished(&mut self, run_id: &str, now: SystemTime) {
-        let waiting: Vec<(String, i64)> = self
+        let waiting: Vec<(String, Slot)> = self
             .durable
             .iter()
             .flat_map(|(task, log)| {
                 log.entries
                     .iter()
                     .filter(|(_, e)| e.child.as_deref() == Some(run_id))
-                    .map(|(node, _)| (task.clone(), *node))
+                    .map(|(slot, _)| (task.clone(), *slot))
                     .collect::<Vec<_>>()
             })
             .collect();
-        for (task, node) in waiting {
-            self.durable_child_check(&task, node, run_id, now);
+        for (task, slot) in waiting {
+            self.durable_child_check(&task, slot, run_id, now);
         }
     }
 
@@ -800,10 +855,10 @@ impl State {
         while let Some(first) = self.durable_timers.first()
             && first.0 <= now
         {
-            let Some((_, task, node)) = self.durable_timers.pop_first() else {
+            let Some((_, task, slot)) = self.durable_timers.pop_first() else {
                 break;
             };
-            self.durable_satisfy(&task, node, now, |kind| match kind {
+            self.durable_satisfy(&task, slot, now, |kind| match kind {
                 WaitKind::Sleep { at, text } if *at <= now => {
                     Some(json!({ "sleep_duration": text }))
                 }
@@ -817,7 +872,7 @@ impl State {
     fn durable_lookback(
         &mut self,
         task: &str,
-        node: i64,
+        slot: Slot,
         conditions: &v1::DurableEventListenerConditions,
     ) {
         let empty = Value::Object(Map::new());
@@ -843,7 +898,7 @@ impl State {
                 .find(|payload| expressions::eval_match(&expression, payload, &empty));
             if let Some(payload) = hit {
                 let key = c.user_event_key.clone();
-                self.durable_satisfy(task, node, SystemTime::UNIX_EPOCH, |kind| match kind {
+                self.durable_satisfy(task, slot, SystemTime::UNIX_EPOCH, |kind| match kind {
                     WaitKind::Event { key: k, .. } if *k == key => Some(payload.clone()),
                     _ => None,
                 });
@@ -859,7 +914,7 @@ impl State {
         payload: &Value,
         now: SystemTime,
     ) {
-        let waiting: Vec<(String, i64)> = self
+        let waiting: Vec<(String, Slot)> = self
             .durable
             .iter()
             .flat_map(|(task, log)| {
@@ -871,13 +926,13 @@ impl State {
                                 |c| matches!(&c.kind, WaitKind::Event { key: k, .. } if k == key),
                             )
                     })
-                    .map(|(node, _)| (task.clone(), *node))
+                    .map(|(slot, _)| (task.clone(), *slot))
                     .collect::<Vec<_>>()
             })
             .collect();
         let empty = Value::Object(Map::new());
-        for (task, node) in waiting {
-            self.durable_satisfy(&task, node, now, |kind| match kind {
+        for (task, slot) in waiting {
+            self.durable_satisfy(&task, slot, now, |kind| match kind {
                 WaitKind::Event {
                     key: k,
                     expression,
@@ -888,5 +943,83 @@ impl State {
                 _ => None,
             });
         }
+    }
+
+    /// `BranchDurableTask`: a new branch of the task's log whose nodes from `node` on run
+    /// anew while those before it are read from `branch`; the task is then replayed (a
+    /// finished task runs again; a running one keeps running on the new branch). As in the
+    /// engine, the node and branch are not checked against the log.
+    pub(crate) fn branch_durable_task(
+        &mut self,
+        req: v1::BranchDurableTaskRequest,
+        now: SystemTime,
+    ) -> Result<v1::BranchDurableTaskResponse, Status> {
+        let task = req.task_external_id;
+        if !crate::state::is_uuid(&task) {
+            return Err(Status::invalid_argument("invalid task_external_id"));
+        }
+        if !self.tasks.contains_key(&task) {
+            return Err(Status::not_found(format!("task not found: {task}")));
+        }
+        let Some(log) = self.durable.get_mut(&task) else {
+            return Err(Status::internal(
+                "failed to branch durable task: failed to lock log file: no rows in result set",
+            ));
+        };
+        let branch = log.branch_off(req.node_id, req.branch_id);
+        self.replay_tasks(
+            v1::ReplayTasksRequest {
+                external_ids: vec![task.clone()],
+                filter: None,
+            },
+            now,
+        )?;
+        Ok(v1::BranchDurableTaskResponse {
+            task_external_id: task,
+            node_id: req.node_id,
+            branch_id: branch,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(points: &[(i64, i64, i64)], latest: i64) -> DurableLog {
+        DurableLog {
+            latest_branch: latest,
+            branch_points: points
+                .iter()
+                .map(|&(branch, first, parent)| (branch, (first, parent)))
+                .collect(),
+            ..DurableLog::default()
+        }
+    }
+
+    #[test]
+    fn nodes_resolve_to_branches_as_the_engine_resolves_them() {
+        assert_eq!(DurableLog::default().resolve(1), 1);
+        // Branch 2 from node 1 of branch 1, branch 3 from node 2 of branch 2.
+        let chained = log(&[(2, 1, 1), (3, 2, 2)], 3);
+        assert_eq!(
+            (chained.resolve(1), chained.resolve(2), chained.resolve(3)),
+            (2, 3, 3)
+        );
+        // Branch 2 from node 3: earlier nodes read branch 1.
+        let forked = log(&[(2, 3, 1)], 2);
+        assert_eq!((forked.resolve(2), forked.resolve(3)), (1, 2));
+        // The engine orders by first node, not by ancestry: a branch forking earlier than
+        // its parent did gives the parent's later nodes back to the parent.
+        let earlier = log(&[(2, 3, 1), (3, 1, 2)], 3);
+        assert_eq!((earlier.resolve(1), earlier.resolve(3)), (3, 2));
+    }
+
+    #[test]
+    fn a_new_branch_follows_the_latest() {
+        let mut log = DurableLog::default();
+        assert_eq!(log.branch_off(3, 1), 2);
+        assert_eq!(log.branch_off(5, 2), 3);
+        assert_eq!(log.branch(), 3);
     }
 }

@@ -6,10 +6,11 @@
 //! token authentication and the engine's rules (reference §1–§5): registration validation,
 //! DAG scheduling with the engine's `action_payload`, slots, heartbeats and reassignment,
 //! retries with backoff, timeouts, cancellation, replay, child runs, events, schedules,
-//! crons, logs and streams. The same port also answers the REST calls official SDKs make in
-//! their ordinary flow, over HTTP/1.1 (`POST /api/v1/stable/tenants/{tenant}/tasks/cancel`,
-//! `PATCH /api/v1/workers/{worker}`), so the official Python SDK can cancel runs and pause
-//! its workers. Clients use it like a real engine: [`Engine::env_vars`] gives the
+//! crons, logs and streams. The same port also answers the engine's REST API over HTTP/1.1
+//! (runs and their details, replay and cancel, workflows with pause and versions, crons,
+//! scheduled runs, event filters, events, workers, logs, metrics, rate limits, the tenant,
+//! the CEL debugger, incoming webhooks, durable task branches), so official SDKs' feature
+//! clients work against it. Clients use it like a real engine: [`Engine::env_vars`] gives the
 //! `HATCHET_CLIENT_*` variables any SDK needs. The Rust SDK wraps it as
 //! `hatchet_rs::testing::TestEngine`, whose `client()` is connected to it.
 //!
@@ -23,10 +24,12 @@
 //! Scheduling follows the engine's rules (engine-semantics §2, §3, §5): concurrency
 //! strategies with CEL keys, rate limits, priority (retries at 4), worker label affinity,
 //! sticky, and trigger idempotency; CEL runs in the engine's environments with its error
-//! texts. Options it does not enforce yet are refused at registration by name (batch tasks,
-//! default event filters, tenant-scoped concurrency). Task conditions (sleeps, user events,
-//! parent outputs; queue, skip, cancel) hold, skip or cancel tasks as the engine's matches
-//! do (engine-semantics §4); durable tasks (`v1.V1Dispatcher`) answer UNIMPLEMENTED.
+//! texts. Options it does not enforce are refused at registration by name. Task conditions
+//! (sleeps, user events, parent outputs; queue, skip, cancel) hold, skip or cancel tasks as
+//! the engine's matches do (engine-semantics §4); durable tasks (`v1.V1Dispatcher`) keep a
+//! log per task, replayed on each invocation, with branches to run a task again from a node
+//! of its log; batch tasks are buffered and flushed by size and interval; paused workflows
+//! hold their runs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -456,3 +456,94 @@ async fn a_graceful_shutdown_evicts_waiting_tasks_and_another_worker_finishes_th
     assert_eq!(done.payload, json!({"r": 1}));
     assert!(done.invocation >= 2, "{}", done.invocation);
 }
+
+static BRANCH_A: AtomicU32 = AtomicU32::new(0);
+static BRANCH_B: AtomicU32 = AtomicU32::new(0);
+static BRANCH_C: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Branched {
+    a: u32,
+    b: u32,
+    c: u32,
+}
+
+/// Five durable calls: memo A (node 1), sleep (2), memo B (3), sleep (4), memo C (5).
+#[task(name = "durable-branch", durable, timeout = "5m")]
+async fn branched(_input: Value, ctx: DurableContext) -> Result<Branched, TaskError> {
+    let count = |counter: &'static AtomicU32| async move {
+        Ok::<_, TaskError>(counter.fetch_add(1, Ordering::SeqCst) + 1)
+    };
+    let a = ctx.memo(&"a", || count(&BRANCH_A)).await?;
+    ctx.sleep_for("1s").await?;
+    let b = ctx.memo(&"b", || count(&BRANCH_B)).await?;
+    ctx.sleep_for("1s").await?;
+    let c = ctx.memo(&"c", || count(&BRANCH_C)).await?;
+    Ok(Branched { a, b, c })
+}
+
+/// Waits (pumping the in-process clock) until the task's `retries`-th replay completed.
+async fn completed_again(h: &Harness, task: &str, retries: i64) -> Branched {
+    pump(h, async {
+        loop {
+            if let Ok(summary) = h.client.runs().task(task).await
+                && summary.retry_count == Some(retries)
+                && summary.status == hatchet_rs::rest::TaskState::Completed
+            {
+                return serde_json::from_value::<Branched>(summary.output).expect("output");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn resetting_a_durable_task_reruns_it_from_a_node_of_its_log() {
+    let h = harness().await;
+    h.worker("durable-branch-worker", |w| w.register::<branched>())
+        .await;
+    let run = within(
+        h.client
+            .run_no_wait::<branched>(&json!({}), RunOptions::new()),
+    )
+    .await
+    .expect("trigger");
+    let first = pump(&h, run.result()).await.expect("first run");
+    assert_eq!(first, Branched { a: 1, b: 1, c: 1 });
+
+    // From node 3 of branch 1: memo A and the first sleep are read back, B and C run again.
+    let branch = within(h.client.runs().reset_durable_task(run.id(), 3, 1))
+        .await
+        .expect("reset");
+    assert_eq!((branch.node_id, branch.branch_id), (3, 2));
+    let second = completed_again(&h, run.id(), 1).await;
+    assert_eq!(second, Branched { a: 1, b: 2, c: 2 });
+
+    // From node 5 of branch 2: B comes from branch 2, only C runs again.
+    let branch = within(h.client.runs().reset_durable_task(run.id(), 5, 2))
+        .await
+        .expect("reset again");
+    assert_eq!(branch.branch_id, 3);
+    let third = completed_again(&h, run.id(), 2).await;
+    assert_eq!(third, Branched { a: 1, b: 2, c: 3 });
+    // The engine's REST layer answers an unknown task's NotFound as a 500.
+    match within(
+        h.client
+            .runs()
+            .reset_durable_task("00000000-0000-4000-8000-000000000000", 1, 1),
+    )
+    .await
+    {
+        Err(Error::Http { status: 500, .. }) => {}
+        other => panic!("expected a 500 for an unknown task, got {other:?}"),
+    }
+    assert_eq!(
+        (
+            BRANCH_A.load(Ordering::SeqCst),
+            BRANCH_B.load(Ordering::SeqCst),
+            BRANCH_C.load(Ordering::SeqCst)
+        ),
+        (1, 2, 3)
+    );
+}

@@ -1,4 +1,5 @@
-//! The part of the engine's REST API that official SDKs call in their ordinary flow:
+//! The engine's REST API (OpenAPI contract v0.104.7): what official SDKs call in their
+//! ordinary flow,
 //!
 //! * `POST /api/v1/stable/tenants/{tenant}/tasks/cancel` — the Python SDK's `runs.cancel`
 //!   (`{"externalIds": [...]}` or `{"filter": {...}}` → `{"ids": [...]}`), a proxy for
@@ -6,8 +7,11 @@
 //! * `PATCH /api/v1/workers/{worker}` — `{"isPaused": true}`, sent by a Python worker that
 //!   is shutting down; a paused worker keeps its running tasks and gets no new ones.
 //!
-//! and the feature-client resources, one module each: workers (list, get; the pause above)
-//! and workflows (list, get, delete).
+//! and the feature-client resources, one module each: workers, workflows (with pause and
+//! versions), filters, runs (listing, details, status, tasks, ids, REST trigger, replay,
+//! durable branches), schedules (crons and scheduled runs), observe (logs, task metrics,
+//! rate limits), events, tenant (tenant, queue metrics, task stats, Prometheus, CEL debug)
+//! and webhooks (management, and receiving requests from senders).
 //!
 //! Served on the gRPC port: the server accepts HTTP/1.1 next to HTTP/2, so the token's
 //! `server_url` and `HATCHET_CLIENT_SERVER_URL` name the one address the engine has.
@@ -50,6 +54,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/api/v1/stable/tenants/{tenant}/tasks/cancel",
             post(cancel_tasks),
+        )
+        .route(
+            "/api/v1/stable/tenants/{tenant}/durable-tasks/branch",
+            post(runs::branch_durable_task),
         )
         .route(
             "/api/v1/stable/tenants/{tenant}/tasks/replay",

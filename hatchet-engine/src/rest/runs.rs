@@ -569,3 +569,43 @@ pub(super) async fn trigger(
         details.ok_or_else(ApiError::internal)
     })
 }
+
+/// `V1BranchDurableTaskRequest`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BranchBody {
+    task_external_id: uuid::Uuid,
+    #[serde(default)]
+    node_id: i64,
+    #[serde(default)]
+    branch_id: i64,
+}
+
+/// `POST /api/v1/stable/tenants/{tenant}/durable-tasks/branch`: a proxy for
+/// `v1.AdminService/BranchDurableTask`; only its InvalidArgument is a 400, the rest a 500.
+pub(super) async fn branch_durable_task(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    tenant_scoped(&shared, &tenant, &headers, || {
+        let body: BranchBody = super::decode(&body)?;
+        let request = hatchet_rs_proto::v1::BranchDurableTaskRequest {
+            task_external_id: body.task_external_id.to_string(),
+            node_id: body.node_id,
+            branch_id: body.branch_id,
+        };
+        let answer = shared
+            .with(|st, now| st.branch_durable_task(request, now))
+            .map_err(|e| match e.code() {
+                tonic::Code::InvalidArgument => ApiError::bad_request(e.message()),
+                _ => ApiError::internal(),
+            })?;
+        Ok(json!({
+            "taskExternalId": answer.task_external_id,
+            "nodeId": answer.node_id,
+            "branchId": answer.branch_id,
+        }))
+    })
+}

@@ -1,4 +1,5 @@
-//! `v1.AdminService` (registration, v1 triggers, cancel, replay, run details) and
+//! `v1.AdminService` (registration, v1 triggers, cancel, replay, run details, durable
+//! branches) and
 //! `v1.V1Dispatcher` (the `DurableTask` stream; the legacy RPCs answer UNIMPLEMENTED).
 
 use hatchet_rs_proto::v1;
@@ -69,6 +70,16 @@ impl AdminService for EngineService {
         Ok(Response::new(v1::TriggerWorkflowRunResponse {
             external_id,
         }))
+    }
+
+    async fn branch_durable_task(
+        &self,
+        request: Request<v1::BranchDurableTaskRequest>,
+    ) -> Result<Response<v1::BranchDurableTaskResponse>, Status> {
+        let req = request.into_inner();
+        self.shared
+            .with(|st, now| st.branch_durable_task(req, now))
+            .map(Response::new)
     }
 
     async fn get_run_details(

@@ -62,7 +62,7 @@ pub(crate) struct State {
     /// The open `DurableTask` streams.
     pub(crate) sessions: crate::durable::DurableSessions,
     /// Deadlines of durable sleeps: (at, task id, node).
-    pub(crate) durable_timers: BTreeSet<(SystemTime, String, i64)>,
+    pub(crate) durable_timers: BTreeSet<(SystemTime, String, crate::durable::Slot)>,
     /// Batch items waiting for a batch, by (step id, batch key).
     pub(crate) batch_buffers: BTreeMap<(String, String), crate::lifecycle::batches::Buffer>,
     /// Event filters, in creation order.

@@ -23,20 +23,24 @@ use crate::transport::Transport;
 /// How long an acknowledgement may take, as the official SDKs wait.
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Where an entry sits in a durable task's log: `(branch, node)`, as the engine's refs name
+/// it (a replay after a branch reads older nodes from the parent branch).
+pub(crate) type Slot = (i64, i64);
+
 /// An acknowledged request.
 #[derive(Debug)]
 pub(crate) enum Ack {
     WaitFor {
-        node: i64,
+        node: Slot,
     },
     Memo {
-        node: i64,
+        node: Slot,
         existed: bool,
         payload: Option<Vec<u8>>,
     },
-    /// One (node, child run id) per child, in request order.
+    /// One (entry, child run id) per child, in request order.
     TriggerRuns {
-        entries: Vec<(i64, String)>,
+        entries: Vec<(Slot, String)>,
     },
     /// The engine took the eviction.
     Evicted,
@@ -55,8 +59,8 @@ type CompletionSender = oneshot::Sender<Result<Completion>>;
 #[derive(Default)]
 struct Pending {
     acks: HashMap<(String, i32), AckSender>,
-    waiters: HashMap<(String, i64), (i32, CompletionSender)>,
-    early: HashMap<(String, i64), Completion>,
+    waiters: HashMap<(String, Slot), (i32, CompletionSender)>,
+    early: HashMap<(String, Slot), Completion>,
     /// Invocations the engine evicted, with its reason.
     evicted: HashMap<(String, i32), String>,
 }
@@ -200,7 +204,7 @@ impl DurableClient {
     }
 
     /// Drops a completion kept for `node` that nobody will wait for (a memo's).
-    pub(crate) fn forget(&self, task: &str, node: i64) {
+    pub(crate) fn forget(&self, task: &str, node: Slot) {
         self.pending().early.remove(&(task.to_owned(), node));
     }
 
@@ -209,7 +213,7 @@ impl DurableClient {
         self: &Arc<Self>,
         task: &str,
         invocation: i32,
-        node: i64,
+        node: Slot,
         attempt: &super::DurableAttempt,
         what: &str,
     ) -> Result<Completion> {
@@ -339,7 +343,7 @@ impl DurableClient {
                         .store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 let mut pending = self.pending();
-                let keys: Vec<(String, i64)> = pending
+                let keys: Vec<(String, Slot)> = pending
                     .waiters
                     .iter()
                     .filter(|((t, _), (inv, _))| t == task && *inv == invocation)
@@ -380,8 +384,8 @@ impl DurableClient {
                     .map(
                         |((task, node), (invocation, _))| v1::DurableTaskAwaitedCompletedEntry {
                             durable_task_external_id: task.clone(),
-                            branch_id: 1,
-                            node_id: *node,
+                            branch_id: node.0,
+                            node_id: node.1,
                             invocation_count: *invocation,
                         },
                     )
@@ -416,7 +420,9 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
             ack(
                 &r.durable_task_external_id,
                 r.invocation_count,
-                Ok(Ack::WaitFor { node: r.node_id }),
+                Ok(Ack::WaitFor {
+                    node: (r.branch_id, r.node_id),
+                }),
             );
         }
         Some(Out::MemoAck(a)) => {
@@ -425,7 +431,7 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
                 &r.durable_task_external_id,
                 r.invocation_count,
                 Ok(Ack::Memo {
-                    node: r.node_id,
+                    node: (r.branch_id, r.node_id),
                     existed: a.memo_already_existed,
                     payload: a.memo_result_payload,
                 }),
@@ -435,7 +441,7 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
             let entries = a
                 .run_entries
                 .into_iter()
-                .map(|e| (e.node_id, e.workflow_run_external_id))
+                .map(|e| ((e.branch_id, e.node_id), e.workflow_run_external_id))
                 .collect();
             ack(
                 &a.durable_task_external_id,
@@ -459,7 +465,7 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
             );
             let reason = notice.reason.clone();
             ack(&key.0, key.1, Err(Error::DurableEvicted(reason.clone())));
-            let stale: Vec<(String, i64)> = pending
+            let stale: Vec<(String, Slot)> = pending
                 .waiters
                 .iter()
                 .filter(|((task, _), (invocation, _))| task == &key.0 && *invocation <= key.1)
@@ -482,7 +488,7 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
             } else {
                 Completion::Payload(done.payload)
             };
-            let key = (r.durable_task_external_id, r.node_id);
+            let key = (r.durable_task_external_id, (r.branch_id, r.node_id));
             match pending.waiters.remove(&key) {
                 Some((_, sender)) => {
                     let _ = sender.send(Ok(completion));
@@ -505,7 +511,7 @@ fn route(pending: &Mutex<Pending>, response: v1::DurableTaskResponse) {
 
 /// Whether a (task, node) pair was seen: used by tests of the routing.
 #[cfg(test)]
-fn early_keys(pending: &Mutex<Pending>) -> std::collections::HashSet<(String, i64)> {
+fn early_keys(pending: &Mutex<Pending>) -> std::collections::HashSet<(String, Slot)> {
     pending
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -542,7 +548,7 @@ mod tests {
         route(&pending, completed("t", 3, "{}"));
         assert_eq!(
             early_keys(&pending),
-            std::collections::HashSet::from([("t".to_owned(), 3)])
+            std::collections::HashSet::from([("t".to_owned(), (1, 3))])
         );
     }
 

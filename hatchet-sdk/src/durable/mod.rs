@@ -559,8 +559,8 @@ impl DurableContext {
                 r#ref: Some(v1::DurableEventLogEntryRef {
                     durable_task_external_id: self.task().to_owned(),
                     invocation_count: self.invocation,
-                    branch_id: 1,
-                    node_id: node,
+                    branch_id: node.0,
+                    node_id: node.1,
                 }),
                 payload,
                 memo_key: key,

@@ -241,6 +241,9 @@ fn response_types_follow_the_contract() {
     let hooks: Value = object_sample(&c, "V1WebhookList");
     let _: Vec<Webhook> =
         serde_json::from_value(hooks["rows"].clone()).expect("webhook rows decode");
+    let branch: DurableBranch = response(&c, "V1BranchDurableTaskResponse");
+    assert_eq!(branch.node_id, 2);
+    request(&c, "V1BranchDurableTaskRequest", &branch);
     let tenant: Tenant = response(&c, "Tenant");
     assert_eq!(tenant.version, "V0");
     let stat: TaskStat = response(&c, "TaskStat");

@@ -40,8 +40,8 @@ pub use observe::{
     TaskStatusStat,
 };
 pub use runs::{
-    RunQuery, RunSummary, ShapeItem, TaskEvent, TaskEventType, TaskState, WorkflowRun,
-    WorkflowRunDetails,
+    DurableBranch, RunQuery, RunSummary, ShapeItem, TaskEvent, TaskEventType, TaskState,
+    WorkflowRun, WorkflowRunDetails,
 };
 pub use schedules::{BulkOutcome, ScheduleFilter, ScheduledRun, Schedules};
 pub use tenant::{Cel, CelContext, CelOutcome, Tenant, Tenants};

@@ -260,6 +260,20 @@ pub enum TaskEventType {
     Unknown,
 }
 
+/// A durable task's log branch (`V1BranchDurableTaskRequest` / `Response`), from
+/// [`Runs::reset_durable_task`](crate::Runs::reset_durable_task).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DurableBranch {
+    /// The durable task's run id.
+    pub task_external_id: String,
+    /// The first node of the branch (it and later ones run anew).
+    pub node_id: i64,
+    /// The branch: in a request the one to read earlier nodes from, in the answer the new one.
+    pub branch_id: i64,
+}
+
 /// `V1TriggerWorkflowRunRequest`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -397,6 +411,40 @@ impl<'a> crate::runs::Runs<'a> {
             input,
             additional_metadata: &options.metadata,
             priority: options.priority,
+        };
+        rest.call(Method::POST, &path, &[], Some(&body)).await
+    }
+
+    /// Resets a durable task to an earlier point of its log (`POST
+    /// /api/v1/stable/tenants/{tenant}/durable-tasks/branch`): a new branch of the log starts
+    /// at `node_id`, reading the entries before it from `branch_id` (1 for a log never
+    /// branched), and the task runs again. On the new run, memos and waits before `node_id`
+    /// return what they returned before, at once; those from `node_id` on run anew. A task
+    /// still running is not restarted: its later calls go to the new branch. Returns the new
+    /// branch's id, to branch from it later.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_rs::Client, task_run_id: &str) -> hatchet_rs::Result<()> {
+    /// // Run the durable task again from its third durable call on.
+    /// let branch = client.runs().reset_durable_task(task_run_id, 3, 1).await?;
+    /// println!("now on branch {}", branch.branch_id);
+    /// # Ok(()) }
+    /// ```
+    pub async fn reset_durable_task(
+        &self,
+        task_run_id: &str,
+        node_id: i64,
+        branch_id: i64,
+    ) -> Result<DurableBranch> {
+        let rest = self.client().rest()?;
+        let path = format!(
+            "/api/v1/stable/tenants/{}/durable-tasks/branch",
+            segment(rest.tenant())
+        );
+        let body = DurableBranch {
+            task_external_id: task_run_id.to_owned(),
+            node_id,
+            branch_id,
         };
         rest.call(Method::POST, &path, &[], Some(&body)).await
     }
