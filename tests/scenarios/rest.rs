@@ -7,9 +7,10 @@
 use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
     CelContext, CelOutcome, CronFilter, EventQuery, FilterQuery, FilterUpdate, HmacAlgorithm,
-    HmacEncoding, ListOptions, NewWebhook, Pause, QueueBehavior, QueueCount, RunQuery,
-    ScheduleFilter, TaskEventType, TaskState, TriggerMethod, TriggerOptions, WebhookAuth,
-    WebhookSource, WebhookUpdate, WorkerStatus, WorkflowRunDetails,
+    HmacEncoding, ListOptions, LogQuery, NewWebhook, Order, Pause, QueueBehavior, QueueCount,
+    RunQuery, ScheduleFilter, TaskEventType, TaskMetrics, TaskMetricsQuery, TaskState,
+    TriggerMethod, TriggerOptions, WebhookAuth, WebhookSource, WebhookUpdate, WorkerStatus,
+    WorkflowRunDetails,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -184,6 +185,39 @@ async fn crons_are_created_listed_read_and_deleted() {
     .expect("list");
     assert_eq!(listed.rows.len(), 1, "one cron of that workflow and team");
     assert_eq!(listed.rows[0].metadata.id, created.metadata.id);
+    // Ordered by creation time either way.
+    let early = within(crons.create(
+        "rest-echo",
+        "aardvark",
+        "0 3 * * *",
+        &serde_json::json!({}),
+        TriggerOptions::new(),
+    ))
+    .await
+    .expect("create another");
+    for (order, expected) in [
+        (Order::Ascending, ["nightly", "aardvark"]),
+        (Order::Descending, ["aardvark", "nightly"]),
+    ] {
+        let names: Vec<String> = within(
+            crons.list(
+                CronFilter::new()
+                    .workflow_name(created.workflow_name.clone())
+                    .by_creation(order),
+                ListOptions::new(),
+            ),
+        )
+        .await
+        .expect("list by name")
+        .rows
+        .into_iter()
+        .filter_map(|c| c.name)
+        .collect();
+        assert_eq!(names, expected);
+    }
+    within(crons.delete(&early.metadata.id))
+        .await
+        .expect("delete another");
     let got = within(crons.get(&created.metadata.id)).await.expect("get");
     assert_eq!(got.name.as_deref(), Some("nightly"));
 
@@ -292,6 +326,27 @@ async fn scheduled_runs_are_created_moved_listed_and_deleted() {
         [first.metadata.id.as_str(), second.metadata.id.as_str()],
         "latest trigger time first"
     );
+    let ascending = within(
+        schedules.list(
+            ScheduleFilter::new()
+                .workflow_id(first.workflow_id.clone())
+                .metadata("batch", "rest-7")
+                .by_trigger_time(Order::Ascending),
+            ListOptions::new(),
+        ),
+    )
+    .await
+    .expect("list ascending");
+    let ids: Vec<&str> = ascending
+        .rows
+        .iter()
+        .map(|r| r.metadata.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [second.metadata.id.as_str(), first.metadata.id.as_str()],
+        "earliest trigger time first"
+    );
 
     let outcome = within(schedules.bulk_update(&[(
         second.metadata.id.as_str(),
@@ -312,6 +367,37 @@ async fn scheduled_runs_are_created_moved_listed_and_deleted() {
         .expect("bulk delete");
     assert_eq!(deleted.ids, std::slice::from_ref(&second.metadata.id));
     assert!(deleted.errors.is_empty(), "{deleted:?}");
+
+    // Deleted by a filter: the runs of the workflow with that metadata, and no other.
+    let mut made = Vec::new();
+    for (n, batch) in [(3, "rest-8"), (4, "rest-8"), (5, "rest-9")] {
+        let run = within(schedules.create(
+            "rest-echo",
+            later,
+            &serde_json::json!({"n": n}),
+            TriggerOptions::new().metadata("batch", batch),
+        ))
+        .await
+        .expect("create");
+        made.push(run.metadata.id);
+    }
+    let deleted = within(
+        schedules.bulk_delete_matching(
+            ScheduleFilter::new()
+                .workflow_id(first.workflow_id.clone())
+                .metadata("batch", "rest-8"),
+        ),
+    )
+    .await
+    .expect("bulk delete by filter");
+    let mut ids = deleted.ids.clone();
+    ids.sort();
+    let mut expected = made[..2].to_vec();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let kept = within(schedules.get(&made[2])).await.expect("kept");
+    assert_eq!(kept.metadata.id, made[2]);
+    within(schedules.delete(&made[2])).await.expect("delete");
 }
 
 static FIRED: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
@@ -404,6 +490,28 @@ async fn a_tasks_logs_and_task_metrics_are_read() {
         lines.iter().all(|l| l.level.as_deref() == Some("INFO")),
         "{lines:?}"
     );
+    // Selected by text, level and time.
+    let logs = h.client.logs();
+    let found = within(logs.list(run.id(), LogQuery::new().search("SECOND")))
+        .await
+        .expect("search");
+    assert_eq!(
+        found.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        ["second line"]
+    );
+    let errors = within(logs.list(run.id(), LogQuery::new().level("ERROR")))
+        .await
+        .expect("errors");
+    assert!(errors.is_empty(), "{errors:?}");
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let none = within(logs.list(run.id(), LogQuery::new().since(later)))
+        .await
+        .expect("since");
+    assert!(none.is_empty(), "{none:?}");
+    let first_attempt = within(logs.list(run.id(), LogQuery::new().attempt(1).oldest_first()))
+        .await
+        .expect("attempt");
+    assert_eq!(first_attempt.len(), 2);
 
     let workflow = within(h.client.workflows().find("rest-logged"))
         .await
@@ -423,6 +531,21 @@ async fn a_tasks_logs_and_task_metrics_are_read() {
         (1, 0, 0),
         "{metrics:?}"
     );
+    // No run of the workflow was spawned by that task, or started by that event.
+    let nobody = "00000000-0000-4000-8000-000000000000";
+    for query in [
+        TaskMetricsQuery::since(since)
+            .workflow_id(workflow.metadata.id.clone())
+            .parent_task(nobody),
+        TaskMetricsQuery::since(since)
+            .workflow_id(workflow.metadata.id.clone())
+            .triggering_event(nobody),
+    ] {
+        let counts = within(h.client.metrics().task_counts(query))
+            .await
+            .expect("task counts");
+        assert_eq!(counts, TaskMetrics::default(), "{counts:?}");
+    }
     match within(h.client.logs().task("not-a-task-id", 10)).await {
         Err(Error::InvalidArgument(_)) => {}
         other => panic!("expected a malformed id to be refused, got {other:?}"),
@@ -1073,24 +1196,32 @@ async fn a_paused_workflow_holds_its_runs_until_unpaused() {
     let unpaused = within(workflows.unpause(&id)).await.expect("unpause");
     assert_eq!(unpaused.is_paused, Some(false));
     assert_eq!(unpaused.paused_workflow_scheduled_run_queue_behavior, None);
-    let output = within(run.result()).await.expect("result");
+    // The real engine requeues a paused workflow's runs through its message queue, and polls
+    // scheduled runs every few seconds: allow a loaded engine a minute and a half.
+    let unpause_wait = std::time::Duration::from_secs(90);
+    let output = tokio::time::timeout(unpause_wait, run.result())
+        .await
+        .expect("the waiting run ran after the unpause")
+        .expect("result");
     assert_eq!(output, serde_json::json!({"n": 5}));
-    eventually(|| async {
-        let page = h
-            .client
-            .runs()
-            .list(
-                RunQuery::since(since).metadata("probe", &probe),
-                ListOptions::new(),
-            )
-            .await
-            .ok()?;
-        page.rows
-            .iter()
-            .any(|r| r.status == TaskState::Completed)
-            .then_some(())
+    tokio::time::timeout(unpause_wait, async {
+        loop {
+            let page = h
+                .client
+                .runs()
+                .list(
+                    RunQuery::since(since).metadata("probe", &probe),
+                    ListOptions::new(),
+                )
+                .await;
+            if page.is_ok_and(|p| p.rows.iter().any(|r| r.status == TaskState::Completed)) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     })
-    .await;
+    .await
+    .expect("the held-back scheduled run started after the unpause");
 }
 
 #[tokio::test]

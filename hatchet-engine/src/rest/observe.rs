@@ -32,10 +32,39 @@ pub(super) async fn logs(
             return Err(ApiError::new(StatusCode::NOT_FOUND, "task not found"));
         }
         authenticate(&shared, &headers)?;
-        let limit = Query::parse(query.as_deref()).number("limit", DEFAULT_LOG_LIMIT)?;
+        let query = Query::parse(query.as_deref());
+        let limit = query.number("limit", DEFAULT_LOG_LIMIT)?;
+        let since = query.time("since")?;
+        let until = query.time("until")?;
+        let search = query.first("search").map(str::to_lowercase);
+        let levels = query.all("levels");
+        let attempt = query
+            .first("attempt")
+            .map(|_| query.number("attempt", 0_i32))
+            .transpose()?;
+        let ascending = query.first("order_by_direction") == Some("ASC");
         let rows: Vec<Value> = shared.read(|st| {
-            let mut lines: Vec<_> = st.logs.iter().filter(|l| l.task_id == task).collect();
+            let mut lines: Vec<_> = st
+                .logs
+                .iter()
+                .filter(|l| l.task_id == task)
+                .filter(|l| since.is_none_or(|s| l.created_at >= s))
+                .filter(|l| until.is_none_or(|u| l.created_at <= u))
+                .filter(|l| {
+                    search
+                        .as_deref()
+                        .is_none_or(|s| l.message.to_lowercase().contains(s))
+                })
+                .filter(|l| {
+                    let level = l.level.as_deref().unwrap_or("INFO").to_uppercase();
+                    levels.is_empty() || levels.contains(&level.as_str())
+                })
+                .filter(|l| attempt.is_none_or(|a| l.retry_count.unwrap_or(0) + 1 == a))
+                .collect();
             lines.sort_by_key(|l| std::cmp::Reverse(l.created_at));
+            if ascending {
+                lines.reverse();
+            }
             lines
                 .into_iter()
                 .take(limit)
@@ -89,7 +118,8 @@ pub(super) async fn rate_limits(
             let search = pairs.first("search").unwrap_or_default();
             let mut keys: Vec<&String> = st.buckets.keys().filter(|k| k.contains(search)).collect();
             keys.sort();
-            keys.into_iter()
+            let mut rows: Vec<(String, i64, i64, Value)> = keys
+                .into_iter()
                 .filter_map(|key| {
                     let (limit, window, value, last_refill) = st.buckets.get(key)?.state();
                     // The listing shows a window that has passed as refilled.
@@ -98,16 +128,27 @@ pub(super) async fn rate_limits(
                     } else {
                         value
                     };
-                    Some(json!({
+                    let row = json!({
                         "key": key,
                         "tenantId": st.tenant_id,
                         "limitValue": limit,
                         "value": value,
                         "window": window_text(window),
                         "lastRefill": time(last_refill),
-                    }))
+                    });
+                    Some((key.clone(), value, limit, row))
                 })
-                .collect()
+                .collect();
+            // `orderByField` key | value | limitValue, `orderByDirection` asc | desc.
+            match pairs.first("orderByField") {
+                Some("value") => rows.sort_by_key(|r| r.1),
+                Some("limitValue") => rows.sort_by_key(|r| r.2),
+                _ => {}
+            }
+            if pairs.first("orderByDirection") == Some("desc") {
+                rows.reverse();
+            }
+            rows.into_iter().map(|r| r.3).collect()
         },
     ))
 }
@@ -125,6 +166,8 @@ pub(super) async fn task_metrics(
             .ok_or_else(|| ApiError::bad_request("since is required"))?;
         let until = query.time("until")?;
         let workflows = query.all("workflow_ids");
+        let parent = query.first("parent_task_external_id");
+        let event = query.first("triggering_event_external_id");
         let counts = shared.read(|st| {
             let mut counts = [0i64; 5];
             for task in st.tasks.values() {
@@ -135,6 +178,11 @@ pub(super) async fn task_metrics(
                     || until.is_some_and(|u| task.created_at > u)
                     || (!workflows.is_empty()
                         && !workflows.contains(&run.version.workflow_id.as_str()))
+                    || parent
+                        .is_some_and(|p| run.parent.as_ref().is_none_or(|link| link.task_id != p))
+                    || event.is_some_and(|e| {
+                        run.triggering_event.as_ref().is_none_or(|(id, _)| id != e)
+                    })
                 {
                     continue;
                 }

@@ -196,7 +196,20 @@ pub(super) async fn list_crons(
                         && pairs.metadata_matches("additionalMetadata", &c.metadata)
                 })
                 .collect();
-            crons.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+            // `orderByField` name (the workflow's, as the engine orders; crons of one
+            // workflow stay in creation order) | createdAt (default), `orderByDirection` ASC |
+            // DESC (default).
+            let by_name = pairs.first("orderByField") == Some("name");
+            let ascending = pairs.first("orderByDirection") == Some("ASC");
+            crons.sort_by_key(|c| c.created_at);
+            crons.sort_by(|a, b| {
+                let order = if by_name {
+                    a.workflow_name.cmp(&b.workflow_name)
+                } else {
+                    a.created_at.cmp(&b.created_at)
+                };
+                if ascending { order } else { order.reverse() }
+            });
             crons.into_iter().map(|c| cron_json(st, c)).collect()
         },
     ))
@@ -303,19 +316,53 @@ pub(super) async fn list_scheduled(
         &headers,
         query.as_deref(),
         |st, pairs| {
+            let statuses = pairs.all("statuses");
             let mut runs: Vec<&Scheduled> = st
                 .scheduled
                 .iter()
                 .filter(|s| {
-                    pairs.first("workflowId").is_none_or(|id| {
-                        workflow_ids(st, &s.spec.workflow_name).is_some_and(|(w, _)| w == id)
-                    }) && pairs.metadata_matches("additionalMetadata", &s.spec.metadata)
+                    scheduled_matches(
+                        st,
+                        s,
+                        pairs.first("workflowId"),
+                        pairs.first("parentWorkflowRunId"),
+                        pairs.first("parentStepRunId"),
+                    ) && pairs.metadata_matches("additionalMetadata", &s.spec.metadata)
+                        // A run not yet fired has no run status: only SCHEDULED selects it.
+                        && (statuses.is_empty() || statuses.contains(&"SCHEDULED"))
                 })
                 .collect();
-            runs.sort_by_key(|s| std::cmp::Reverse(s.trigger_at));
+            // `orderByField` triggerAt (default) | createdAt, `orderByDirection` ASC | DESC
+            // (default); ties by id.
+            let by_created = pairs.first("orderByField") == Some("createdAt");
+            let ascending = pairs.first("orderByDirection") == Some("ASC");
+            runs.sort_by(|a, b| {
+                let order = if by_created {
+                    a.created_at.cmp(&b.created_at)
+                } else {
+                    a.trigger_at.cmp(&b.trigger_at)
+                };
+                let order = if ascending { order } else { order.reverse() };
+                order.then_with(|| a.id.cmp(&b.id))
+            });
             runs.into_iter().map(|s| scheduled_json(st, s)).collect()
         },
     ))
+}
+
+/// The engine's scheduled-run selection by workflow and parents (its query compares the
+/// parent run id with the scheduled run's own id).
+fn scheduled_matches(
+    st: &State,
+    s: &Scheduled,
+    workflow_id: Option<&str>,
+    parent_run: Option<&str>,
+    parent_step: Option<&str>,
+) -> bool {
+    workflow_id
+        .is_none_or(|id| workflow_ids(st, &s.spec.workflow_name).is_some_and(|(w, _)| w == id))
+        && parent_run.is_none_or(|id| s.id == id)
+        && parent_step.is_none_or(|id| s.spec.parent.as_ref().is_some_and(|p| p.task_id == id))
 }
 
 fn find_scheduled(shared: &Shared, id: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
@@ -406,7 +453,17 @@ pub(super) async fn delete_scheduled(
 #[serde(rename_all = "camelCase")]
 struct BulkDelete {
     scheduled_workflow_run_ids: Option<Vec<String>>,
-    filter: Option<Value>,
+    filter: Option<BulkDeleteFilter>,
+}
+
+/// `ScheduledWorkflowsBulkDeleteFilter`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkDeleteFilter {
+    workflow_id: Option<String>,
+    parent_workflow_run_id: Option<String>,
+    parent_step_run_id: Option<String>,
+    additional_metadata: Option<Vec<String>>,
 }
 
 pub(super) async fn bulk_delete(
@@ -417,22 +474,43 @@ pub(super) async fn bulk_delete(
 ) -> Response {
     tenant_scoped(&shared, &tenant, &headers, || {
         let body: BulkDelete = decode(&body)?;
-        let ids = match (body.scheduled_workflow_run_ids, body.filter) {
-            (Some(ids), None) if !ids.is_empty() => ids,
-            (Some(_), Some(_)) => {
+        let given = body.scheduled_workflow_run_ids.unwrap_or_default();
+        let ids = match body.filter {
+            Some(_) if !given.is_empty() => {
                 return Err(ApiError::bad_request(
-                    "provide either scheduledWorkflowRunIds or filter, not both",
+                    "Provide either scheduledWorkflowRunIds or filter, not both.",
                 ));
             }
-            (_, Some(_)) => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "bulk delete by filter is not supported by the in-process engine",
-                ));
+            Some(filter) => {
+                let mut pairs = Vec::new();
+                for pair in filter.additional_metadata.unwrap_or_default() {
+                    let Some((k, v)) = pair.split_once(':') else {
+                        return Err(ApiError::bad_request(
+                            "Additional metadata filters must be in the format key:value.",
+                        ));
+                    };
+                    pairs.push((k.to_owned(), Value::String(v.to_owned())));
+                }
+                shared.read(|st| {
+                    st.scheduled
+                        .iter()
+                        .filter(|s| {
+                            scheduled_matches(
+                                st,
+                                s,
+                                filter.workflow_id.as_deref(),
+                                filter.parent_workflow_run_id.as_deref(),
+                                filter.parent_step_run_id.as_deref(),
+                            ) && pairs.iter().all(|(k, v)| s.spec.metadata.get(k) == Some(v))
+                        })
+                        .map(|s| s.id.clone())
+                        .collect::<Vec<_>>()
+                })
             }
-            _ => {
+            None if !given.is_empty() => given,
+            None => {
                 return Err(ApiError::bad_request(
-                    "provide scheduledWorkflowRunIds or filter",
+                    "Provide scheduledWorkflowRunIds or filter.",
                 ));
             }
         };

@@ -331,6 +331,14 @@ fn request_bodies_follow_the_contract() {
         &serde_json::to_value(&update).expect("encodes")["updates"][0],
     );
     request(&c, "UpdateWorkerRequest", &json!({"isPaused": true}));
+    let by_filter = schedules::BulkDeleteByFilter {
+        filter: schedules::BulkDeleteFilter {
+            workflow_id: Some("w".into()),
+            additional_metadata: vec!["k:v".into()],
+        },
+    };
+    request(&c, "ScheduledWorkflowsBulkDeleteRequest", &by_filter);
+    request(&c, "ScheduledWorkflowsBulkDeleteFilter", &by_filter.filter);
     let hooks = [
         (
             "V1CreateWebhookRequestBasicAuth",

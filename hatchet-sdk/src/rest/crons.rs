@@ -67,6 +67,25 @@ pub struct CronFilter {
     workflow_name: Option<String>,
     cron_name: Option<String>,
     metadata: Vec<String>,
+    order: Option<(&'static str, &'static str)>,
+}
+
+/// The order of a list: ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Smallest (or oldest) first.
+    Ascending,
+    /// Largest (or newest) first.
+    Descending,
+}
+
+impl Order {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Ascending => "ASC",
+            Self::Descending => "DESC",
+        }
+    }
 }
 
 impl CronFilter {
@@ -97,6 +116,19 @@ impl CronFilter {
     /// Crons whose metadata has `key` = `value`.
     pub fn metadata(mut self, key: &str, value: &str) -> Self {
         self.metadata.push(format!("{key}:{value}"));
+        self
+    }
+
+    /// Ordered by their workflow's name (the engine's "name" order; the default is by
+    /// creation time, newest first).
+    pub fn by_workflow_name(mut self, order: Order) -> Self {
+        self.order = Some(("name", order.as_str()));
+        self
+    }
+
+    /// Ordered by creation time.
+    pub fn by_creation(mut self, order: Order) -> Self {
+        self.order = Some(("createdAt", order.as_str()));
         self
     }
 }
@@ -194,6 +226,10 @@ impl<'c> Crons<'c> {
         query.extend(filter.workflow_id.map(|v| ("workflowId", v)));
         query.extend(filter.workflow_name.map(|v| ("workflowName", v)));
         query.extend(filter.cron_name.map(|v| ("cronName", v)));
+        if let Some((field, direction)) = filter.order {
+            query.push(("orderByField", field.to_owned()));
+            query.push(("orderByDirection", direction.to_owned()));
+        }
         query.extend(
             filter
                 .metadata

@@ -32,12 +32,12 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crons::{CronFilter, CronTrigger, Crons, TriggerMethod, TriggerOptions};
+pub use crons::{CronFilter, CronTrigger, Crons, Order, TriggerMethod, TriggerOptions};
 pub use events::{EventInfo, EventQuery, RunCounts, TriggeredRun};
 pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
 pub use observe::{
-    ConcurrencyStat, LogLine, Logs, Metrics, QueueCount, RateLimitInfo, TaskMetrics, TaskStat,
-    TaskStatusStat,
+    ConcurrencyStat, LogLine, LogQuery, Logs, Metrics, QueueCount, RateLimitInfo, TaskMetrics,
+    TaskMetricsQuery, TaskStat, TaskStatusStat,
 };
 pub use runs::{
     DurableBranch, RunQuery, RunSummary, ShapeItem, TaskEvent, TaskEventType, TaskState,

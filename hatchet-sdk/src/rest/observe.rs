@@ -62,11 +62,116 @@ impl<'c> Logs<'c> {
     /// Up to `limit` lines of the task run `task_run_id`
     /// (`GET /api/v1/stable/tasks/{task}/logs`), newest first.
     pub async fn task(&self, task_run_id: &str, limit: u32) -> Result<Vec<LogLine>> {
+        self.list(task_run_id, LogQuery::new().limit(limit)).await
+    }
+
+    /// The lines of the task run `task_run_id` the query selects.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_rs::Client, task_run_id: &str) -> hatchet_rs::Result<()> {
+    /// use hatchet_rs::rest::LogQuery;
+    /// let errors = client
+    ///     .logs()
+    ///     .list(task_run_id, LogQuery::new().level("ERROR").search("timeout").oldest_first())
+    ///     .await?;
+    /// println!("{} error lines", errors.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self, task_run_id: &str, query: LogQuery) -> Result<Vec<LogLine>> {
         let rest = self.client.rest()?;
         let path = format!("/api/v1/stable/tasks/{}/logs", segment(task_run_id));
-        let query = [("limit", limit.max(1).to_string())];
-        let list: LogLineList = rest.call(Method::GET, &path, &query, None::<&()>).await?;
+        let list: LogLineList = rest
+            .call(Method::GET, &path, &query.params(), None::<&()>)
+            .await?;
         Ok(list.rows)
+    }
+}
+
+/// Which log lines [`Logs::list`] returns: by default the newest 1000.
+#[derive(Debug, Clone)]
+pub struct LogQuery {
+    limit: u32,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    search: Option<String>,
+    levels: Vec<String>,
+    attempt: Option<u32>,
+    oldest_first: bool,
+}
+
+impl Default for LogQuery {
+    fn default() -> Self {
+        Self {
+            limit: 1000,
+            since: None,
+            until: None,
+            search: None,
+            levels: Vec::new(),
+            attempt: None,
+            oldest_first: false,
+        }
+    }
+}
+
+impl LogQuery {
+    /// The newest 1000 lines.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most `limit` lines (at least 1).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit.max(1);
+        self
+    }
+
+    /// Written since `since`.
+    pub fn since(mut self, since: DateTime<Utc>) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// Written before `until`.
+    pub fn until(mut self, until: DateTime<Utc>) -> Self {
+        self.until = Some(until);
+        self
+    }
+
+    /// Containing `text`.
+    pub fn search(mut self, text: impl Into<String>) -> Self {
+        self.search = Some(text.into());
+        self
+    }
+
+    /// At this level: `DEBUG`, `INFO`, `WARN` or `ERROR` (several: any of them).
+    pub fn level(mut self, level: impl Into<String>) -> Self {
+        self.levels.push(level.into());
+        self
+    }
+
+    /// Of this attempt (1 for the first).
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = Some(attempt);
+        self
+    }
+
+    /// Oldest first (the default is newest first).
+    pub fn oldest_first(mut self) -> Self {
+        self.oldest_first = true;
+        self
+    }
+
+    fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![("limit", self.limit.to_string())];
+        params.extend(self.since.map(|s| ("since", rfc3339(s))));
+        params.extend(self.until.map(|u| ("until", rfc3339(u))));
+        params.extend(self.search.clone().map(|s| ("search", s)));
+        params.extend(self.levels.iter().map(|l| ("levels", l.clone())));
+        params.extend(self.attempt.map(|a| ("attempt", a.to_string())));
+        if self.oldest_first {
+            params.push(("order_by_direction", "ASC".to_owned()));
+        }
+        params
     }
 }
 
@@ -107,17 +212,36 @@ impl<'c> Metrics<'c> {
     /// (`GET /api/v1/stable/tenants/{tenant}/task-metrics`); only those of `workflow_ids` if
     /// any are given.
     pub async fn tasks(&self, since: DateTime<Utc>, workflow_ids: &[&str]) -> Result<TaskMetrics> {
+        let mut query = TaskMetricsQuery::since(since);
+        for id in workflow_ids {
+            query = query.workflow_id(*id);
+        }
+        self.task_counts(query).await
+    }
+
+    /// How many of the tasks the query selects are in each status
+    /// (`GET /api/v1/stable/tenants/{tenant}/task-metrics`).
+    pub async fn task_counts(&self, query: TaskMetricsQuery) -> Result<TaskMetrics> {
         let rest = self.client.rest()?;
         let path = format!(
             "/api/v1/stable/tenants/{}/task-metrics",
             segment(rest.tenant())
         );
-        let mut query = vec![("since", rfc3339(since))];
-        query.extend(
-            workflow_ids
-                .iter()
-                .map(|id| ("workflow_ids", (*id).to_owned())),
+        let mut params = vec![("since", rfc3339(query.since))];
+        params.extend(query.until.map(|u| ("until", rfc3339(u))));
+        params.extend(
+            query
+                .workflow_ids
+                .into_iter()
+                .map(|id| ("workflow_ids", id)),
         );
+        params.extend(query.parent_task.map(|id| ("parent_task_external_id", id)));
+        params.extend(
+            query
+                .triggering_event
+                .map(|id| ("triggering_event_external_id", id)),
+        );
+        let query = params;
         let rows: Vec<TaskRunMetric> = rest.call(Method::GET, &path, &query, None::<&()>).await?;
         let mut metrics = TaskMetrics::default();
         for row in rows {
@@ -180,6 +304,53 @@ impl Metrics<'_> {
             segment(rest.tenant())
         );
         rest.call_text(Method::GET, &path).await
+    }
+}
+
+/// Which tasks [`Metrics::task_counts`] counts: those created since a time.
+#[derive(Debug, Clone)]
+pub struct TaskMetricsQuery {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    workflow_ids: Vec<String>,
+    parent_task: Option<String>,
+    triggering_event: Option<String>,
+}
+
+impl TaskMetricsQuery {
+    /// Tasks created since `since`.
+    pub fn since(since: DateTime<Utc>) -> Self {
+        Self {
+            since,
+            until: None,
+            workflow_ids: Vec::new(),
+            parent_task: None,
+            triggering_event: None,
+        }
+    }
+
+    /// And before `until`.
+    pub fn until(mut self, until: DateTime<Utc>) -> Self {
+        self.until = Some(until);
+        self
+    }
+
+    /// Of this workflow (several: any of them).
+    pub fn workflow_id(mut self, id: impl Into<String>) -> Self {
+        self.workflow_ids.push(id.into());
+        self
+    }
+
+    /// Of runs spawned by this task run.
+    pub fn parent_task(mut self, task_run_id: impl Into<String>) -> Self {
+        self.parent_task = Some(task_run_id.into());
+        self
+    }
+
+    /// Of runs started by this event.
+    pub fn triggering_event(mut self, event_id: impl Into<String>) -> Self {
+        self.triggering_event = Some(event_id.into());
+        self
     }
 }
 

@@ -54,6 +54,7 @@ pub struct ScheduledRun {
 pub struct ScheduleFilter {
     workflow_id: Option<String>,
     metadata: Vec<String>,
+    order: Option<(&'static str, &'static str)>,
 }
 
 impl ScheduleFilter {
@@ -71,6 +72,18 @@ impl ScheduleFilter {
     /// Those whose metadata has `key` = `value`.
     pub fn metadata(mut self, key: &str, value: &str) -> Self {
         self.metadata.push(format!("{key}:{value}"));
+        self
+    }
+
+    /// Ordered by trigger time (the default, latest first).
+    pub fn by_trigger_time(mut self, order: super::Order) -> Self {
+        self.order = Some(("triggerAt", order.as_str()));
+        self
+    }
+
+    /// Ordered by creation time.
+    pub fn by_creation(mut self, order: super::Order) -> Self {
+        self.order = Some(("createdAt", order.as_str()));
         self
     }
 }
@@ -125,6 +138,22 @@ pub(super) struct UpdateScheduled {
 }
 
 /// `ScheduledWorkflowsBulkDeleteRequest` (by ids).
+/// `ScheduledWorkflowsBulkDeleteRequest` with a filter.
+#[derive(Debug, Serialize)]
+pub(super) struct BulkDeleteByFilter {
+    pub(super) filter: BulkDeleteFilter,
+}
+
+/// `ScheduledWorkflowsBulkDeleteFilter`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct BulkDeleteFilter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) workflow_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) additional_metadata: Vec<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct BulkDelete<'a> {
@@ -214,6 +243,10 @@ impl<'c> Schedules<'c> {
                 .into_iter()
                 .map(|v| ("additionalMetadata", v)),
         );
+        if let Some((field, direction)) = filter.order {
+            query.push(("orderByField", field.to_owned()));
+            query.push(("orderByDirection", direction.to_owned()));
+        }
         rest.call(Method::GET, &path, &query, None::<&()>).await
     }
 
@@ -259,6 +292,27 @@ impl<'c> Schedules<'c> {
         let (base, rest) = self.base()?;
         let body = BulkDelete {
             scheduled_workflow_run_ids: ids,
+        };
+        let response: BulkResponse = rest
+            .call(
+                Method::POST,
+                &format!("{base}/bulk-delete"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(response.into())
+    }
+
+    /// Deletes every scheduled run the filter selects (its workflow and metadata; the order
+    /// plays no part). Runs declared in code cannot be deleted: they come back as errors.
+    pub async fn bulk_delete_matching(&self, filter: ScheduleFilter) -> Result<BulkOutcome> {
+        let (base, rest) = self.base()?;
+        let body = BulkDeleteByFilter {
+            filter: BulkDeleteFilter {
+                workflow_id: filter.workflow_id,
+                additional_metadata: filter.metadata,
+            },
         };
         let response: BulkResponse = rest
             .call(

@@ -527,6 +527,29 @@ async def scenario_rest_admin() -> None:
 
     await hatchet.rate_limits.aio_list()
 
+    # Scheduled runs deleted by a filter (workflow and metadata).
+    import datetime as dt2
+
+    batch = str(uuid.uuid4())
+    at = dt2.datetime.now(dt2.timezone.utc) + dt2.timedelta(hours=1)
+    made = [
+        await hatchet.scheduled.aio_create(
+            workflow_name="interop-rest-echo",
+            trigger_at=at,
+            input={"n": n},
+            additional_metadata={"batch": batch},
+        )
+        for n in (1, 2)
+    ]
+    deleted = await hatchet.scheduled.aio_bulk_delete(
+        workflow_id=workflow_id, additional_metadata={"batch": batch}
+    )
+    check_equal(
+        "scheduled runs deleted by filter",
+        sorted(deleted.deleted_ids),
+        sorted(m.metadata.id for m in made),
+    )
+
     created = await hatchet.runs.aio_create(
         workflow_name="interop-rest-echo",
         input={"n": 11},
