@@ -1125,17 +1125,22 @@ async fn status_becomes(h: &Harness, run_id: &str, wanted: TaskState) {
     .await;
 }
 
+/// The id of the workflow named `name` in code.
+async fn workflow_id(h: &Harness, name: &str) -> String {
+    within(h.client.workflows().find(name))
+        .await
+        .expect("find")
+        .metadata
+        .id
+}
+
 #[tokio::test]
 async fn a_paused_workflow_holds_its_runs_until_unpaused() {
     let h = Harness::start().await;
     h.worker("rest-pause-worker", |w| w.register::<echo>())
         .await;
     let workflows = h.client.workflows();
-    let id = within(workflows.find("rest-echo"))
-        .await
-        .expect("find")
-        .metadata
-        .id;
+    let id = workflow_id(&h, "rest-echo").await;
     let paused = within(workflows.pause(
         &id,
         Pause::new(std::time::Duration::from_secs(3600)).scheduled(QueueBehavior::Drop),
@@ -1230,11 +1235,7 @@ async fn a_paused_workflows_waiting_runs_are_cancelled_after_the_queue_ttl() {
     h.worker("rest-pause-ttl-worker", |w| w.register::<TwoSteps>())
         .await;
     let workflows = h.client.workflows();
-    let id = within(workflows.find("rest-two-steps"))
-        .await
-        .expect("find")
-        .metadata
-        .id;
+    let id = workflow_id(&h, "rest-two-steps").await;
     within(workflows.pause(&id, Pause::new(std::time::Duration::from_secs(1))))
         .await
         .expect("pause");
