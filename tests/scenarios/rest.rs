@@ -110,20 +110,20 @@ async fn workflows_are_found_listed_read_and_deleted() {
         .expect("list one");
     assert_eq!(all_one_per_page.rows.len(), 1);
     assert_eq!(all_one_per_page.pagination.current_page, Some(1));
-    // The stream reads every page: as many workflows as pages of one (others may register
-    // workflows meanwhile on a shared engine, none are deleted), each once.
+    // The stream reads every page: every workflow there was (as many as pages of one). On a
+    // shared engine others register workflows meanwhile, newest first, which moves rows to
+    // later pages: a row may be read twice, none is missed (none is deleted meanwhile).
     let streamed: Vec<_> = within(workflows.list_all(None).try_collect::<Vec<_>>())
         .await
         .expect("list all");
     let total = all_one_per_page.pagination.num_pages.expect("num_pages");
-    assert!(
-        streamed.len() as i64 >= total,
-        "{} < {total}",
-        streamed.len()
-    );
     let ids: std::collections::HashSet<_> = streamed.iter().map(|w| &w.metadata.id).collect();
-    assert_eq!(ids.len(), streamed.len(), "a workflow was streamed twice");
+    assert!(ids.len() as i64 >= total, "{} < {total}", ids.len());
     assert!(ids.contains(&found.metadata.id));
+    if h.local().is_some() {
+        // Alone on its engine, the stream reads each workflow once.
+        assert_eq!(ids.len(), streamed.len(), "a workflow was streamed twice");
+    }
 
     let got = within(workflows.get(&found.metadata.id))
         .await
@@ -1201,12 +1201,36 @@ async fn a_paused_workflow_holds_its_runs_until_unpaused() {
     let unpaused = within(workflows.unpause(&id)).await.expect("unpause");
     assert_eq!(unpaused.is_paused, Some(false));
     assert_eq!(unpaused.paused_workflow_scheduled_run_queue_behavior, None);
-    // The real engine requeues a paused workflow's runs through its message queue, and polls
-    // scheduled runs every few seconds: allow a loaded engine a minute and a half.
+    // The real engine requeues a paused workflow's runs through its message queue and polls
+    // scheduled runs every few seconds. Its scheduler may not look at the requeued run's
+    // queue again until that queue sees a new run (seen once in CI, under load, on a tenant
+    // with thousands of queues): after 20 s a second run is started to wake it, and the held
+    // run must then complete too.
     let unpause_wait = std::time::Duration::from_secs(90);
-    let output = tokio::time::timeout(unpause_wait, run.result())
-        .await
-        .expect("the waiting run ran after the unpause")
+    let result = run.result();
+    tokio::pin!(result);
+    let output =
+        match tokio::time::timeout(std::time::Duration::from_secs(20), &mut result).await {
+            Ok(output) => output,
+            Err(_) => {
+                eprintln!(
+                    "the held run did not start within 20 s of the unpause; waking its queue"
+                );
+                let wake = within(h.client.run_no_wait::<echo>(
+                    &serde_json::json!({"n": 0}),
+                    hatchet_rs::RunOptions::new(),
+                ))
+                .await
+                .expect("trigger");
+                tokio::time::timeout(unpause_wait, wake.result())
+                    .await
+                    .expect("the second run ran")
+                    .expect("second result");
+                tokio::time::timeout(unpause_wait, &mut result)
+                    .await
+                    .expect("the waiting run ran after the unpause")
+            }
+        }
         .expect("result");
     assert_eq!(output, serde_json::json!({"n": 5}));
     tokio::time::timeout(unpause_wait, async {
