@@ -8,9 +8,9 @@ use futures::TryStreamExt as _;
 use hatchet_rs::rest::{
     CelContext, CelOutcome, CronFilter, EventQuery, FilterQuery, FilterUpdate, HmacAlgorithm,
     HmacEncoding, ListOptions, LogQuery, NewWebhook, Order, Pause, QueueBehavior, QueueCount,
-    RunQuery, ScheduleFilter, TaskEventType, TaskMetrics, TaskMetricsQuery, TaskState,
-    TriggerMethod, TriggerOptions, WebhookAuth, WebhookSource, WebhookUpdate, WorkerStatus,
-    WorkflowRunDetails,
+    RateLimitOrder, RunQuery, ScheduleFilter, TaskEventType, TaskMetrics, TaskMetricsQuery,
+    TaskState, TriggerMethod, TriggerOptions, WebhookAuth, WebhookSource, WebhookUpdate,
+    WorkerStatus, WorkflowRunDetails,
 };
 use hatchet_rs::{Context, Error, Priority, TaskError, task};
 use serde_json::Value;
@@ -579,6 +579,28 @@ async fn rate_limits_are_listed_with_what_is_left() {
     assert_eq!((limit.limit_value, limit.value), (7, 7));
     assert_eq!(limit.tenant_id, h.client.config().tenant_id());
     assert_eq!(limit.window, "1 MINUTE");
+
+    // Sorted by their limits, either way.
+    let smaller = format!("{key}-small");
+    within(
+        h.client
+            .rate_limits()
+            .put(&smaller, 3, hatchet_rs::RateLimitDuration::Minute),
+    )
+    .await
+    .expect("put");
+    for (order, expected) in [(Order::Ascending, [3, 7]), (Order::Descending, [7, 3])] {
+        let page = within(h.client.rate_limits().list_sorted(
+            Some(&key),
+            RateLimitOrder::LimitValue,
+            order,
+            ListOptions::new(),
+        ))
+        .await
+        .expect("list sorted");
+        let limits: Vec<i64> = page.rows.iter().map(|r| r.limit_value).collect();
+        assert_eq!(limits, expected, "{order:?}");
+    }
 }
 
 static FILTERED: std::sync::Mutex<Vec<(Value, Option<Value>)>> = std::sync::Mutex::new(Vec::new());

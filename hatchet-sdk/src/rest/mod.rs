@@ -36,8 +36,8 @@ pub use crons::{CronFilter, CronTrigger, Crons, Order, TriggerMethod, TriggerOpt
 pub use events::{EventInfo, EventQuery, RunCounts, TriggeredRun};
 pub use filters::{EventFilter, FilterQuery, FilterUpdate, Filters};
 pub use observe::{
-    ConcurrencyStat, LogLine, LogQuery, Logs, Metrics, QueueCount, RateLimitInfo, TaskMetrics,
-    TaskMetricsQuery, TaskStat, TaskStatusStat,
+    ConcurrencyStat, LogLine, LogQuery, Logs, Metrics, QueueCount, RateLimitInfo, RateLimitOrder,
+    TaskMetrics, TaskMetricsQuery, TaskStat, TaskStatusStat,
 };
 pub use runs::{
     DurableBranch, RunQuery, RunSummary, ShapeItem, TaskEvent, TaskEventType, TaskState,

@@ -421,6 +421,28 @@ pub struct ConcurrencyStat {
     pub keys: BTreeMap<String, i64>,
 }
 
+/// What [`RateLimits::list_sorted`](crate::RateLimits::list_sorted) sorts by
+/// (`RateLimitOrderByField`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitOrder {
+    /// The key.
+    Key,
+    /// The units left.
+    Value,
+    /// The units per window.
+    LimitValue,
+}
+
+impl RateLimitOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Value => "value",
+            Self::LimitValue => "limitValue",
+        }
+    }
+}
+
 /// A rate limit and what is left of it (`RateLimit`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -452,6 +474,25 @@ impl<'a> crate::rate_limits::RateLimits<'a> {
         let path = format!("/api/v1/tenants/{}/rate-limits", segment(rest.tenant()));
         let mut query = page.query();
         query.extend(search.map(|s| ("search", s.to_owned())));
+        rest.call(Method::GET, &path, &query, None::<&()>).await
+    }
+
+    /// A page of the tenant's rate limits (whose key contains `search`, if given), sorted by
+    /// `field` in `order`.
+    pub async fn list_sorted(
+        &self,
+        search: Option<&str>,
+        field: RateLimitOrder,
+        order: super::Order,
+        page: ListOptions,
+    ) -> Result<Page<RateLimitInfo>> {
+        let rest = self.client().rest()?;
+        let path = format!("/api/v1/tenants/{}/rate-limits", segment(rest.tenant()));
+        let mut query = page.query();
+        query.extend(search.map(|s| ("search", s.to_owned())));
+        query.push(("orderByField", field.as_str().to_owned()));
+        // This listing takes its direction in lower case.
+        query.push(("orderByDirection", order.as_str().to_lowercase()));
         rest.call(Method::GET, &path, &query, None::<&()>).await
     }
 
