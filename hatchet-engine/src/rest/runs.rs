@@ -45,10 +45,13 @@ fn task_input(st: &State, task: &Task) -> Value {
 /// A run's or task's display name as the engine makes it: the name and the creation time in
 /// Unix milliseconds.
 fn display_name(name: &str, created: SystemTime) -> String {
-    let millis = created
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    format!("{name}-{millis}")
+    format!("{name}-{}", unix_millis(created))
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_millis(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn task_json(st: &State, run: &Run, task: &Task) -> Value {
@@ -324,13 +327,9 @@ pub(super) fn details_json(st: &State, run: &Run) -> Value {
         .iter()
         .filter(|t| t.status == TaskStatus::Completed)
         .max_by_key(|t| t.attempts.last().and_then(|a| a.finished_at));
-    let millis = |at: SystemTime| {
-        at.duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-    };
     // Go's `time.Sub` between missing times saturates; the engine prints that.
     let duration = match (started, finished) {
-        (Some(s), Some(f)) => millis(f) - millis(s),
+        (Some(s), Some(f)) => unix_millis(f) - unix_millis(s),
         (Some(_), None) => -9_223_372_036_854,
         (None, Some(_)) => 9_223_372_036_854,
         (None, None) => 0,

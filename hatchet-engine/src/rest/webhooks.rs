@@ -56,6 +56,19 @@ fn lookup(shared: &Shared, tenant: &str, name: &str) -> Result<Webhook, ApiError
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not found"))
 }
 
+/// The webhook named `name` for a token of its tenant (found first, as the engine does).
+fn authorized(
+    shared: &Shared,
+    tenant: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<Webhook, ApiError> {
+    let hook = lookup(shared, tenant, name)?;
+    authenticate(shared, headers)?;
+    check_tenant(shared, tenant)?;
+    Ok(hook)
+}
+
 fn check_tenant_id(tenant: &str) -> Result<(), ApiError> {
     uuid::Uuid::parse_str(tenant)
         .map(drop)
@@ -236,9 +249,7 @@ pub(super) async fn get(
     headers: HeaderMap,
 ) -> Response {
     respond((|| {
-        let hook = lookup(&shared, &tenant, &name)?;
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+        let hook = authorized(&shared, &tenant, &name, &headers)?;
         Ok(shared.read(|st| webhook_json(&st.tenant_id, &hook)))
     })())
 }
@@ -252,9 +263,7 @@ pub(super) async fn update(
     body: Bytes,
 ) -> Response {
     respond((|| {
-        lookup(&shared, &tenant, &name)?;
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+        authorized(&shared, &tenant, &name, &headers)?;
         let body: Value = super::decode(&body)?;
         if body["eventKeyExpression"].as_str() == Some("") {
             return Err(ApiError::bad_request("failed to update webhook"));
@@ -290,9 +299,7 @@ pub(super) async fn delete(
     headers: HeaderMap,
 ) -> Response {
     respond((|| {
-        lookup(&shared, &tenant, &name)?;
-        authenticate(&shared, &headers)?;
-        check_tenant(&shared, &tenant)?;
+        authorized(&shared, &tenant, &name, &headers)?;
         shared.with(|st, _| {
             let tenant_id = st.tenant_id.clone();
             st.webhooks
