@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -294,6 +294,27 @@ impl Engine {
     /// existing connections with UNAVAILABLE.
     pub fn refuse_connections_for(&self, duration: Duration) {
         self.shared.refuse_for(duration);
+    }
+
+    /// For `duration` (real time), answers every `PutLog` with UNAVAILABLE (injected fault):
+    /// the engine's log path is down while the rest of it works.
+    pub fn refuse_logs_for(&self, duration: Duration) {
+        *self
+            .shared
+            .refuse_logs_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + duration);
+    }
+
+    /// Applies the next `calls` `PutStreamEvent` calls, then answers each only after `delay`
+    /// (injected fault): a client whose deadline is shorter sees a timeout for a chunk the
+    /// engine took.
+    pub fn answer_stream_events_late(&self, calls: u32, delay: Duration) {
+        *self
+            .shared
+            .late_stream_answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (calls, delay);
     }
 
     /// Sends every task assignment twice from now on (injected fault), as an at-least-once

@@ -292,6 +292,9 @@ pub(crate) struct Task {
     pub(crate) retry_count: i32,
     /// Retries spent on application failures; compared with `retries` and used for backoff.
     pub(crate) app_retry_count: i32,
+    /// Reassignments from silent workers: the engine allows
+    /// [`MAX_INTERNAL_RETRIES`](crate::scheduler::MAX_INTERNAL_RETRIES), then fails the task.
+    pub(crate) internal_retry_count: i32,
     pub(crate) attempts: Vec<Attempt>,
     pub(crate) output: Option<String>,
     pub(crate) error: Option<String>,

@@ -21,6 +21,12 @@ use super::payload::{action_payload, assigned_action};
 use super::rules::{self, Rank};
 use super::state::{HEARTBEAT_FRESH, State, WORKER_DEAD_AFTER};
 
+/// Reassignments a task gets before it fails (the engine's `MaxInternalRetryCount`,
+/// `SERVER_MAX_INTERNAL_RETRY_COUNT`, default 10).
+pub(crate) const MAX_INTERNAL_RETRIES: i32 = 10;
+/// The failure of a task reassigned once too often (`process_reassignments.go`).
+pub(crate) const REASSIGN_LIMIT_REACHED: &str = "Task reached its maximum reassignment count";
+
 /// A workflow's own strategies (the deprecated single one first), each named for its
 /// version and position.
 pub(crate) fn workflow_strategies(version: &Version) -> Vec<(String, v1::Concurrency)> {
@@ -580,23 +586,31 @@ impl State {
         self.dispatch(now);
     }
 
-    /// Requeues a task whose worker went silent; this costs a delivery, not a retry.
+    /// Requeues a task whose worker went silent; this costs a delivery, not one of the task's
+    /// retries. After [`MAX_INTERNAL_RETRIES`] reassignments the task fails instead
+    /// (`sqlcv1/tasks.sql` FailTaskInternalFailure stops matching at the engine's
+    /// `MaxInternalRetryCount`, default 10; `process_reassignments.go` names the failure).
     fn reassign(&mut self, task_id: &str, now: SystemTime) {
         self.release_slots(task_id);
         let Some(task) = self.tasks.get_mut(task_id) else {
             return;
         };
-        if let Some(attempt) = task.attempts.last_mut() {
-            attempt.status = TaskStatus::Cancelled;
-            attempt.finished_at = Some(now);
-            attempt.error = Some("worker stopped heartbeating; task reassigned".to_owned());
-        }
         task.record(
             now,
             "REASSIGNED",
             "Worker did not send a heartbeat for 30 seconds",
         );
+        if task.internal_retry_count >= MAX_INTERNAL_RETRIES {
+            self.fail_attempt(task_id, REASSIGN_LIMIT_REACHED.to_owned(), true, true, now);
+            return;
+        }
+        if let Some(attempt) = task.attempts.last_mut() {
+            attempt.status = TaskStatus::Cancelled;
+            attempt.finished_at = Some(now);
+            attempt.error = Some("worker stopped heartbeating; task reassigned".to_owned());
+        }
         task.retry_count += 1;
+        task.internal_retry_count += 1;
         self.enqueue(task_id, now);
     }
 

@@ -18,6 +18,11 @@ pub(crate) struct Shared {
     pub(crate) changed: watch::Sender<u64>,
     pub(crate) version: String,
     pub(crate) refuse_until: Mutex<Option<Instant>>,
+    /// Injected: `PutLog` answers UNAVAILABLE until then.
+    pub(crate) refuse_logs_until: Mutex<Option<Instant>>,
+    /// Injected: the next `PutStreamEvent` calls (how many) are applied, then answered only
+    /// after a delay.
+    pub(crate) late_stream_answers: Mutex<(u32, Duration)>,
     /// When the engine started: its tenant's creation time.
     pub(crate) started_at: std::time::SystemTime,
 }
@@ -33,6 +38,8 @@ impl Shared {
             changed: watch::channel(0).0,
             version,
             refuse_until: Mutex::new(None),
+            refuse_logs_until: Mutex::new(None),
+            late_stream_answers: Mutex::new((0, Duration::ZERO)),
         }
     }
 
@@ -73,6 +80,27 @@ impl Shared {
         drop(state);
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
         true
+    }
+
+    pub(crate) fn refusing_logs(&self) -> bool {
+        let until = self
+            .refuse_logs_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// How long to hold back the answer to a `PutStreamEvent` call that was applied.
+    pub(crate) fn late_stream_answer(&self) -> Option<Duration> {
+        let mut late = self
+            .late_stream_answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if late.0 == 0 {
+            return None;
+        }
+        late.0 -= 1;
+        Some(late.1)
     }
 
     pub(crate) fn refusing(&self) -> bool {

@@ -434,6 +434,30 @@ pub(crate) fn read_start(
     })
 }
 
+/// The task run ids named in a START_BATCH payload that does not parse: the keys of its
+/// top-level object look like `"<uuid>":`, so each item can still be failed with the
+/// reason rather than wait out its timeout.
+pub(crate) fn item_ids_of_unreadable(payload: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut rest = payload;
+    while let Some(open) = rest.find('"') {
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find('"') else {
+            break;
+        };
+        let candidate = &rest[..close];
+        let after = rest[close + 1..].trim_start();
+        if after.starts_with(':')
+            && uuid::Uuid::try_parse(candidate).is_ok()
+            && !ids.iter().any(|id| id == candidate)
+        {
+            ids.push(candidate.to_owned());
+        }
+        rest = &rest[close + 1..];
+    }
+    ids
+}
+
 /// What a batch function gives back: one result per item (in the order of the inputs), or
 /// a failure of the whole batch.
 pub(crate) type BatchResults =
@@ -603,5 +627,22 @@ mod tests {
             FlushReason::parse("something new"),
             FlushReason::Other("something new".into())
         );
+    }
+
+    #[test]
+    fn the_items_of_a_batch_that_does_not_parse_are_still_found() {
+        let a = "7d9c6a3e-1b2f-4c5d-8e9f-0a1b2c3d4e5f";
+        let b = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+        let run = "11111111-2222-4333-8444-555555555555";
+        // Cut off half-way: not JSON, but both keys are there.
+        let payload = format!(
+            r#"{{"{a}": {{"workflow_run_id": "{run}", "payload": {{}}}}, "{b}" : {{"workflow_run_id": "{run}", "pay"#
+        );
+        assert!(serde_json::from_str::<Value>(&payload).is_err());
+        assert_eq!(
+            item_ids_of_unreadable(&payload),
+            vec![a.to_owned(), b.to_owned()]
+        );
+        assert!(item_ids_of_unreadable("not json at all").is_empty());
     }
 }

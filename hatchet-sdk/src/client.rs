@@ -165,6 +165,11 @@ impl Client {
             .get_or_init(|| LogShipper::spawn(self.inner.transport.clone()))
     }
 
+    /// Task log lines dropped because the log queue was full.
+    pub(crate) fn log_lines_dropped(&self) -> u64 {
+        self.inner.logs.get().map_or(0, LogShipper::dropped)
+    }
+
     /// Waits (at most `limit`) for task log lines queued so far to reach the engine.
     pub(crate) async fn flush_logs(&self, limit: std::time::Duration) {
         if let Some(logs) = self.inner.logs.get() {

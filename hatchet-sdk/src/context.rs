@@ -535,7 +535,16 @@ impl Context {
                 Ok(_) => break,
                 Err(status) => {
                     let error = Error::from(status);
-                    let transient = matches!(error, Error::Connection { .. } | Error::Timeout(_));
+                    if let Error::Timeout(message) = error {
+                        // The engine may have taken the chunk without answering in time, and
+                        // it does not drop a chunk sent twice: the index is used up and the
+                        // chunk is not sent again.
+                        *next += 1;
+                        return Err(Error::Timeout(format!(
+                            "{message}; the stream chunk may or may not have reached the engine, and is not sent again"
+                        )));
+                    }
+                    let transient = matches!(error, Error::Connection { .. });
                     if !transient || policy.gives_up(started.elapsed()) {
                         return Err(error);
                     }

@@ -85,6 +85,7 @@ pub use durable::{DurableContext, EventWait, EvictionPolicy, WaitResult};
 pub use error::{Error, Result, RunFailure};
 pub use events::{Event, Events, MAX_EVENTS_PER_BULK_PUSH, PushedEvent};
 pub use labels::{DesiredLabel, LabelComparator, LabelValue};
+pub use logs::{MAX_QUEUED_LOG_BYTES, MAX_QUEUED_LOG_LINES};
 pub use namespace::Namespace;
 pub use payload::Metadata;
 pub use priority::Priority;

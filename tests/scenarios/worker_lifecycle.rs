@@ -674,27 +674,30 @@ async fn a_worker_refused_for_good_tells_every_waiter_why() {
 }
 
 #[tokio::test]
-async fn shutdown_past_its_deadline_waits_for_the_reports_of_what_it_aborted() {
-    let Some(h) = Harness::in_process("refusing connections needs the in-process engine").await
-    else {
+async fn a_task_still_running_at_the_shutdown_deadline_goes_back_to_the_engine_without_spending_a_retry()
+ {
+    let Some(h) = Harness::with_manual_clock().await else {
         return;
     };
     let engine = h.local().expect("in-process");
     let started = Arc::new(Notify::new());
-    let signal = started.clone();
+    let attempts = Arc::new(AtomicU32::new(0));
+    let (signal, count) = (started.clone(), attempts.clone());
+    // No retries: a failure report at shutdown would fail the run for good.
     let workflow = standalone(Task::new("stubborn", move |_: Value, _: Context| {
-        let signal = signal.clone();
+        let (signal, count) = (signal.clone(), count.clone());
         async move {
-            signal.notify_one();
-            // Ignores its cancellation token: only an abort stops it.
-            tokio::time::sleep(Duration::from_secs(120)).await;
-            Ok::<_, TaskError>(json!({}))
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                signal.notify_one();
+                // Ignores its cancellation token: only the deadline stops it.
+                tokio::time::sleep(Duration::from_secs(120)).await;
+            }
+            Ok::<_, TaskError>(json!({"done": true}))
         }
     }));
-    let worker = hatchet_rs::Worker::builder(&h.client, "stubborn-worker")
+    let first = hatchet_rs::Worker::builder(&h.client, "deploy-old")
         .workflow(&workflow)
-        .shutdown_timeout(Duration::from_millis(200))
-        .cancel_grace_period(Duration::from_millis(100))
+        .shutdown_timeout(Duration::from_millis(300))
         .build()
         .expect("worker")
         .start()
@@ -704,23 +707,234 @@ async fn shutdown_past_its_deadline_waits_for_the_reports_of_what_it_aborted() {
         .await
         .expect("trigger");
     within(started.notified()).await;
-    // The report has to wait out an engine blip: shutdown must wait for it.
-    engine.refuse_connections_for(Duration::from_millis(800));
-    let _ = within(worker.shutdown()).await;
+    within(first.shutdown()).await.expect("shutdown");
+    assert_eq!(first.stats().handed_back, 1);
     let task = engine
         .run(run.id())
         .and_then(|r| r.tasks.first().cloned())
         .expect("the task");
-    let attempt = engine
-        .task(&task.id)
-        .map(|t| t.attempts.clone())
-        .unwrap_or_default();
-    assert!(
-        attempt
-            .iter()
-            .any(|a| a.error.as_deref() == Some("the worker shut down before the task finished")),
-        "the FAILED report reached the engine before shutdown returned: {attempt:?}"
+    assert_eq!(
+        task.status,
+        hatchet_rs::testing::TaskStatus::Running,
+        "nothing was reported for the attempt the worker gave back: {task:?}"
     );
+    // The new version of the worker starts; the engine reassigns the task once the old one
+    // has been silent for 30 s.
+    h.worker("deploy-new", |w| w.workflow(&workflow)).await;
+    engine.clock().advance(Duration::from_secs(31));
+    let output = within(run.result()).await.expect("the run completes");
+    assert_eq!(output, json!({"done": true}));
+    let attempts = engine.task(&task.id).expect("task").attempts;
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(
+        attempts[0].status,
+        hatchet_rs::testing::TaskStatus::Cancelled,
+        "the first attempt was reassigned, not failed: {attempts:?}"
+    );
+    assert_eq!(attempts[1].retry_count, 1);
+}
+
+#[tokio::test]
+async fn a_draining_worker_is_paused_keeps_its_stream_and_finishes_what_it_runs() {
+    let Some(h) =
+        Harness::in_process("the worker's pause and stream are read from the engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (signal, go) = (started.clone(), release.clone());
+    let workflow = standalone(Task::new("draining", move |input: Value, _: Context| {
+        let (signal, go) = (signal.clone(), go.clone());
+        async move {
+            if input["wait"] == json!(true) {
+                signal.notify_one();
+                go.notified().await;
+            }
+            Ok::<_, TaskError>(json!({"done": true}))
+        }
+    }));
+    let worker = hatchet_rs::Worker::builder(&h.client, "draining-worker")
+        .workflow(&workflow)
+        .shutdown_timeout(Duration::from_secs(20))
+        .build()
+        .expect("worker")
+        .start()
+        .await
+        .expect("worker starts");
+    let running =
+        within(workflow.run_no_wait(&h.client, &json!({"wait": true}), RunOptions::new()))
+            .await
+            .expect("trigger");
+    within(started.notified()).await;
+    let shutdown = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.shutdown().await }
+    });
+    let id = worker.worker_id();
+    let state = engine
+        .wait_for("the worker to be paused", WAIT, |e| {
+            e.workers().into_iter().find(|w| w.id == id && w.paused)
+        })
+        .await
+        .expect("paused while draining");
+    assert!(
+        state.listening,
+        "the stream (and with it the heartbeats) stays open while draining"
+    );
+    // A paused worker gets no new task.
+    let waiting = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let queued = engine.run(waiting.id()).expect("run");
+    assert!(
+        queued.tasks.iter().all(|t| t.attempts.is_empty()),
+        "nothing assigned to the draining worker: {queued:?}"
+    );
+    assert!(
+        !shutdown.is_finished(),
+        "the drain waits for the running task"
+    );
+    release.notify_one();
+    within(shutdown).await.expect("joined").expect("shutdown");
+    assert_eq!(
+        within(running.result()).await.expect("completed"),
+        json!({"done": true})
+    );
+    assert_eq!(worker.stats().handed_back, 0);
+    h.worker("next-worker", |w| w.workflow(&workflow)).await;
+    within(waiting.result())
+        .await
+        .expect("the queued run goes to the next worker");
+}
+
+#[tokio::test]
+async fn a_second_signal_lets_a_running_shutdown_hook_finish() {
+    let h = Harness::start().await;
+    let workflow = standalone(Task::new("hooked", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({}))
+    }));
+    let hook_started = Arc::new(Notify::new());
+    let hook_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (started, done) = (hook_started.clone(), hook_done.clone());
+    let worker = hatchet_rs::Worker::builder(&h.client, "hooked-worker")
+        .workflow(&workflow)
+        .on_shutdown(move || async move {
+            started.notify_one();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            done.store(true, Ordering::SeqCst);
+            Ok(())
+        })
+        .build()
+        .expect("worker")
+        .start()
+        .await
+        .expect("worker starts");
+    // What `run` does on a second signal: the graceful shutdown is dropped half-way and
+    // `shutdown_now` takes over.
+    tokio::select! {
+        _ = worker.shutdown() => panic!("the hook sleeps: shutdown cannot end first"),
+        () = within(hook_started.notified()) => {}
+    }
+    within(worker.shutdown_now()).await.expect("stopped");
+    assert!(
+        hook_done.load(Ordering::SeqCst),
+        "the hook that was running ran to its end"
+    );
+}
+
+#[tokio::test]
+async fn a_result_is_not_held_behind_an_outage_of_the_log_path() {
+    let Some(h) = Harness::in_process("refusing log lines needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let workflow = standalone(Task::new(
+        "logs-down",
+        |_: Value, ctx: Context| async move {
+            ctx.log("written while the log path is down").await?;
+            Ok::<_, TaskError>(json!({"done": true}))
+        },
+    ));
+    h.worker("logs-down-worker", |w| w.workflow(&workflow))
+        .await;
+    engine.refuse_logs_for(Duration::from_secs(6));
+    let run = within(workflow.run_no_wait(&h.client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    // The worker used to wait 5 s for the line before sending the result.
+    let output = tokio::time::timeout(Duration::from_secs(4), run.result())
+        .await
+        .expect("the result does not wait for the log line")
+        .expect("completed");
+    assert_eq!(output, json!({"done": true}));
+    let task = engine
+        .run(run.id())
+        .and_then(|r| r.tasks.first().cloned())
+        .expect("task");
+    engine
+        .wait_for("the line once the log path is back", WAIT, |e| {
+            e.logs(&task.id)
+                .iter()
+                .any(|l| l.message == "written while the log path is down")
+                .then_some(())
+        })
+        .await
+        .expect("the line is delivered late, not lost");
+}
+
+#[tokio::test]
+async fn a_stream_chunk_the_engine_took_but_answered_late_is_not_sent_twice() {
+    let Some(h) = Harness::in_process("late answers need the in-process engine").await else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    let client = hatchet_rs::Client::new(
+        hatchet_rs::ClientConfig::builder()
+            .token(engine.token().to_owned())
+            .host_port(engine.host_port())
+            .tls_strategy(hatchet_rs::TlsStrategy::None)
+            .request_timeout(Duration::from_millis(300))
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    let workflow = standalone(Task::new(
+        "late-chunks",
+        |_: Value, ctx: Context| async move {
+            let first = ctx.put_stream("a").await;
+            ctx.put_stream("b").await?;
+            Ok::<_, TaskError>(
+                json!({"first_timed_out": matches!(first, Err(hatchet_rs::Error::Timeout(_)))}),
+            )
+        },
+    ));
+    let worker = hatchet_rs::Worker::builder(&client, "late-chunks-worker")
+        .workflow(&workflow)
+        .build()
+        .expect("worker")
+        .start()
+        .await
+        .expect("worker starts");
+    engine.answer_stream_events_late(1, Duration::from_secs(1));
+    let run = within(workflow.run_no_wait(&client, &json!({}), RunOptions::new()))
+        .await
+        .expect("trigger");
+    let output = within(run.result()).await.expect("completed");
+    assert_eq!(output, json!({"first_timed_out": true}));
+    let task = engine
+        .run(run.id())
+        .and_then(|r| r.tasks.first().cloned())
+        .expect("task");
+    let chunks: Vec<Vec<u8>> = engine
+        .stream_chunks(&task.id)
+        .into_iter()
+        .map(|c| c.data)
+        .collect();
+    assert_eq!(chunks, vec![b"a".to_vec(), b"b".to_vec()]);
+    within(worker.shutdown()).await.expect("shutdown");
 }
 
 #[tokio::test]

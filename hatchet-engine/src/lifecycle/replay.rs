@@ -85,6 +85,7 @@ impl State {
             }
             task.retry_count += 1;
             task.app_retry_count = 0;
+            task.internal_retry_count = 0;
             task.record(
                 now,
                 "RETRIED_BY_USER",

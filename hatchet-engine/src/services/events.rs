@@ -77,6 +77,11 @@ impl EventsService for EngineService {
         &self,
         request: Request<pb::PutLogRequest>,
     ) -> Result<Response<pb::PutLogResponse>, Status> {
+        if self.shared.refusing_logs() {
+            return Err(Status::unavailable(
+                "log lines refused by the test engine (injected fault)",
+            ));
+        }
         let req = request.into_inner();
         self.shared.with(|st, now| st.put_log(req, now))?;
         Ok(Response::new(pb::PutLogResponse {}))
@@ -88,6 +93,9 @@ impl EventsService for EngineService {
     ) -> Result<Response<pb::PutStreamEventResponse>, Status> {
         let req = request.into_inner();
         self.shared.with(|st, now| st.put_stream_event(req, now))?;
+        if let Some(delay) = self.shared.late_stream_answer() {
+            tokio::time::sleep(delay).await;
+        }
         Ok(Response::new(pb::PutStreamEventResponse {}))
     }
 }

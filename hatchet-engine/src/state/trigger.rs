@@ -209,6 +209,7 @@ impl State {
                     status: TaskStatus::Pending,
                     retry_count: 0,
                     app_retry_count: 0,
+                    internal_retry_count: 0,
                     attempts: Vec::new(),
                     output: None,
                     error: None,

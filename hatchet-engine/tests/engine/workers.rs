@@ -174,6 +174,36 @@ async fn tasks_of_a_silent_worker_are_reassigned_after_30_seconds() {
     assert_eq!(done.tasks[0].attempts.len(), 2);
 }
 
+/// `sqlcv1/tasks.sql` FailTaskInternalFailure matches only while `internal_retry_count` is
+/// under the engine's MaxInternalRetryCount (10, `config/server/server.go`); the next
+/// reassignment fails the task, whatever retries it has left (`process_reassignments.go`).
+#[tokio::test]
+async fn a_task_reassigned_ten_times_fails_on_the_eleventh_whatever_its_retries() {
+    let engine = TestEngine::builder().manual_clock().start().await.unwrap();
+    let mut definition = single("wanderer");
+    definition.tasks[0].retries = 3;
+    Raw::new(&engine).await.register(definition).await;
+    let run = trigger(&engine, "wanderer").await;
+    for delivery in 0..=10 {
+        let mut worker = RawWorker::start(&engine, &[action("wanderer", "task")]).await;
+        let action = worker.next().await;
+        assert_eq!(
+            action.retry_count, delivery,
+            "a reassignment counts a delivery"
+        );
+        engine.silence_worker(&worker.id);
+        engine.clock().advance(Duration::from_secs(31));
+    }
+    let done = engine.wait_for_run(&run, WAIT).await.unwrap();
+    assert_eq!(done.status, TaskStatus::Failed);
+    let task = &done.tasks[0];
+    assert_eq!(task.attempts.len(), 11);
+    assert_eq!(
+        task.error.as_deref(),
+        Some("Task reached its maximum reassignment count")
+    );
+}
+
 #[tokio::test]
 async fn unsubscribe_and_labels_need_a_known_worker() {
     let engine = TestEngine::start().await.unwrap();

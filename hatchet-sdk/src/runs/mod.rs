@@ -461,10 +461,18 @@ impl<'a> Runs<'a> {
                 }
             };
             if ids.len() != expected {
-                return Err(Error::Protocol(format!(
+                // The runs whose ids came back exist: keep them in the error, so a caller
+                // can tell which of its runs to trigger again.
+                let error = Error::Protocol(format!(
                     "bulk trigger of {expected} runs returned {} run ids",
                     ids.len()
-                )));
+                ));
+                let mut created_run_ids = created(&runs);
+                created_run_ids.extend(ids);
+                return Err(Error::BulkTriggerIncomplete {
+                    created_run_ids,
+                    source: Box::new(error),
+                });
             }
             runs.extend(
                 ids.into_iter()

@@ -92,8 +92,10 @@ pub(crate) struct Executor {
     grace: Duration,
     attempts: Mutex<Attempts>,
     idle: Notify,
-    /// Set when the shutdown deadline aborts what is still running.
-    shutting_down: AtomicBool,
+    /// Set when shutdown gives what is still running back to the engine: those attempts
+    /// are aborted and not reported, so the engine runs them again without spending one of
+    /// the task's retries (reference: a worker silent for 30 s has its tasks reassigned).
+    handing_back: AtomicBool,
     pub(crate) counters: Arc<Counters>,
     pub(crate) total_slots: usize,
 }
@@ -130,7 +132,7 @@ impl Executor {
             grace,
             attempts: Mutex::new(Attempts::default()),
             idle: Notify::new(),
-            shutting_down: AtomicBool::new(false),
+            handing_back: AtomicBool::new(false),
             counters,
             total_slots: slots,
         })
@@ -160,11 +162,16 @@ impl Executor {
         }
     }
 
-    /// Aborts everything still running (after a shutdown deadline).
-    pub(crate) fn abort_all(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
+    /// Gives everything still running back to the engine (at a shutdown deadline): each
+    /// attempt is aborted and nothing is reported for it. A FAILED report would spend one of
+    /// the task's retries; an unreported attempt is reassigned by the engine once the worker
+    /// stops heartbeating, as an internal retry. Attempts whose body already finished still
+    /// send their result.
+    pub(crate) fn hand_back_all(&self) {
+        self.handing_back.store(true, Ordering::SeqCst);
+        // Aborted, not cancelled: the cancellation token means "the engine cancelled this",
+        // and a body that finished a moment ago must still have its result sent.
         for running in self.attempts().running.values() {
-            running.cancellation.cancel();
             running.abort.abort();
         }
     }
@@ -245,23 +252,24 @@ impl Executor {
                     message: format!("task panicked: {}", panic_message(e.into_panic())),
                     retryable: true,
                 }),
-                // Aborted at the shutdown deadline: tell the engine so it retries the task
-                // elsewhere now rather than when the task times out.
-                Err(_) if executor.shutting_down.load(Ordering::SeqCst) => Some(Outcome::Failed {
-                    message: "the worker shut down before the task finished".to_owned(),
-                    retryable: true,
-                }),
-                // Aborted after an engine cancellation: the engine already knows
-                // (reference §5 step 6).
-                Err(_) => None,
+                // Aborted: after an engine cancellation the engine already knows (reference
+                // §5 step 6); at shutdown the attempt is handed back unreported.
+                Err(_) => {
+                    if executor.handing_back.load(Ordering::SeqCst) {
+                        executor
+                            .counters
+                            .handed_back
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    None
+                }
             };
-            let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             // An engine-initiated cancel gets no event back.
             // The task's log lines go in before its result, as if they were awaited.
-            executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
-            if let Some(outcome) =
-                outcome.filter(|_| shutdown_abort || !cancellation.is_cancelled())
-            {
+            if outcome.is_some() {
+                executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
+            }
+            if let Some(outcome) = outcome.filter(|_| !cancellation.is_cancelled()) {
                 let counter = match &outcome {
                     Outcome::Completed(_) => &executor.counters.completed,
                     Outcome::Failed { .. } => &executor.counters.failed,
@@ -409,7 +417,12 @@ impl Executor {
     /// Runs a START_BATCH: one body over every item, in one slot, reported item by item.
     fn start_batch(self: &Arc<Self>, action: AssignedAction) {
         let batch_id = action.batch_id.clone().unwrap_or_default();
-        let key: AttemptKey = (format!("batch:{batch_id}"), 0, 0);
+        // Duplicate deliveries are recognised by batch id; a batch without one is its own.
+        let key: AttemptKey = if batch_id.is_empty() {
+            (format!("batch-without-id:{}", uuid::Uuid::new_v4()), 0, 0)
+        } else {
+            (format!("batch:{batch_id}"), 0, 0)
+        };
         {
             let attempts = self.attempts();
             if attempts.running.contains_key(&key) || attempts.finished.contains(&key) {
@@ -430,10 +443,8 @@ impl Executor {
             &deadline,
             &cancellation,
         );
-        let report = AssignedAction {
-            action_payload: String::new(),
-            ..action
-        };
+        let mut report = action;
+        let action_payload = std::mem::take(&mut report.action_payload);
         let (started, function) = match (started, registered.as_ref().and_then(|r| r.batch.clone()))
         {
             (Ok(started), Some(function)) => (started, function),
@@ -458,7 +469,22 @@ impl Executor {
                 return;
             }
             (Err(e), _) => {
-                tracing::error!(%batch_id, error = %e, "cannot read a batch from the engine; its items will time out");
+                // Each item named in it fails with the reason rather than waiting out its
+                // timeout.
+                let ids = crate::batch::item_ids_of_unreadable(&action_payload);
+                tracing::error!(%batch_id, error = %e, items = ids.len(), "cannot read a batch from the engine; failing its items");
+                let message = format!("the worker could not read the batch the engine sent: {e}");
+                let executor = self.clone();
+                tokio::spawn(async move {
+                    let items = ids
+                        .into_iter()
+                        .map(|id| (id, message.clone(), Some(true)))
+                        .collect();
+                    executor
+                        .reporter
+                        .batch(&report, StepActionEventType::StepEventTypeFailed, items)
+                        .await;
+                });
                 return;
             }
         };
@@ -495,7 +521,6 @@ impl Executor {
             ))
             .await;
             let joined = join_within_deadline(body, &deadline, &cancellation, grace).await;
-            let shutdown_abort = executor.shutting_down.load(Ordering::SeqCst);
             let failure = |message: String, retryable: bool| {
                 Some(
                     items
@@ -511,19 +536,27 @@ impl Executor {
                     format!("batch task panicked: {}", panic_message(e.into_panic())),
                     true,
                 ),
-                Err(_) if shutdown_abort => failure(
-                    "the worker shut down before the batch finished".to_owned(),
-                    true,
-                ),
-                Err(_) => None,
+                // Cancelled by the engine, or handed back at shutdown (unreported, so the
+                // engine runs the items again without spending a retry).
+                Err(_) => {
+                    if executor.handing_back.load(Ordering::SeqCst) {
+                        executor.counters.handed_back.fetch_add(
+                            u64::try_from(items.len()).unwrap_or(u64::MAX),
+                            Ordering::Relaxed,
+                        );
+                    }
+                    None
+                }
             };
-            executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
+            if results.is_some() {
+                executor.client.flush_logs(LOG_FLUSH_LIMIT).await;
+            }
             if let Some(results) = results {
                 let mut completed = Vec::new();
                 let mut failed = Vec::new();
                 for ((id, token), result) in items.iter().zip(results) {
                     // A cancelled item is the engine's already.
-                    if token.is_cancelled() && !shutdown_abort {
+                    if token.is_cancelled() {
                         continue;
                     }
                     match result {

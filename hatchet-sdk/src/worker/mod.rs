@@ -24,6 +24,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
@@ -170,9 +171,11 @@ impl WorkerBuilder {
         self
     }
 
-    /// How long a graceful shutdown waits for running tasks (default 25 s). The worker stops
-    /// heartbeating when it stops taking work, and the engine hands a silent worker's tasks to
-    /// other workers after 30 s, so a longer drain risks running a task twice.
+    /// How long a graceful shutdown may take in all (default 25 s): waiting for running
+    /// tasks, evicting waiting durable tasks and sending the last results. The worker keeps
+    /// heartbeating, paused for new work, until the deadline; what still runs then is given
+    /// back to the engine unreported (see [`WorkerHandle::shutdown`]), so the deadline can
+    /// be as long as a deploy allows without a task running twice.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -247,7 +250,8 @@ impl WorkerBuilder {
 
     /// Runs `hook` once when the worker stops (after its tasks drained, before it
     /// unsubscribes), however it stops: shutdown, a second signal, or a refusal by the
-    /// engine. A failure is logged and returned by the shutdown.
+    /// engine. A hook that is running when a second signal arrives runs to its end. A
+    /// failure is logged and returned by the shutdown.
     pub fn on_shutdown<F, Fut>(mut self, f: F) -> Self
     where
         F: FnOnce() -> Fut + Send + Sync + 'static,
@@ -486,7 +490,7 @@ impl Worker {
                 shutdown_timeout: b.shutdown_timeout,
                 stopped,
                 fatal,
-                on_shutdown: std::sync::Mutex::new(b.on_shutdown),
+                on_shutdown: tokio::sync::Mutex::new(HookState::NotRun(b.on_shutdown)),
                 healthcheck_addr: std::sync::OnceLock::new(),
             }),
         };
@@ -525,7 +529,7 @@ impl Worker {
             stopped = handle.wait() => {
                 // Refused for good: finish (or report) what is running before returning.
                 if stopped.is_err() {
-                    handle.inner.drain(handle.inner.shutdown_timeout).await;
+                    handle.inner.drain(Instant::now() + handle.inner.shutdown_timeout).await;
                     let _ = handle.inner.run_shutdown_hook().await;
                 }
                 return stopped;
@@ -602,8 +606,17 @@ struct HandleInner {
     shutdown_timeout: Duration,
     stopped: CancellationToken,
     fatal: Arc<std::sync::Mutex<Option<Error>>>,
-    on_shutdown: std::sync::Mutex<Option<Hook>>,
+    on_shutdown: tokio::sync::Mutex<HookState>,
     healthcheck_addr: std::sync::OnceLock<std::net::SocketAddr>,
+}
+
+/// The shutdown hook: not run yet, running (in a task of its own, so a shutdown that is cut
+/// short by a second signal does not drop it half-way), or done.
+#[derive(Debug)]
+enum HookState {
+    NotRun(Option<Hook>),
+    Running(JoinHandle<std::result::Result<(), String>>),
+    Done(std::result::Result<(), String>),
 }
 
 impl WorkerHandle {
@@ -624,6 +637,7 @@ impl WorkerHandle {
             &executor.counters,
             executor.total_slots,
             executor.in_flight(),
+            self.inner.client.log_lines_dropped(),
         )
     }
 
@@ -642,25 +656,45 @@ impl WorkerHandle {
         self.inner.executor.in_flight()
     }
 
-    /// Stops taking work, waits for running tasks up to the shutdown timeout (aborting what
-    /// is left and waiting for their FAILED reports), then unsubscribes from the engine.
+    /// Shuts the worker down gracefully, within the shutdown timeout
+    /// ([`WorkerBuilder::shutdown_timeout`]) for every phase together:
+    ///
+    /// 1. the worker is paused on the engine (it gets no new tasks) but keeps its action
+    ///    stream and heartbeats, so the engine goes on treating it as alive and does not hand
+    ///    its running tasks to another worker; tasks the engine had already sent are still
+    ///    read and run;
+    /// 2. durable tasks that are only waiting are evicted (the engine restores them elsewhere
+    ///    when their wait completes), and running tasks get until the deadline to finish and
+    ///    send their results;
+    /// 3. what still runs near the deadline is aborted and **not reported**: a failure report
+    ///    would spend one of the task's retries, while an unreported task is reassigned by
+    ///    the engine, as an internal retry that does not count against the task's retries,
+    ///    30 s after the worker's last heartbeat. Those are counted in
+    ///    [`WorkerStats::handed_back`];
+    /// 4. the action stream and heartbeats stop, the `on_shutdown` hook runs, and the worker
+    ///    unsubscribes.
+    ///
+    /// A task is therefore never running on two workers at once because of a deploy, and a
+    /// deploy never fails a task.
     pub async fn shutdown(&self) -> Result<()> {
         let inner = &self.inner;
-        inner.stop_listening.cancel();
-        if let Some(stream) = inner.action_stream.lock().await.take() {
-            let _ = stream.await;
-        }
-        inner.drain(inner.shutdown_timeout).await;
+        let deadline = Instant::now() + inner.shutdown_timeout;
+        let paused = inner.pause_on_engine(deadline);
+        inner.drain(deadline).await;
+        paused.abort();
+        inner.stop_listening().await;
         let hooked = inner.run_shutdown_hook().await;
         self.unsubscribe().await.and(hooked)
     }
 
-    /// Stops now: aborts every running task, waits (briefly) for their FAILED reports so the
-    /// engine retries them elsewhere at once, and unsubscribes. What a second ctrl-c does.
+    /// Stops now: aborts every running task and gives it back to the engine unreported (as
+    /// at the end of [`shutdown`](WorkerHandle::shutdown)), waits briefly for results that
+    /// were already on their way, and unsubscribes. What a second ctrl-c does.
     pub async fn shutdown_now(&self) -> Result<()> {
         let inner = &self.inner;
-        inner.stop_listening.cancel();
-        inner.drain(Duration::ZERO).await;
+        inner.executor.hand_back_all();
+        let _ = tokio::time::timeout(REPORT_GRACE, inner.executor.wait_idle()).await;
+        inner.stop_listening().await;
         let hooked = inner.run_shutdown_hook().await;
         self.unsubscribe().await.and(hooked)
     }
@@ -699,35 +733,86 @@ impl WorkerHandle {
 }
 
 impl HandleInner {
-    /// Runs the shutdown hook the first time it is called.
+    /// Runs the shutdown hook the first time it is called; a later call (a second signal
+    /// during a shutdown) waits for the same run.
     async fn run_shutdown_hook(&self) -> Result<()> {
-        let hook = self
-            .on_shutdown
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        match hook {
-            None => Ok(()),
-            Some(hook) => (hook.0)().await.map_err(|e| {
-                tracing::error!(error = %e, "the worker's on_shutdown hook failed");
-                Error::WorkerHook {
-                    hook: "on_shutdown",
-                    message: e.to_string(),
-                }
+        let mut state = self.on_shutdown.lock().await;
+        if let HookState::NotRun(hook) = &mut *state {
+            *state = match hook.take() {
+                None => HookState::Done(Ok(())),
+                Some(hook) => HookState::Running(tokio::spawn(async move {
+                    (hook.0)().await.map_err(|e| e.to_string())
+                })),
+            };
+        }
+        if let HookState::Running(task) = &mut *state {
+            // If this caller is dropped here, the hook keeps running and the next caller
+            // waits for it.
+            let outcome = match task.await {
+                Ok(outcome) => outcome,
+                Err(e) => Err(format!("the hook panicked or was aborted: {e}")),
+            };
+            if let Err(message) = &outcome {
+                tracing::error!(error = %message, "the worker's on_shutdown hook failed");
+            }
+            *state = HookState::Done(outcome);
+        }
+        match &*state {
+            HookState::Done(Err(message)) => Err(Error::WorkerHook {
+                hook: "on_shutdown",
+                message: message.clone(),
             }),
+            _ => Ok(()),
         }
     }
 
-    /// Waits up to `timeout` for running tasks, aborts the rest, then waits for the reports
-    /// of what it aborted (they race process exit otherwise).
-    async fn drain(&self, timeout: Duration) {
+    /// Pauses the worker on the engine, in the background: the engine then assigns it no
+    /// new tasks while it drains. An engine whose REST API cannot be reached goes on sending
+    /// tasks, which the worker runs until the deadline like the others.
+    fn pause_on_engine(&self, deadline: Instant) -> JoinHandle<()> {
+        let client = self.client.clone();
+        let worker_id = self
+            .worker_id
+            .read()
+            .map(|id| id.clone())
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            let paused = tokio::time::timeout_at(
+                deadline.min(Instant::now() + PAUSE_LIMIT),
+                client.workers().pause(&worker_id),
+            )
+            .await;
+            match paused {
+                Ok(Ok(_)) => tracing::debug!(%worker_id, "worker paused for its drain"),
+                Ok(Err(error)) => {
+                    tracing::warn!(%worker_id, %error, "could not pause the worker on the engine; it may still get tasks while it drains")
+                }
+                Err(_) => {
+                    tracing::warn!(%worker_id, "pausing the worker on the engine took too long; it may still get tasks while it drains")
+                }
+            }
+        })
+    }
+
+    /// Ends the action stream and with it the heartbeats.
+    async fn stop_listening(&self) {
+        self.stop_listening.cancel();
+        if let Some(stream) = self.action_stream.lock().await.take() {
+            let _ = stream.await;
+        }
+    }
+
+    /// Lets running tasks finish until shortly before `deadline`, gives what still runs back
+    /// to the engine, then waits until `deadline` for the results already on their way.
+    async fn drain(&self, deadline: Instant) {
+        let now = Instant::now();
+        let reserve = report_reserve(deadline.saturating_duration_since(now));
+        let hand_back_at = deadline.checked_sub(reserve).unwrap_or(now).max(now);
         // Durable tasks that are only waiting give their slot back to the engine (which
         // queues them again when their wait completes) rather than hold up the shutdown.
-        if !timeout.is_zero() {
-            let durable = self.executor.durable().clone();
-            let _ = tokio::time::timeout(timeout, durable.evict_all_waiting()).await;
-        }
-        if tokio::time::timeout(timeout, self.executor.wait_idle())
+        let durable = self.executor.durable().clone();
+        let _ = tokio::time::timeout_at(hand_back_at, durable.evict_all_waiting()).await;
+        if tokio::time::timeout_at(hand_back_at, self.executor.wait_idle())
             .await
             .is_ok()
         {
@@ -735,23 +820,32 @@ impl HandleInner {
         }
         tracing::warn!(
             still_running = self.executor.in_flight(),
-            "shutdown timeout reached; aborting the remaining tasks"
+            "shutdown deadline reached; giving the remaining tasks back to the engine"
         );
-        self.executor.abort_all();
-        if tokio::time::timeout(REPORT_DRAIN, self.executor.wait_idle())
+        self.executor.hand_back_all();
+        if tokio::time::timeout_at(deadline, self.executor.wait_idle())
             .await
             .is_err()
         {
             tracing::error!(
                 unreported = self.executor.in_flight(),
-                "the engine did not take the reports of aborted tasks in time; it will time them out"
+                "the engine did not take some results before the shutdown deadline; it will run those tasks again"
             );
         }
     }
 }
 
-/// How long shutdown waits for the FAILED reports of the tasks it aborted.
-const REPORT_DRAIN: Duration = Duration::from_secs(10);
+/// How long pausing the worker on the engine may take.
+const PAUSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long [`WorkerHandle::shutdown_now`] waits for results already on their way.
+const REPORT_GRACE: Duration = Duration::from_secs(2);
+
+/// The part of a drain of `total` kept for sending results after the remaining tasks are
+/// given back: a fifth, at most 2 s.
+fn report_reserve(total: Duration) -> Duration {
+    (total / 5).min(REPORT_GRACE)
+}
 
 /// The errors that stop a worker for good, copied for each waiter.
 fn duplicate_fatal(error: &Error) -> Error {

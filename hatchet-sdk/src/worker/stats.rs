@@ -9,6 +9,8 @@ pub(crate) struct Counters {
     pub(crate) completed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) reconnects: AtomicU64,
+    /// Attempts given back to the engine unreported at shutdown.
+    pub(crate) handed_back: AtomicU64,
     pub(crate) listening: AtomicBool,
     /// Unix milliseconds of the last heartbeat the engine accepted (0: none yet).
     pub(crate) last_heartbeat_ms: AtomicU64,
@@ -37,6 +39,13 @@ pub struct WorkerStats {
     pub failed: u64,
     /// Times the action stream was re-opened after it ended.
     pub reconnects: u64,
+    /// Attempts still running at the shutdown deadline, given back to the engine without a
+    /// report: the engine runs them again once the worker has gone silent, without
+    /// spending one of the task's retries.
+    pub handed_back: u64,
+    /// Task log lines dropped because the log queue was full (the engine was unreachable
+    /// for long, or tasks logged faster than it takes lines).
+    pub log_lines_dropped: u64,
     /// Whether the action stream is open now.
     pub listening: bool,
     /// How long ago the engine last accepted a heartbeat, if it ever did.
@@ -52,7 +61,12 @@ impl WorkerStats {
                 .is_some_and(|age| age < Duration::from_secs(10))
     }
 
-    pub(crate) fn read(counters: &Counters, slots: usize, running: usize) -> Self {
+    pub(crate) fn read(
+        counters: &Counters,
+        slots: usize,
+        running: usize,
+        log_lines_dropped: u64,
+    ) -> Self {
         let last = counters.last_heartbeat_ms.load(Ordering::Relaxed);
         let since_last_heartbeat = (last > 0).then(|| {
             let now = SystemTime::now()
@@ -66,6 +80,8 @@ impl WorkerStats {
             completed: counters.completed.load(Ordering::Relaxed),
             failed: counters.failed.load(Ordering::Relaxed),
             reconnects: counters.reconnects.load(Ordering::Relaxed),
+            handed_back: counters.handed_back.load(Ordering::Relaxed),
+            log_lines_dropped,
             listening: counters.listening.load(Ordering::Relaxed),
             since_last_heartbeat,
         }
@@ -108,6 +124,18 @@ impl WorkerStats {
             "counter",
             "Action stream re-opens.",
             self.reconnects.to_string(),
+        );
+        metric(
+            "hatchet_worker_handed_back_total",
+            "counter",
+            "Attempts given back to the engine unreported at shutdown.",
+            self.handed_back.to_string(),
+        );
+        metric(
+            "hatchet_worker_log_lines_dropped_total",
+            "counter",
+            "Task log lines dropped because the log queue was full.",
+            self.log_lines_dropped.to_string(),
         );
         metric(
             "hatchet_worker_listening",

@@ -60,6 +60,8 @@ struct State {
     streams: Vec<RunStream>,
     streams_opened: usize,
     next_id: u64,
+    /// Run ids left out of each `BulkTriggerWorkflow` answer, as a faulty engine might.
+    bulk_ids_missing: usize,
 }
 
 struct RunStream {
@@ -142,6 +144,11 @@ impl Recorder {
     /// Call number `index` (0-based) to `method` fails with `status`.
     pub(crate) fn fail_call(&self, method: &'static str, index: usize, status: Status) {
         self.lock().failures_at.insert((method, index), status);
+    }
+
+    /// Every later `BulkTriggerWorkflow` answer leaves out the last `missing` run ids.
+    pub(crate) fn answer_bulk_triggers_short(&self, missing: usize) {
+        self.lock().bulk_ids_missing = missing;
     }
 
     /// The next call to `method` fails with `status`.
@@ -324,6 +331,7 @@ impl WorkflowService for Recorder {
         let body = request.get_ref().clone();
         let count = body.workflows.len();
         self.record("BulkTriggerWorkflow", &request, Recorded::BulkTrigger(body))?;
+        let count = count.saturating_sub(self.lock().bulk_ids_missing);
         Ok(Response::new(pb::BulkTriggerWorkflowResponse {
             workflow_run_ids: (0..count).map(|_| self.next_id("run")).collect(),
         }))

@@ -374,6 +374,31 @@ async fn a_bulk_trigger_failing_part_way_keeps_the_runs_already_created() {
 }
 
 #[tokio::test]
+async fn a_bulk_trigger_answered_with_too_few_ids_keeps_the_ids_it_got() {
+    let server = TestServer::start().await;
+    server.recorder.answer_bulk_triggers_short(2);
+    let requests =
+        (0..5).map(|i| TriggerRequest::new("wf", &serde_json::json!({"i": i})).expect("request"));
+    let err = within(server.client().runs().bulk_trigger(requests))
+        .await
+        .unwrap_err();
+    let Error::BulkTriggerIncomplete {
+        created_run_ids,
+        source,
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(created_run_ids, ["run-1", "run-2", "run-3"]);
+    assert!(
+        source
+            .to_string()
+            .contains("bulk trigger of 5 runs returned 3 run ids"),
+        "{source}"
+    );
+}
+
+#[tokio::test]
 async fn calls_to_a_stuck_engine_fail_at_their_deadline() {
     let server = TestServer::start().await;
     server.recorder.hang("TriggerWorkflow");
