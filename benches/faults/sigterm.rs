@@ -1,4 +1,6 @@
-//! SIGTERM to a worker process with tasks in flight, some longer than its drain deadline.
+//! SIGTERM to a worker process with tasks in flight, some longer than its drain deadline:
+//! every task either finishes or is left running on the engine, unreported, for the engine
+//! to reassign (none is failed, which would spend a retry).
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -13,13 +15,12 @@ const NAME: &str = "sigterm";
 /// Run as the worker process.
 pub(crate) const CHILD_FLAG: &str = "--sigterm-worker";
 const WORKFLOW: &str = "faults-sigterm";
-/// The child's drain deadline: the 2 s and 4 s tasks outlive it and must be reported.
+/// The child's drain deadline: the 2 s and 4 s tasks outlive it and are handed back.
 const DRAIN: Duration = Duration::from_millis(1500);
 /// With a second signal the drain deadline is long: the second signal must cut it short.
 const LONG_DRAIN: Duration = Duration::from_secs(60);
 const DRAIN_ENV: &str = "HATCHET_FAULTS_DRAIN_MS";
 const DURATIONS_MS: [u64; 4] = [200, 1000, 2000, 4000];
-const ABORTED: &str = "the worker shut down before the task finished";
 
 fn workflow() -> Result<Workflow<Value, Value>, hatchet_rs::DefinitionError> {
     Workflow::standalone(Task::new(WORKFLOW, |input: Value, _: Context| async move {
@@ -67,7 +68,7 @@ pub(crate) async fn run(in_flight: usize) -> Outcome {
     })
 }
 
-/// A second SIGTERM during a long drain stops the worker at once, reporting what it aborts.
+/// A second SIGTERM during a long drain stops the worker at once, handing back what it runs.
 pub(crate) async fn run_twice(in_flight: usize) -> Outcome {
     check(in_flight, true).await.unwrap_or_else(|e| Outcome {
         name: NAME_TWICE,
@@ -159,25 +160,27 @@ async fn check(in_flight: usize, twice: bool) -> Result<Outcome, Box<dyn std::er
     let exited_after = signalled.elapsed();
     let runs = engine.runs();
     let mut finished = 0;
-    let mut reported = 0;
-    let mut lost = 0;
+    let mut handed_back = 0;
+    let mut failed = 0;
     for run in &runs {
         let Some(task) = run.tasks.first() else {
             continue;
         };
         match task.status {
             TaskStatus::Completed => finished += 1,
-            TaskStatus::Failed if task.error.as_deref() == Some(ABORTED) => reported += 1,
-            _ => lost += 1,
+            // Left on the engine: it reassigns the task once the worker has been silent for
+            // 30 s (the rolling-deploy check follows such tasks to their end).
+            TaskStatus::Running => handed_back += 1,
+            _ => failed += 1,
         }
     }
     // A second signal must cut the 60 s drain short: out well before the longest task ends.
     let prompt = !twice || exited_after < Duration::from_secs(3);
     Ok(Outcome {
         name: if twice { NAME_TWICE } else { NAME },
-        passed: exit.success() && lost == 0 && finished + reported == in_flight && prompt,
+        passed: exit.success() && failed == 0 && finished + handed_back == in_flight && prompt,
         figures: format!(
-            "{in_flight} tasks in flight (0.2-4 s, drain deadline {:.1} s{}): {finished} finished, {reported} aborted and reported, {lost} lost; exited {} after {:.1} s",
+            "{in_flight} tasks in flight (0.2-4 s, drain deadline {:.1} s{}): {finished} finished, {handed_back} handed back unreported, {failed} failed; exited {} after {:.1} s",
             drain.as_secs_f64(),
             if twice {
                 ", second SIGTERM after 0.5 s"

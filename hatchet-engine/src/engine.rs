@@ -296,6 +296,22 @@ impl Engine {
         self.shared.refuse_for(duration);
     }
 
+    /// How many requests and tick passes panicked since the engine started. Each is a bug in
+    /// the engine (logged with its message); the request that hit it fails and the engine
+    /// keeps serving. Fuzz and soak runs check that this stays 0.
+    pub fn panics(&self) -> u64 {
+        self.shared.panics.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Fails the next `calls` `v1.AdminService/PutWorkflow` calls with INTERNAL (injected
+    /// fault), as the real engine answers a worker that lost the race to register a new
+    /// workflow against another worker starting at the same moment.
+    pub fn fail_workflow_registrations(&self, calls: u64) {
+        self.shared
+            .failing_registrations
+            .store(calls, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// For `duration` (real time), answers every `PutLog` with UNAVAILABLE (injected fault):
     /// the engine's log path is down while the rest of it works.
     pub fn refuse_logs_for(&self, duration: Duration) {

@@ -309,7 +309,7 @@ pub(crate) struct Task {
     /// The task's place in the engine's "oldest first" orders (concurrency, not retries).
     pub(crate) created_seq: u64,
     /// The key it is queued under in `State::queue`, while it is there.
-    pub(crate) queue_key: Option<(i32, u64)>,
+    pub(crate) queue_key: Option<(i64, u64)>,
     /// The concurrency strategies it must be admitted by, in order, and how many have.
     pub(crate) gates: Vec<Gate>,
     pub(crate) gates_passed: usize,

@@ -279,7 +279,7 @@ impl State {
         let pending = std::mem::take(&mut buffer.pending);
         for (index, (chunk, _)) in pending {
             if let Some(buffer) = self.chunks.get_mut(task_id) {
-                buffer.next_index = buffer.next_index.max(index + 1);
+                buffer.next_index = buffer.next_index.max(index.saturating_add(1));
             }
             self.deliver_chunk(task_id, chunk);
         }

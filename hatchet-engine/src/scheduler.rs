@@ -141,7 +141,8 @@ impl State {
         let Some(task) = self.tasks.get(task_id) else {
             return;
         };
-        let key = (-self.queue_priority(task), seq);
+        // Highest priority first; widened so i32::MIN has a negation.
+        let key = (-i64::from(self.queue_priority(task)), seq);
         let action = task.action_id.clone();
         if let Some(task) = self.tasks.get_mut(task_id) {
             task.queue_key = Some(key);
@@ -188,7 +189,7 @@ impl State {
             return Vec::new();
         };
         let placement = self.placement(task, run);
-        let mut candidates: Vec<(i64, i32, usize, &String)> = self
+        let mut candidates: Vec<(i64, i64, usize, &String)> = self
             .worker_order
             .iter()
             .enumerate()
@@ -207,11 +208,12 @@ impl State {
                 let Rank::Score(score) = placement.rank(id, &worker.labels) else {
                     return None;
                 };
-                let free: i32 = task
+                // Summed wide: registered slot counts go up to i32::MAX each.
+                let free: i64 = task
                     .def
                     .slot_requests
                     .keys()
-                    .map(|s| worker.free_slots(s))
+                    .map(|s| i64::from(worker.free_slots(s)))
                     .sum();
                 Some((score, free, order, id))
             })
@@ -233,7 +235,7 @@ impl State {
         }
         let actions: Vec<String> = self.queues.keys().cloned().collect();
         for action in actions {
-            let mut cursor: Option<(i32, u64)> = None;
+            let mut cursor: Option<(i64, u64)> = None;
             let mut skipped = 0;
             while self.action_has_capacity(&action, now) && skipped < SKIP_LIMIT {
                 let next = self.queues.get(&action).and_then(|q| {

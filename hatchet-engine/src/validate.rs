@@ -31,7 +31,7 @@ const NAME_ERR: &str = "Hatchet names must match the regex ^[a-zA-Z0-9\\.\\-_]+$
 const ACTION_ERR: &str =
     "Invalid action ID. Action IDs must be in the format <integrationId>:<verb>";
 const CRON_ERR: &str = "Invalid cron expression";
-const DURATION_ERR: &str = "Invalid duration. Durations must be one or more <number><unit> components, where unit is one of: 'ms', 's', 'm', 'h'. For example: '10s', '1h30m', '1.5h'";
+pub(crate) const DURATION_ERR: &str = "Invalid duration. Durations must be one or more <number><unit> components, where unit is one of: 'ms', 's', 'm', 'h'. For example: '10s', '1h30m', '1.5h'";
 
 /// Default execution timeout of a task.
 pub(crate) const DEFAULT_TIMEOUT: &str = "60s";
@@ -70,8 +70,16 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
         rest = &rest[unit.len()..];
         total += number * seconds;
     }
+    // Go's `time.ParseDuration` refuses what does not fit in an int64 of nanoseconds.
+    if total > MAX_DURATION_SECS {
+        return None;
+    }
     Duration::try_from_secs_f64(total).ok()
 }
+
+/// The longest duration the engine takes: Go's `time.Duration` is an int64 of nanoseconds
+/// (`2562047h47m16.854775807s`, about 292 years).
+pub(crate) const MAX_DURATION_SECS: f64 = 9_223_372_036.854_775;
 
 /// A checked registration, ready to store.
 #[derive(Debug)]
@@ -644,6 +652,13 @@ mod tests {
         assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("1d"), None);
+        // Go's limit: an int64 of nanoseconds.
+        assert_eq!(
+            parse_duration("2562047h"),
+            Some(Duration::from_secs(2_562_047 * 3600))
+        );
+        assert_eq!(parse_duration("2562048h"), None);
+        assert_eq!(parse_duration("3000000000000000h"), None);
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration(""), None);
     }

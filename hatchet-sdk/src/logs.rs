@@ -5,12 +5,12 @@
 //!
 //! Bounds: at most [`MAX_QUEUED_LOG_LINES`] lines and [`MAX_QUEUED_LOG_BYTES`] bytes wait for
 //! the engine; a line beyond either is dropped and counted
-//! ([`WorkerStats::log_lines_dropped`](crate::WorkerStats::log_lines_dropped)). While the
-//! engine does not take lines, a flush returns at once: a task's result never waits behind
-//! an outage of the log path.
+//! ([`WorkerStats::log_lines_dropped`](crate::WorkerStats::log_lines_dropped)). A task's
+//! result waits for its lines through a blip, but never behind an outage of the log path:
+//! once the engine has refused lines for [`OUTAGE_GRACE`], a flush returns at once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hatchet_rs_proto::PutLogRequest;
@@ -30,6 +30,8 @@ pub const MAX_QUEUED_LOG_BYTES: usize = 8 * 1024 * 1024;
 /// `PutLog` calls in flight at once. The engine orders a task's lines by their creation
 /// time, which each line carries, so lines sent side by side still read back in order.
 const IN_FLIGHT: usize = 8;
+/// How long a failing log path may hold a task's result back.
+const OUTAGE_GRACE: Duration = Duration::from_secs(2);
 
 enum Item {
     Line(PutLogRequest),
@@ -52,8 +54,8 @@ struct Gauges {
     lines: AtomicUsize,
     bytes: AtomicUsize,
     dropped: AtomicU64,
-    /// Set while a line is being retried: the engine is not taking lines.
-    outage: AtomicBool,
+    /// Unix milliseconds when the engine stopped taking lines (0: it takes them).
+    outage_since: AtomicU64,
 }
 
 impl Gauges {
@@ -76,6 +78,32 @@ impl Gauges {
         self.bytes.fetch_sub(bytes, Ordering::SeqCst);
         self.lines.fetch_sub(1, Ordering::SeqCst);
     }
+
+    fn failing(&self) {
+        let _ = self.outage_since.compare_exchange(
+            0,
+            unix_millis().max(1),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+
+    fn working(&self) {
+        self.outage_since.store(0, Ordering::SeqCst);
+    }
+
+    /// Whether the log path has been failing for longer than [`OUTAGE_GRACE`].
+    fn in_outage(&self) -> bool {
+        let since = self.outage_since.load(Ordering::SeqCst);
+        let grace = u64::try_from(OUTAGE_GRACE.as_millis()).unwrap_or(u64::MAX);
+        since != 0 && unix_millis().saturating_sub(since) >= grace
+    }
+}
+
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Handle on the log queue; dropping the last one ends the background task once the queue
@@ -117,17 +145,17 @@ impl LogShipper {
         })
     }
 
-    /// Waits until every line queued so far was sent (or given up on), at most `limit`;
-    /// returns at once while the engine is not taking lines.
+    /// Waits until every line queued so far was sent (or given up on), at most `limit`, and
+    /// no longer once the log path has been failing for [`OUTAGE_GRACE`].
     pub(crate) async fn flush(&self, limit: Duration) {
-        if self.gauges.outage.load(Ordering::SeqCst) {
+        if self.gauges.in_outage() {
             return;
         }
         let (done, flushed) = oneshot::channel();
         if self.queue.send(Item::Flush(done)).is_ok() {
             let outage = async {
-                // Polled, not notified: a flush is rare and short.
-                while !self.gauges.outage.load(Ordering::SeqCst) {
+                // Polled, not notified: a flush is short, and waits only on a slow path.
+                while !self.gauges.in_outage() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             };
@@ -193,7 +221,7 @@ async fn deliver(transport: &Transport, line: PutLogRequest, gauges: &Gauges) {
         let sent = transport.events_for(size).put_log(line.clone()).await;
         let error = match sent {
             Ok(_) => {
-                gauges.outage.store(false, Ordering::SeqCst);
+                gauges.working();
                 return;
             }
             Err(status) => Error::from(status),
@@ -207,7 +235,7 @@ async fn deliver(transport: &Transport, line: PutLogRequest, gauges: &Gauges) {
             tracing::warn!(task_run_id = %line.task_run_external_id, %error, "dropping a task log line");
             return;
         }
-        gauges.outage.store(true, Ordering::SeqCst);
+        gauges.failing();
         attempt += 1;
         tokio::time::sleep(POLICY.delay(attempt)).await;
     }

@@ -810,6 +810,26 @@ async fn a_draining_worker_is_paused_keeps_its_stream_and_finishes_what_it_runs(
 }
 
 #[tokio::test]
+async fn a_worker_registers_its_workflow_through_the_engines_conflict_answers() {
+    let Some(h) = Harness::in_process("failing registrations needs the in-process engine").await
+    else {
+        return;
+    };
+    let engine = h.local().expect("in-process");
+    // The real engine answers INTERNAL to all but one of the workers of a deploy that
+    // register a new workflow at the same moment.
+    engine.fail_workflow_registrations(2);
+    let workflow = standalone(Task::new("raced", |_: Value, _: Context| async {
+        Ok::<_, TaskError>(json!({"ok": true}))
+    }));
+    h.worker("raced-worker", |w| w.workflow(&workflow)).await;
+    let output = within(workflow.run(&h.client, &json!({})))
+        .await
+        .expect("runs");
+    assert_eq!(output, json!({"ok": true}));
+}
+
+#[tokio::test]
 async fn a_second_signal_lets_a_running_shutdown_hook_finish() {
     let h = Harness::start().await;
     let workflow = standalone(Task::new("hooked", |_: Value, _: Context| async {

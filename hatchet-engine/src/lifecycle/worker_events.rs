@@ -124,10 +124,11 @@ impl State {
         &mut self,
         req: pb::RefreshTimeoutRequest,
     ) -> Result<pb::RefreshTimeoutResponse, Status> {
+        // The engine's validator, as `dispatcher/server.go` RefreshTimeout words it.
         let by = validate::parse_duration(&req.increment_timeout_by).ok_or_else(|| {
             Status::invalid_argument(format!(
-                "invalid duration {:?}: durations are <number><unit> parts with units ms, s, m, h",
-                req.increment_timeout_by
+                "Invalid request: Validation failed with the following errors:\n0: validation failed on field 'RefreshTimeoutBy.IncrementTimeoutBy': {}\n",
+                validate::DURATION_ERR
             ))
         })?;
         self.task_for_event(&req.task_run_external_id)?;
@@ -138,7 +139,7 @@ impl State {
             .ok_or_else(|| {
                 Status::not_found(format!("task run not found: {}", req.task_run_external_id))
             })?;
-        let timeout_at = task.timeout_at.map(|t| t + by);
+        let timeout_at = task.timeout_at.map(|t| t.checked_add(by).unwrap_or(t));
         task.timeout_at = timeout_at;
         if let Some(at) = timeout_at {
             self.arm(&req.task_run_external_id, at);

@@ -155,11 +155,11 @@ pub(super) async fn list(
             events.iter().map(|e| event_json(st, e, false)).collect()
         });
         let total = rows.len().min(COUNT_CAP);
-        let current = offset / limit + 1;
-        let next = if total < offset + limit {
+        let current = (offset / limit).saturating_add(1);
+        let next = if total < offset.saturating_add(limit) {
             current
         } else {
-            current + 1
+            current.saturating_add(1)
         };
         let rows: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
         Ok(json!({

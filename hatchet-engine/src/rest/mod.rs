@@ -487,8 +487,20 @@ fn update(
     Ok(worker_json(&info, updated_at))
 }
 
+/// RFC 3339 in UTC with milliseconds. A time past what the format can hold (a client may
+/// send one) is written as the latest one it can.
 pub(super) fn time(at: SystemTime) -> String {
-    DateTime::<Utc>::from(at).to_rfc3339_opts(SecondsFormat::Millis, true)
+    let millis = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |m| -m),
+    };
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .unwrap_or(if millis < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The engine's `Worker` resource (the fields this engine knows).
@@ -537,11 +549,11 @@ pub(super) fn worker_json(info: &WorkerInfo, updated_at: SystemTime) -> Value {
 pub(super) fn pagination(count: usize, offset: usize, limit: usize) -> Value {
     let limit = limit.max(1);
     let num_pages = count.div_ceil(limit);
-    let current = 1 + offset.div_ceil(limit);
+    let current = offset.div_ceil(limit).saturating_add(1);
     let next = if current == num_pages {
         current
     } else {
-        current + 1
+        current.saturating_add(1)
     };
     json!({ "current_page": current, "next_page": next, "num_pages": num_pages })
 }

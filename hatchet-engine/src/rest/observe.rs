@@ -59,7 +59,9 @@ pub(super) async fn logs(
                     let level = l.level.as_deref().unwrap_or("INFO").to_uppercase();
                     levels.is_empty() || levels.contains(&level.as_str())
                 })
-                .filter(|l| attempt.is_none_or(|a| l.retry_count.unwrap_or(0) + 1 == a))
+                .filter(|l| {
+                    attempt.is_none_or(|a| l.retry_count.unwrap_or(0).saturating_add(1) == a)
+                })
                 .collect();
             lines.sort_by_key(|l| std::cmp::Reverse(l.created_at));
             if ascending {
@@ -75,7 +77,7 @@ pub(super) async fn logs(
                         "metadata": serde_json::from_str::<Value>(&l.metadata).unwrap_or_else(|_| json!({})),
                         "taskExternalId": l.task_id,
                         "retryCount": l.retry_count.unwrap_or(0),
-                        "attempt": l.retry_count.unwrap_or(0) + 1,
+                        "attempt": l.retry_count.unwrap_or(0).saturating_add(1),
                         "level": l.level.as_deref().unwrap_or("INFO").to_uppercase(),
                     })
                 })

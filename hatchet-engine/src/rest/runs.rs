@@ -189,12 +189,12 @@ pub(super) async fn list(
             .take(limit)
             .map(|(_, row)| if payloads { row } else { without_payloads(row) })
             .collect();
-        let current = offset / limit + 1;
+        let current = (offset / limit).saturating_add(1);
         Ok(json!({
             "rows": rows,
             "pagination": {
                 "current_page": current,
-                "next_page": current + 1,
+                "next_page": current.saturating_add(1),
                 "num_pages": total.div_ceil(limit),
             },
         }))

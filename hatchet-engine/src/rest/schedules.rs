@@ -137,6 +137,11 @@ pub(super) async fn create_cron(
         let metadata = object("additionalMetadata", body.additional_metadata)?;
         let parsed = crate::cron::parse(&body.cron_expression)
             .ok_or_else(|| ApiError::bad_request("error creating cron trigger"))?;
+        // Not validated by the handler: only the table's CHECK (priority 1..4) refuses one,
+        // and the handler answers that failure as any other.
+        if body.priority.is_some_and(|p| !(1..=4).contains(&p)) {
+            return Err(ApiError::bad_request("error creating cron trigger"));
+        }
         shared.with(|st, now| {
             if !st.workflows.contains_key(&workflow) {
                 return Err(ApiError::bad_request("workflow not found"));

@@ -90,8 +90,10 @@ fn workflow_row_json(workflow: &Workflow) -> Value {
 }
 
 /// A pause's queue TTL as the engine's database reads it: `<n>d`, `<n>w` or `<n>y` alone, or
-/// a sequence of `<number>(ms|s|m|h)`; anything else (and nothing) is 5 minutes.
-pub(super) fn pause_ttl(text: &str) -> Duration {
+/// a sequence of `<number>(ms|s|m|h)`; anything else (and nothing) is 5 minutes. `None`: a
+/// sequence longer than about 292 years, which `convert_duration_to_interval` refuses
+/// ("exceeds maximum supported value") and the REST handler answers with a 500.
+pub(super) fn pause_ttl(text: &str) -> Option<Duration> {
     const DEFAULT: Duration = Duration::from_secs(300);
     let text = text.trim();
     if let Some((digits, unit)) = text.split_at_checked(text.len().saturating_sub(1))
@@ -101,24 +103,24 @@ pub(super) fn pause_ttl(text: &str) -> Duration {
     {
         let day = 86_400;
         match unit {
-            "d" => return Duration::from_secs(n * day),
-            "w" => return Duration::from_secs(n * 7 * day),
+            "d" => return Some(Duration::from_secs(n * day)),
+            "w" => return Some(Duration::from_secs(n * 7 * day)),
             // Months of 30 days, as a Postgres interval counts a year of 12 months.
-            "y" => return Duration::from_secs(n * 360 * day),
+            "y" => return Some(Duration::from_secs(n * 360 * day)),
             _ => {}
         }
     }
     let mut rest = text;
     let mut total = 0.0_f64;
     if rest.is_empty() {
-        return DEFAULT;
+        return Some(DEFAULT);
     }
     while !rest.is_empty() {
         let number_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let Ok(number) = rest[..number_len].parse::<f64>() else {
-            return DEFAULT;
+            return Some(DEFAULT);
         };
         rest = &rest[number_len..];
         let (unit, seconds) = if let Some(r) = rest.strip_prefix("ms") {
@@ -130,12 +132,15 @@ pub(super) fn pause_ttl(text: &str) -> Duration {
         } else if let Some(r) = rest.strip_prefix('h') {
             (r, 3600.0)
         } else {
-            return DEFAULT;
+            return Some(DEFAULT);
         };
         rest = unit;
         total += number * seconds;
     }
-    Duration::try_from_secs_f64(total).unwrap_or(DEFAULT)
+    if total > crate::validate::MAX_DURATION_SECS {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(total).unwrap_or(DEFAULT))
 }
 
 /// `PATCH /api/v1/workflows/{workflow}` with `{"pause": {"action": "pause" | "unpause",
@@ -160,7 +165,13 @@ pub(super) async fn update(
             Some("pause") => Some(Pause {
                 cron_drop: behaviour("pausedWorkflowCronRunQueueBehavior")?,
                 scheduled_drop: behaviour("pausedWorkflowScheduledRunQueueBehavior")?,
-                ttl: pause_ttl(pause["pausedWorkflowQueueTTL"].as_str().unwrap_or_default()),
+                ttl: pause_ttl(pause["pausedWorkflowQueueTTL"].as_str().unwrap_or_default())
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "failed to update workflow",
+                        )
+                    })?,
             }),
             Some("unpause") => None,
             _ => return Err(ApiError::internal()),
@@ -372,7 +383,7 @@ mod tests {
 
     #[test]
     fn pause_ttls_are_read_as_the_engines_database_reads_them() {
-        let secs = |text: &str| pause_ttl(text).as_secs_f64();
+        let secs = |text: &str| pause_ttl(text).map_or(-1.0, |ttl| ttl.as_secs_f64());
         assert_eq!(secs("2d"), 2.0 * 86_400.0);
         assert_eq!(secs("1w"), 7.0 * 86_400.0);
         assert_eq!(secs("1h30m"), 5_400.0);
@@ -383,5 +394,8 @@ mod tests {
         for text in ["", "abc", "1d7h30m", "5x"] {
             assert_eq!(secs(text), 300.0, "{text:?}");
         }
+        // Past about 292 years the database refuses the sequence; calendar units go further.
+        assert_eq!(secs("3000000000000000h"), -1.0);
+        assert_eq!(secs("99999999y"), 99_999_999.0 * 360.0 * 86_400.0);
     }
 }

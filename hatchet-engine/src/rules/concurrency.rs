@@ -22,7 +22,8 @@ use crate::state::State;
 pub(crate) const CANCELLED_BY_STRATEGY: &str = "Cancelled due to concurrency strategy";
 
 /// Order within a group: priority (higher first), then age.
-type Order = (i32, u64, Member);
+/// (negated priority, widened so i32::MIN has a negation; arrival; member)
+type Order = (i64, u64, Member);
 
 #[derive(Debug)]
 pub(crate) struct Group {
@@ -73,11 +74,11 @@ impl State {
             Member::Task(id) => {
                 let task = self.tasks.get(id)?;
                 let priority = self.queue_priority(task);
-                Some((-priority, task.created_seq, member.clone()))
+                Some((-i64::from(priority), task.created_seq, member.clone()))
             }
             Member::Run(id) => {
                 let run = self.runs.get(id)?;
-                Some((-run.priority, run.seq, member.clone()))
+                Some((-i64::from(run.priority), run.seq, member.clone()))
             }
         }
     }

@@ -25,7 +25,7 @@ pub(crate) struct Bucket {
 impl Bucket {
     /// Takes units at assignment; they are not given back when the task ends.
     pub(crate) fn take(&mut self, units: i64) {
-        self.value -= units;
+        self.value = self.value.saturating_sub(units);
     }
 
     /// (limit, window, units left, last refill), for the REST listing.

@@ -16,6 +16,11 @@ impl AdminService for EngineService {
         &self,
         request: Request<v1::CreateWorkflowVersionRequest>,
     ) -> Result<Response<v1::CreateWorkflowVersionResponse>, Status> {
+        if self.shared.take_failed_registration() {
+            // What the engine answers the loser of two concurrent first registrations of a
+            // workflow (a unique-constraint conflict it does not map to a status).
+            return Err(Status::internal("An internal error occurred."));
+        }
         let req = request.into_inner();
         self.shared
             .with(|st, now| st.put_workflow(req, now))

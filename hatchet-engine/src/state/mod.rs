@@ -29,7 +29,7 @@ pub(crate) struct State {
     pub(crate) run_order: Vec<String>,
     pub(crate) tasks: HashMap<String, Task>,
     /// Queued tasks per action id, by (negated priority, arrival).
-    pub(crate) queues: HashMap<String, BTreeMap<(i32, u64), String>>,
+    pub(crate) queues: HashMap<String, BTreeMap<(i64, u64), String>>,
     /// Deadlines to look at: (when, tie-breaker, task id).
     pub(crate) timers: BTreeSet<(SystemTime, u64, String)>,
     /// Tasks assigned to a worker (pruned lazily), for dead-worker checks.

@@ -128,6 +128,20 @@ async fn bad_durations_are_rejected() {
         "Tasks[0].ScheduleTimeout': Invalid duration",
     )
     .await;
+    // Past Go's `time.ParseDuration` limit (an int64 of nanoseconds): refused, where adding
+    // it to the clock would overflow.
+    let mut request = single("durations");
+    request.tasks[0].timeout = "3000000000000000h".to_owned();
+    rejected(
+        &raw,
+        request,
+        Code::InvalidArgument,
+        "Tasks[0].Timeout': Invalid duration",
+    )
+    .await;
+    let mut request = single("durations");
+    request.tasks[0].timeout = "2562047h".to_owned();
+    assert!(put(&raw, request).await.is_ok(), "Go's longest duration");
     let mut request = single("durations");
     request.tasks[0].timeout = "1h30m".to_owned();
     request.tasks[0].schedule_timeout = Some("1.5s".to_owned());

@@ -274,3 +274,31 @@ async fn worker_update_rejects_bad_and_unknown_ids_and_bad_credentials() {
     let answer = http(&engine, "PATCH", unknown, None, body).await;
     assert_eq!(answer.status, 403);
 }
+
+/// A cron's priority is not checked by the engine's handler; the table's CHECK (1..4) refuses
+/// the rest, and the handler answers that as any failure to create it.
+#[tokio::test]
+async fn a_cron_priority_outside_what_the_table_holds_is_refused() {
+    let engine = TestEngine::start().await.unwrap();
+    Raw::new(&engine)
+        .await
+        .register(single("prioritised"))
+        .await;
+    let path = format!(
+        "/api/v1/tenants/{}/workflows/prioritised/crons",
+        engine.tenant_id()
+    );
+    let auth = bearer(&engine);
+    for (priority, status) in [(4, 200), (0, 400), (5, 400), (i32::MIN, 400)] {
+        let body = json!({
+            "cronName": format!("p{priority}"),
+            "cronExpression": "* * * * *",
+            "priority": priority,
+        });
+        let answer = http(&engine, "POST", &path, Some(&auth), &body.to_string()).await;
+        assert_eq!(answer.status, status, "priority {priority}: {answer:?}");
+        if status == 400 {
+            assert_eq!(answer.body, error("error creating cron trigger"));
+        }
+    }
+}

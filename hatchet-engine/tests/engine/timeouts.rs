@@ -76,6 +76,23 @@ async fn refresh_timeout_extends_the_deadline() {
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
+    // `dispatcher/server.go` RefreshTimeout: the validator's words, and the same for a
+    // duration past Go's limit (which would overflow the deadline).
+    let too_long = dispatcher
+        .refresh_timeout(pb::RefreshTimeoutRequest {
+            task_run_external_id: started.task_run_external_id.clone(),
+            increment_timeout_by: "3000000000000000h".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(too_long.code(), Code::InvalidArgument);
+    assert!(
+        too_long.message().starts_with(
+            "Invalid request: Validation failed with the following errors:\n0: validation failed on field 'RefreshTimeoutBy.IncrementTimeoutBy': Invalid duration."
+        ),
+        "{}",
+        too_long.message()
+    );
     let gone = dispatcher
         .refresh_timeout(pb::RefreshTimeoutRequest {
             task_run_external_id: started.task_run_external_id,

@@ -15,6 +15,8 @@ use crate::transport::Transport;
 use crate::workflow::WorkflowDef;
 
 const REGISTER_DEADLINE: Duration = Duration::from_secs(30);
+/// How often a workflow registration answered with INTERNAL is tried again.
+const REGISTRATION_CONFLICT_RETRIES: u32 = 5;
 /// The worker's labels as last set, at start or by a task.
 pub(crate) type WorkerLabels = Arc<RwLock<HashMap<String, hatchet_rs_proto::WorkerLabels>>>;
 
@@ -80,13 +82,30 @@ pub(crate) async fn put_workflows(
     for def in workflows {
         let request = crate::workflow::proto::workflow(def, ns);
         transport.check_size("the workflow definition", &request)?;
-        until_reachable(policy, "registering workflow", || {
-            let mut admin = transport.admin();
-            let request = request.clone();
-            async move { admin.put_workflow(request).await.map(|_| ()) }
-        })
-        .await
-        .map_err(|error| match error {
+        let mut conflicts = 0;
+        let registered = loop {
+            let attempt = until_reachable(policy, "registering workflow", || {
+                let mut admin = transport.admin();
+                let request = request.clone();
+                async move { admin.put_workflow(request).await.map(|_| ()) }
+            })
+            .await;
+            match attempt {
+                // Workers of one deploy start together, and the engine answers all but one
+                // of those that create a new workflow at the same moment with INTERNAL (a
+                // unique-constraint conflict). Registering is idempotent: try again.
+                Err(Error::Status {
+                    code: tonic::Code::Internal,
+                    message,
+                }) if conflicts < REGISTRATION_CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    tracing::warn!(workflow = %def.name, %message, attempt = conflicts, "the engine failed to register the workflow; retrying");
+                    tokio::time::sleep(policy.delay(conflicts)).await;
+                }
+                other => break other,
+            }
+        };
+        registered.map_err(|error| match error {
             Error::InvalidArgument(message) => Error::InvalidArgument(format!(
                 "the engine rejected workflow `{}`: {message}",
                 def.name
