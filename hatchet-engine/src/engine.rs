@@ -303,6 +303,15 @@ impl Engine {
         self.shared.panics.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Makes the next tick pass panic (injected fault), to check that one failed pass does
+    /// not stop the engine's timers: it is counted in [`Engine::panics`] and the next pass
+    /// runs as usual.
+    pub fn panic_next_tick(&self) {
+        self.shared
+            .panic_next_tick
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Fails the next `calls` `v1.AdminService/PutWorkflow` calls with INTERNAL (injected
     /// fault), as the real engine answers a worker that lost the race to register a new
     /// workflow against another worker starting at the same moment.

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) late_stream_answers: Mutex<(u32, Duration)>,
     /// Injected: how many of the next `v1.AdminService/PutWorkflow` calls fail with INTERNAL.
     pub(crate) failing_registrations: AtomicU64,
+    /// Injected: the next tick pass panics.
+    pub(crate) panic_next_tick: std::sync::atomic::AtomicBool,
     /// When the engine started: its tenant's creation time.
     pub(crate) started_at: std::time::SystemTime,
     /// Requests and tick passes that panicked (each is logged; see [`Shared::with`]).
@@ -48,6 +50,7 @@ impl Shared {
             late_stream_answers: Mutex::new((0, Duration::ZERO)),
             panics: AtomicU64::new(0),
             failing_registrations: AtomicU64::new(0),
+            panic_next_tick: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -103,7 +106,12 @@ impl Shared {
     /// and the next pass runs as usual: one bad task must not stop every timer.
     pub(crate) fn tick(&self) {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.with(|state, now| state.tick(now));
+            self.with(|state, now| {
+                if self.panic_next_tick.swap(false, Ordering::SeqCst) {
+                    panic!("a tick pass failed (injected fault)");
+                }
+                state.tick(now);
+            });
         }));
     }
 

@@ -19,6 +19,7 @@ mod options;
 mod registration;
 mod rest;
 mod retries;
+mod robustness;
 mod rules;
 mod runs;
 mod streams;

@@ -14,14 +14,14 @@ use crate::support::{Raw, RawWorker, WAIT, action, single, tagged_and_untagged_r
 
 /// One HTTP/1.1 answer.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: Option<String>,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Value,
 }
 
 /// Sends one request with `Connection: close` and reads the whole answer.
-async fn http(
+pub(crate) async fn http(
     engine: &TestEngine,
     method: &str,
     path: &str,
@@ -76,7 +76,7 @@ async fn http(
     }
 }
 
-fn bearer(engine: &TestEngine) -> String {
+pub(crate) fn bearer(engine: &TestEngine) -> String {
     format!("Bearer {}", engine.token())
 }
 

@@ -136,7 +136,7 @@ impl RawWorker {
         Self::start_registered(engine, actions, Default::default(), labels).await
     }
 
-    async fn start_registered(
+    pub(crate) async fn start_registered(
         engine: &TestEngine,
         actions: &[String],
         slot_config: std::collections::HashMap<String, i32>,
