@@ -417,12 +417,7 @@ impl Executor {
     /// Runs a START_BATCH: one body over every item, in one slot, reported item by item.
     fn start_batch(self: &Arc<Self>, action: AssignedAction) {
         let batch_id = action.batch_id.clone().unwrap_or_default();
-        // Duplicate deliveries are recognised by batch id; a batch without one is its own.
-        let key: AttemptKey = if batch_id.is_empty() {
-            (format!("batch-without-id:{}", uuid::Uuid::new_v4()), 0, 0)
-        } else {
-            (format!("batch:{batch_id}"), 0, 0)
-        };
+        let key = batch_key(&batch_id);
         {
             let attempts = self.attempts();
             if attempts.running.contains_key(&key) || attempts.finished.contains(&key) {
@@ -599,6 +594,16 @@ impl Executor {
     }
 }
 
+/// The attempt key of a batch: duplicate deliveries are recognised by batch id, and a batch
+/// without one is its own (it must not pass for a duplicate of an earlier one).
+fn batch_key(batch_id: &str) -> AttemptKey {
+    if batch_id.is_empty() {
+        (format!("batch-without-id:{}", uuid::Uuid::new_v4()), 0, 0)
+    } else {
+        (format!("batch:{batch_id}"), 0, 0)
+    }
+}
+
 /// Waits for an attempt's body. The task's own timeout is enforced here too: if the
 /// engine's cancellation never arrives, the body is cancelled (and aborted after `grace`)
 /// anyway, so it cannot hold its slot forever.
@@ -631,5 +636,17 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "a non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_without_an_id_are_never_taken_for_duplicates() {
+        assert_ne!(batch_key(""), batch_key(""));
+        assert_eq!(batch_key("b-1"), batch_key("b-1"));
+        assert_ne!(batch_key("b-1"), batch_key("b-2"));
     }
 }
