@@ -145,19 +145,37 @@ impl EvictionPolicy {
 pub(crate) struct DurableAttempt {
     pub(crate) evicted: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) policy: EvictionPolicy,
+    /// One call of the invocation at a time, evictions included: the engine acknowledges
+    /// per invocation, so two calls in flight would take each other's acks.
+    pub(crate) calls: Arc<tokio::sync::Mutex<()>>,
+    /// The attempt's cancellation: fired when the engine or the worker evicts it.
+    cancellation: tokio_util::sync::CancellationToken,
 }
 
 impl DurableAttempt {
-    pub(crate) fn new(policy: EvictionPolicy) -> Self {
+    pub(crate) fn new(
+        policy: EvictionPolicy,
+        cancellation: tokio_util::sync::CancellationToken,
+    ) -> Self {
         Self {
             evicted: Arc::default(),
             policy,
+            calls: Arc::default(),
+            cancellation,
         }
     }
 
-    /// Whether the worker evicted this attempt (its result is not reported).
+    /// Whether this attempt was evicted (its result is not reported).
     pub(crate) fn is_evicted(&self) -> bool {
         self.evicted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Marks the attempt evicted and cancels it: the engine holds the task without a worker
+    /// now (and replays it elsewhere), so nothing of this attempt may be reported.
+    pub(crate) fn evict(&self) {
+        self.evicted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancellation.cancel();
     }
 }
 
@@ -205,8 +223,6 @@ pub struct DurableContext {
     client: Arc<DurableClient>,
     invocation: i32,
     attempt: DurableAttempt,
-    /// One call at a time: the engine acknowledges per invocation.
-    calls: tokio::sync::Mutex<()>,
 }
 
 impl Deref for DurableContext {
@@ -231,7 +247,6 @@ impl DurableContext {
             client,
             invocation,
             attempt,
-            calls: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -254,7 +269,7 @@ impl DurableContext {
     /// time: the engine acknowledges per invocation, and numbers the log's entries in the
     /// order the calls arrive.
     async fn call(&self, message: In) -> Result<Ack> {
-        let _one_at_a_time = self.calls.lock().await;
+        let _one_at_a_time = self.attempt.calls.lock().await;
         self.client
             .request(self.task(), self.invocation, message)
             .await

@@ -329,8 +329,16 @@ impl Executor {
         let input = assignment.input.clone();
         #[cfg(feature = "opentelemetry")]
         let otel = crate::otel::task_context(&assignment, &action_id);
+        let task_run_id = assignment.task_run_id.clone();
+        let attempt = crate::durable::DurableAttempt::new(eviction, cancellation.clone());
         let mut context = Context::new(self.client.clone(), assignment, cancellation, permit);
-        let attempt = crate::durable::DurableAttempt::new(eviction);
+        // The durable client knows the attempt while it runs, and forgets everything of it
+        // when it ends, however it ends (an abort drops this future).
+        let _registered = durable.then(|| {
+            self.worker
+                .durable
+                .begin(&task_run_id, invocation, attempt.clone())
+        });
         if durable {
             context =
                 context.with_durable(self.worker.durable.clone(), invocation, attempt.clone());

@@ -794,12 +794,13 @@ impl HandleInner {
         })
     }
 
-    /// Ends the action stream and with it the heartbeats.
+    /// Ends the action stream and with it the heartbeats, and the durable task stream.
     async fn stop_listening(&self) {
         self.stop_listening.cancel();
         if let Some(stream) = self.action_stream.lock().await.take() {
             let _ = stream.await;
         }
+        self.executor.durable().close();
     }
 
     /// Lets running tasks finish until shortly before `deadline`, gives what still runs back
