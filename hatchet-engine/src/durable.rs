@@ -17,7 +17,7 @@
 //! priority 4, and its next assignment replays the log).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use hatchet_rs_proto::v1;
 use serde_json::{Map, Value, json};
@@ -258,7 +258,18 @@ fn render_wait(conditions: &[WaitCondition]) -> String {
     let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for c in conditions {
         let one = match &c.kind {
-            WaitKind::Sleep { text, .. } => format!("sleep({text})"),
+            // `durable_events.go` describeCondition: the duration parsed to whole
+            // milliseconds and printed by Go's `Duration.String` (`60s` is `1m0s`); one that
+            // does not parse prints as `sleep`.
+            WaitKind::Sleep { text, .. } => match parse_duration(text) {
+                Some(d) => format!(
+                    "sleep({})",
+                    crate::lifecycle::batches::go_duration(Duration::from_millis(
+                        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+                    ))
+                ),
+                None => "sleep".to_owned(),
+            },
             WaitKind::Event { key, .. } => format!("event({key})"),
         };
         groups.entry(c.group.as_str()).or_default().push(one);
@@ -420,6 +431,11 @@ impl State {
         );
     }
 
+    /// A restore asked for over REST: as a completed wait's (nothing if not evicted).
+    pub(crate) fn restore_evicted(&mut self, task_id: &str, now: SystemTime) {
+        self.durable_restore(task_id, now);
+    }
+
     /// An evicted task one of whose entries just completed is queued again (priority 4, as
     /// a retry), to replay on its next assignment.
     fn durable_restore(&mut self, task_id: &str, now: SystemTime) {
@@ -429,6 +445,7 @@ impl State {
         }
         if let Some(task) = self.tasks.get_mut(task_id) {
             task.evicted = false;
+            task.restoring = true;
         }
         self.enqueue(task_id, now);
         self.dispatch(now);

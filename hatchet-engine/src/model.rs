@@ -322,6 +322,9 @@ pub(crate) struct Task {
     /// A durable task its worker evicted while it waited: it holds no slot and no worker
     /// until one of its waits completes, then it is queued again (§1.7).
     pub(crate) evicted: bool,
+    /// Restored after an eviction and not assigned yet: queued at priority 4, and still
+    /// evicted to `GetRunDetails` (the engine clears `evicted_at` only at assignment).
+    pub(crate) restoring: bool,
     /// A batch task's rendered batch key (trimmed), from its first queueing on.
     pub(crate) batch_key: Option<String>,
     /// Whether it waits in its key's batch buffer (it is QUEUED there).

@@ -128,7 +128,9 @@ impl State {
     /// The priority a task queues at: its run's (1 to 3), or 4 once it has been retried,
     /// as the engine queues retries ahead of new work.
     pub(crate) fn queue_priority(&self, task: &Task) -> i32 {
-        if task.retry_count > 0 {
+        // Retries, and tasks restored after an eviction (`tasks-overwrite.go`
+        // RestoreEvictedTasks inserts their queue item at 4 whatever the run's priority).
+        if task.retry_count > 0 || task.restoring {
             4
         } else {
             self.runs.get(&task.run_id).map_or(1, |r| r.priority)
@@ -338,6 +340,7 @@ impl State {
             return;
         };
         task.holds_slots = true;
+        task.restoring = false;
         task.status = TaskStatus::Running;
         task.worker_id = Some(worker_id.to_owned());
         let deadline = now + task.def.timeout;

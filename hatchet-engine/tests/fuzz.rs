@@ -405,6 +405,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/stable/workflow-runs/{id}/status"),
     ("GET", "/api/v1/stable/tasks/{id}"),
     ("GET", "/api/v1/stable/tasks/{id}/logs"),
+    ("POST", "/api/v1/stable/tasks/{id}/restore"),
     ("GET", "/api/v1/tenants/{tenant}/rate-limits"),
     ("GET", "/api/v1/stable/tenants/{tenant}/task-metrics"),
     ("GET", "/api/v1/tenants/{tenant}/workflows/crons"),

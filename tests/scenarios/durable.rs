@@ -547,3 +547,71 @@ async fn resetting_a_durable_task_reruns_it_from_a_node_of_its_log() {
         (1, 2, 3)
     );
 }
+
+/// Starts of the hand-restored task's body.
+static RESTORED_STARTS: AtomicU32 = AtomicU32::new(0);
+
+#[tokio::test]
+async fn an_evicted_task_reads_as_evicted_and_a_restore_by_hand_replays_it() {
+    let h = harness().await;
+    let task = hatchet_rs::Task::new_durable(
+        "durable-restorable",
+        |_: Num, ctx: DurableContext| async move {
+            RESTORED_STARTS.fetch_add(1, Ordering::SeqCst);
+            let payload = ctx.wait_for_event("durable:restored").await?;
+            Ok::<_, TaskError>(Finished {
+                payload,
+                invocation: ctx.invocation(),
+            })
+        },
+    )
+    .eviction(hatchet_rs::EvictionPolicy::new().ttl(Duration::from_secs(1)))
+    .timeout("5m");
+    let workflow: hatchet_rs::Workflow<Num, Finished> = hatchet_rs::Workflow::standalone(task)
+        .build()
+        .expect("valid");
+    h.worker("durable-restore-worker", |w| {
+        w.workflow(&workflow).durable_slots(1)
+    })
+    .await;
+    let run = within(workflow.run_no_wait(&h.client, &Num { n: 1 }, RunOptions::new()))
+        .await
+        .expect("trigger");
+    let task_id = pump(&h, async {
+        loop {
+            if let Ok(details) = h.client.runs().get(run.id()).await
+                && let Some(task) = details.tasks.first()
+            {
+                let id = task.task_external_id.clone();
+                if h.client
+                    .runs()
+                    .task(&id)
+                    .await
+                    .is_ok_and(|t| t.is_evicted == Some(true))
+                {
+                    return id;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    assert_eq!(RESTORED_STARTS.load(Ordering::SeqCst), 1);
+    // No event yet: only the restore can bring the task back to a worker.
+    assert!(
+        within(h.client.runs().restore_task(&task_id))
+            .await
+            .expect("restore")
+    );
+    pump(&h, async {
+        while RESTORED_STARTS.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let done = push_until(&h, "durable:restored", json!({"back": true}), run.result())
+        .await
+        .expect("finished");
+    assert_eq!(done.payload, json!({"back": true}));
+    assert!(done.invocation >= 2, "{}", done.invocation);
+}

@@ -63,20 +63,23 @@ impl State {
                         error: t.error.clone(),
                         output: t.output.clone().map(String::into_bytes),
                         readable_id: t.def.readable_id.clone(),
-                        is_evicted: false,
+                        // `tasks.sql` reads `evicted_at IS NOT NULL`: true from the eviction
+                        // until the task is assigned again (a restore does not clear it).
+                        is_evicted: t.evicted || t.restoring,
                     },
                 )
             })
-            .collect();
+            .collect::<std::collections::HashMap<_, _>>();
+        let any_evicted = task_runs.values().any(|t| t.is_evicted);
         Ok(v1::GetRunDetailsResponse {
             input: run.input.to_string().into_bytes(),
             status: run.status.to_proto() as i32,
             task_runs,
-            done: run.status.is_final(),
+            done: run.status.is_final() && !any_evicted,
             additional_metadata: serde_json::Value::Object(run.metadata.clone())
                 .to_string()
                 .into_bytes(),
-            is_evicted: false,
+            is_evicted: any_evicted,
         })
     }
 }

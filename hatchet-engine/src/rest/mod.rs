@@ -142,6 +142,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/stable/tasks/{task}", get(runs::task))
         .route("/api/v1/stable/tasks/{task}/logs", get(observe::logs))
         .route(
+            "/api/v1/stable/tasks/{task}/restore",
+            axum::routing::post(runs::restore),
+        )
+        .route(
             "/api/v1/tenants/{tenant}/rate-limits",
             get(observe::rate_limits),
         )

@@ -84,6 +84,11 @@ fn task_json(st: &State, run: &Run, task: &Task) -> Value {
     if let Some(error) = &task.error {
         out["errorMessage"] = json!(error);
     }
+    // Listings carry it only when true; a task's own row and run details always (see
+    // `with_evicted`). The REST flag follows the OLAP status, false again from the restore.
+    if task.evicted {
+        out["isEvicted"] = json!(true);
+    }
     if let Some(at) = started {
         out["startedAt"] = json!(time(at));
     }
@@ -420,7 +425,7 @@ pub(super) fn details_json(st: &State, run: &Run) -> Value {
         .collect();
     json!({
         "run": run_json,
-        "tasks": listed.iter().map(|t| task_json(st, run, t)).collect::<Vec<_>>(),
+        "tasks": listed.iter().map(|t| with_evicted(task_json(st, run, t), t)).collect::<Vec<_>>(),
         "taskEvents": events.into_iter().map(|e| e.1).collect::<Vec<_>>(),
         "shape": shape,
         "workflowConfig": workflow_config(&run.version),
@@ -482,8 +487,32 @@ pub(super) async fn task(
     respond(find(&shared, &id, &headers, "task", |st| {
         let task = st.tasks.get(&id)?;
         let run = st.runs.get(&task.run_id)?;
-        Some(task_json(st, run, task))
+        Some(with_evicted(task_json(st, run, task), task))
     }))
+}
+
+/// A task row with `isEvicted` present either way, as the engine writes a task's own row.
+fn with_evicted(mut row: Value, task: &Task) -> Value {
+    row["isEvicted"] = json!(task.evicted);
+    row
+}
+
+/// `POST /api/v1/stable/tasks/{task}/restore`: queues an evicted durable task again. The
+/// engine's handler only publishes the request and answers `{"requeued": true}` for any task
+/// it finds; restoring a task that is not evicted (or already restored) does nothing
+/// (`durable_callbacks.go`, `tasks-overwrite.go` RestoreEvictedTasks).
+pub(super) async fn restore(
+    Engine(shared): Engine<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond((|| {
+        find(&shared, &id, &headers, "task", |st| {
+            st.tasks.get(&id).map(|_| ())
+        })?;
+        shared.with(|st, now| st.restore_evicted(&id, now));
+        Ok(json!({ "requeued": true }))
+    })())
 }
 
 /// `V1TriggerWorkflowRunRequest`.

@@ -210,6 +210,7 @@ impl State {
                     retry_count: 0,
                     app_retry_count: 0,
                     internal_retry_count: 0,
+                    restoring: false,
                     attempts: Vec::new(),
                     output: None,
                     error: None,

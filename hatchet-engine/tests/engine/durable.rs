@@ -247,8 +247,9 @@ async fn a_replay_gets_recorded_entries_back_and_a_different_call_is_non_determi
     assert!(memo.memo_already_existed);
     assert_eq!(memo.memo_result_payload.as_deref(), Some(&b"42"[..]));
     assert!(matches!(stream.next().await, Out::EntryCompleted(_)));
-    // Node 2 was an event wait: a sleep there diverges.
-    stream.send(wait(&task, second, sleep("5s")));
+    // Node 2 was an event wait: a sleep there diverges. Its duration is printed as Go's
+    // `Duration.String` prints it (`durable_events.go` describeCondition): 90s is 1m30s.
+    stream.send(wait(&task, second, sleep("90s")));
     let Out::Error(error) = stream.next().await else {
         panic!("expected a non-determinism error")
     };
@@ -259,7 +260,7 @@ async fn a_replay_gets_recorded_entries_back_and_a_different_call_is_non_determi
     assert!(
         error.error_message.contains("at node 2:1")
             && error.error_message.contains("expected: event(dur:go)")
-            && error.error_message.contains("received: sleep(5s)"),
+            && error.error_message.contains("received: sleep(1m30s)"),
         "{}",
         error.error_message
     );
@@ -404,4 +405,131 @@ async fn trigger_runs_starts_a_child_once_and_completes_its_entry_with_the_outpu
         .filter(|r| r.workflow_name == "dur-kid")
         .count();
     assert_eq!(kid_runs, 1);
+}
+
+/// `tasks.sql` reads `evicted_at IS NOT NULL` for `GetRunDetails` (per task and for the run,
+/// whose `done` stays false); the REST rows carry `isEvicted`; `POST .../restore` answers
+/// `{"requeued": true}` and queues the task (`api/v1/server/handlers/v1/tasks/restore.go`).
+#[tokio::test]
+async fn an_evicted_task_is_reported_evicted_and_can_be_restored_over_rest() {
+    let engine = TestEngine::start().await.expect("engine");
+    let (mut worker, assigned) = durable_assigned(&engine, "dur-restore").await;
+    let (task, invocation) = (
+        assigned.task_run_external_id.clone(),
+        assigned.durable_task_invocation_count.expect("invocation"),
+    );
+    let mut stream = Stream::open(&engine, &worker.id).await;
+    stream.send(wait(&task, invocation, event("dur:never")));
+    assert!(matches!(stream.next().await, Out::WaitForAck(_)));
+    stream.send(In::EvictInvocation(v1::DurableTaskEvictInvocationRequest {
+        invocation_count: invocation,
+        durable_task_external_id: task.clone(),
+        reason: None,
+    }));
+    assert!(matches!(stream.next().await, Out::EvictionAck(_)));
+    let raw = Raw::new(&engine).await;
+    let details = |run: String| {
+        let mut admin = raw.admin.clone();
+        async move {
+            admin
+                .get_run_details(v1::GetRunDetailsRequest { external_id: run })
+                .await
+                .expect("details")
+                .into_inner()
+        }
+    };
+    let evicted = details(assigned.workflow_run_id.clone()).await;
+    assert!(evicted.is_evicted && !evicted.done);
+    assert!(evicted.task_runs["task"].is_evicted);
+    let row = engine.client().runs().task(&task).await.expect("task row");
+    assert_eq!(row.is_evicted, Some(true));
+    assert!(
+        engine
+            .client()
+            .runs()
+            .restore_task(&task)
+            .await
+            .expect("restore")
+    );
+    let again = worker.next().await;
+    assert_eq!(again.task_run_external_id, task);
+    assert_eq!(again.durable_task_invocation_count, Some(invocation + 1));
+    let running = details(assigned.workflow_run_id.clone()).await;
+    assert!(!running.is_evicted && !running.task_runs["task"].is_evicted);
+    let row = engine.client().runs().task(&task).await.expect("task row");
+    assert_eq!(row.is_evicted, Some(false));
+    // A task that is not evicted: accepted, and nothing happens.
+    assert!(
+        engine
+            .client()
+            .runs()
+            .restore_task(&task)
+            .await
+            .expect("restore")
+    );
+    worker.nothing_within(Duration::from_millis(200)).await;
+}
+
+/// `tasks-overwrite.go` RestoreEvictedTasks inserts the restored task's queue item at
+/// priority 4, ahead of every run queued at 1-3, whatever the run's own priority.
+#[tokio::test]
+async fn a_restored_task_goes_ahead_of_runs_queued_before_it() {
+    let engine = TestEngine::start().await.expect("engine");
+    let raw = Raw::new(&engine).await;
+    let mut task = crate::support::task("dur-prio", "task", &[]);
+    task.is_durable = true;
+    raw.register(workflow("dur-prio", vec![task])).await;
+    let mut worker = RawWorker::start_with(
+        &engine,
+        &[action("dur-prio", "task")],
+        HashMap::from([("durable".to_owned(), 1)]),
+    )
+    .await;
+    let trigger = |priority: hatchet_rs::Priority| {
+        let client = engine.client();
+        async move {
+            client
+                .runs()
+                .trigger("dur-prio", &json!({}), RunOptions::new().priority(priority))
+                .await
+                .expect("trigger")
+                .id()
+                .to_owned()
+        }
+    };
+    let first_run = trigger(hatchet_rs::Priority::Low).await;
+    let first = worker.next().await;
+    assert_eq!(first.workflow_run_id, first_run);
+    let invocation = first.durable_task_invocation_count.expect("invocation");
+    let mut stream = Stream::open(&engine, &worker.id).await;
+    stream.send(wait(
+        &first.task_run_external_id,
+        invocation,
+        event("dur:go"),
+    ));
+    assert!(matches!(stream.next().await, Out::WaitForAck(_)));
+    stream.send(In::EvictInvocation(v1::DurableTaskEvictInvocationRequest {
+        invocation_count: invocation,
+        durable_task_external_id: first.task_run_external_id.clone(),
+        reason: None,
+    }));
+    assert!(matches!(stream.next().await, Out::EvictionAck(_)));
+    // The freed slot goes to a new run; two more wait behind it at the highest run priority.
+    trigger(hatchet_rs::Priority::High).await;
+    let second = worker.next().await;
+    let third_run = trigger(hatchet_rs::Priority::High).await;
+    // The event restores the first task: it queues behind the high-priority run, at 4.
+    engine
+        .client()
+        .events()
+        .push("dur:go", &json!({}))
+        .await
+        .expect("push");
+    worker.nothing_within(Duration::from_millis(100)).await;
+    worker.complete(&second, "{}").await;
+    let next = worker.next().await;
+    assert_eq!(
+        next.task_run_external_id, first.task_run_external_id,
+        "the restored task runs before the run {third_run} queued earlier"
+    );
 }

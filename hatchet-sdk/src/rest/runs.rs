@@ -101,6 +101,10 @@ pub struct RunSummary {
     /// Its latest attempt (retry count + 1).
     #[serde(default)]
     pub attempt: Option<i64>,
+    /// Whether the task is a durable task evicted from its worker, waiting to be restored
+    /// (present on a task's own row and in run details; listings carry it only when true).
+    #[serde(default)]
+    pub is_evicted: Option<bool>,
     /// The tasks of a DAG run, when the engine lists them.
     #[serde(default, deserialize_with = "null_as_default")]
     pub children: Vec<RunSummary>,
@@ -464,6 +468,29 @@ impl<'a> crate::runs::Runs<'a> {
         params.extend(query.filter_params());
         let ids: Option<Vec<String>> = rest.call(Method::GET, &path, &params, None::<&()>).await?;
         Ok(ids.unwrap_or_default())
+    }
+
+    /// Queues an evicted durable task again (`POST /api/v1/stable/tasks/{task}/restore`), as
+    /// the engine does by itself when one of its waits completes. The engine answers `true`
+    /// for any task it knows, and does nothing to a task that is not evicted (or already
+    /// restored): read [`RunSummary::is_evicted`] to know which it was.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: hatchet_rs::Client, task_run_id: &str) -> hatchet_rs::Result<()> {
+    /// if client.runs().task(task_run_id).await?.is_evicted == Some(true) {
+    ///     client.runs().restore_task(task_run_id).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn restore_task(&self, task_run_id: &str) -> Result<bool> {
+        #[derive(serde::Deserialize)]
+        struct Restored {
+            requeued: bool,
+        }
+        let rest = self.client().rest()?;
+        let path = format!("/api/v1/stable/tasks/{}/restore", segment(task_run_id));
+        let restored: Restored = rest.call(Method::POST, &path, &[], None::<&()>).await?;
+        Ok(restored.requeued)
     }
 
     /// One task run over REST (`GET /api/v1/stable/tasks/{task}`), with its input and output.
