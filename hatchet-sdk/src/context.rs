@@ -273,6 +273,11 @@ impl Context {
         self.inner.durable.clone()
     }
 
+    /// The mock state, for a durable context built on a mock.
+    pub(crate) fn mock_state(&self) -> Option<Arc<MockState>> {
+        self.inner.mock.as_ref().map(|(state, _)| state.clone())
+    }
+
     fn mock(&self) -> Option<&MockState> {
         self.inner.mock.as_ref().map(|(state, _)| &**state)
     }

@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 pub(crate) use client::DurableClient;
-use client::{Ack, Completion};
+pub(crate) use client::{Ack, Completion};
 
 use crate::context::{ChildOptions, Context};
 use crate::error::{Error, Result};
@@ -220,9 +220,17 @@ impl EventWait {
 #[derive(Debug)]
 pub struct DurableContext {
     ctx: Context,
-    client: Arc<DurableClient>,
+    log: Log,
     invocation: i32,
     attempt: DurableAttempt,
+}
+
+/// Where the durable event log lives: the engine (over the worker's durable stream), or a
+/// [`MockContext`](crate::testing::MockContext) in a unit test.
+#[derive(Debug)]
+enum Log {
+    Engine(Arc<DurableClient>),
+    Mock(Arc<crate::testing::mock::MockState>),
 }
 
 impl Deref for DurableContext {
@@ -236,6 +244,11 @@ impl Deref for DurableContext {
 impl DurableContext {
     /// The durable context of a task the worker runs as durable.
     pub(crate) fn from_context(ctx: Context) -> std::result::Result<Self, TaskError> {
+        if ctx.durable().is_none()
+            && let Some(state) = ctx.mock_state()
+        {
+            return Ok(Self::for_mock(ctx, state));
+        }
         let Some((client, invocation, attempt)) = ctx.durable() else {
             return Err(TaskError::non_retryable(format!(
                 "task `{}` takes a DurableContext but does not run as a durable task (declare it with #[task(durable)] or Task::new_durable)",
@@ -244,10 +257,45 @@ impl DurableContext {
         };
         Ok(Self {
             ctx,
-            client,
+            log: Log::Engine(client),
             invocation,
             attempt,
         })
+    }
+
+    /// A durable context over a mock's durable event log: a new invocation of the task.
+    pub(crate) fn for_mock(ctx: Context, state: Arc<crate::testing::mock::MockState>) -> Self {
+        let invocation = state.next_durable_invocation();
+        let attempt = DurableAttempt::new(
+            EvictionPolicy::never(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        Self {
+            ctx,
+            log: Log::Mock(state),
+            invocation,
+            attempt,
+        }
+    }
+
+    /// Waits for the completion of the log entry at `node`.
+    async fn completion(&self, node: client::Slot, what: &str) -> Result<Completion> {
+        match &self.log {
+            Log::Engine(client) => {
+                client
+                    .completion(self.task(), self.invocation, node, &self.attempt, what)
+                    .await
+            }
+            Log::Mock(state) => state.durable_completion(node),
+        }
+    }
+
+    /// Sends a call the engine does not answer.
+    async fn send(&self, message: In) -> Result<()> {
+        match &self.log {
+            Log::Engine(client) => client.send(message).await,
+            Log::Mock(state) => state.durable_send(message),
+        }
     }
 
     /// The plain context.
@@ -270,9 +318,10 @@ impl DurableContext {
     /// order the calls arrive.
     async fn call(&self, message: In) -> Result<Ack> {
         let _one_at_a_time = self.attempt.calls.lock().await;
-        self.client
-            .request(self.task(), self.invocation, message)
-            .await
+        match &self.log {
+            Log::Engine(client) => client.request(self.task(), self.invocation, message).await,
+            Log::Mock(state) => state.durable_request(self.task(), message),
+        }
     }
 
     /// Sleeps for `duration` (`"10m"`, a `Duration`, ...), on the engine's clock. A replayed
@@ -321,11 +370,7 @@ impl DurableContext {
                 "a wait was answered with a memo ack".into(),
             ));
         };
-        let payload = match self
-            .client
-            .completion(self.task(), self.invocation, node, &self.attempt, "a wait")
-            .await?
-        {
+        let payload = match self.completion(node, "a wait").await? {
             Completion::Payload(payload) => payload,
             Completion::Failure(message) => return Err(Error::Protocol(message)),
         };
@@ -447,16 +492,7 @@ impl DurableContext {
         let output_task = workflow.def.output_task.clone();
         let mut outputs = Vec::with_capacity(entries.len());
         for (node, run_id) in entries {
-            let completion = self
-                .client
-                .completion(
-                    self.task(),
-                    self.invocation,
-                    node,
-                    &self.attempt,
-                    "a child run",
-                )
-                .await?;
+            let completion = self.completion(node, "a child run").await?;
             let payload = match completion {
                 Completion::Payload(payload) => payload,
                 Completion::Failure(message) => {
@@ -556,7 +592,9 @@ impl DurableContext {
             )));
         };
         if existed && let Some(payload) = payload {
-            self.client.forget(self.task(), node);
+            if let Log::Engine(client) = &self.log {
+                client.forget(self.task(), node);
+            }
             return serde_json::from_slice(&payload).map_err(|e| {
                 TaskError::non_retryable(format!(
                     "the recorded result of a memoised step does not decode: {e}"
@@ -569,18 +607,17 @@ impl DurableContext {
                 "the result of a memoised step is not serialisable: {e}"
             ))
         })?;
-        self.client
-            .send(In::CompleteMemo(v1::DurableTaskCompleteMemoRequest {
-                r#ref: Some(v1::DurableEventLogEntryRef {
-                    durable_task_external_id: self.task().to_owned(),
-                    invocation_count: self.invocation,
-                    branch_id: node.0,
-                    node_id: node.1,
-                }),
-                payload,
-                memo_key: key,
-            }))
-            .await?;
+        self.send(In::CompleteMemo(v1::DurableTaskCompleteMemoRequest {
+            r#ref: Some(v1::DurableEventLogEntryRef {
+                durable_task_external_id: self.task().to_owned(),
+                invocation_count: self.invocation,
+                branch_id: node.0,
+                node_id: node.1,
+            }),
+            payload,
+            memo_key: key,
+        }))
+        .await?;
         Ok(value)
     }
 }

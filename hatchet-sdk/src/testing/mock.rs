@@ -77,11 +77,13 @@ pub struct MockRecords {
     pub run_cancelled: bool,
     /// Worker labels the task set, in the order set.
     pub worker_labels: Vec<(String, LabelValue)>,
+    /// Durable sleeps that completed, in order (a replayed sleep is not slept again).
+    pub durable_sleeps: Vec<Duration>,
 }
 
 /// What a mocked child run returns.
 #[derive(Debug, Clone)]
-enum ChildOutcome {
+pub(crate) enum ChildOutcome {
     Output(Map<String, Value>),
     Failure(String),
 }
@@ -91,9 +93,25 @@ enum ChildOutcome {
 pub(crate) struct MockState {
     records: Mutex<MockRecords>,
     children: HashMap<String, ChildOutcome>,
+    /// Payloads of the events durable waits get.
+    events: HashMap<String, Value>,
+    /// The durable event log of a durable task run with this mock.
+    durable: Mutex<super::durable::MockLog>,
 }
 
 impl MockState {
+    pub(crate) fn durable_log(&self) -> std::sync::MutexGuard<'_, super::durable::MockLog> {
+        self.durable.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn canned_event(&self, key: &str) -> Option<Value> {
+        self.events.get(key).cloned()
+    }
+
+    pub(crate) fn canned_child(&self, workflow: &str) -> Option<ChildOutcome> {
+        self.children.get(workflow).cloned()
+    }
+
     pub(crate) fn record(&self, f: impl FnOnce(&mut MockRecords)) {
         f(&mut self.records.lock().unwrap_or_else(PoisonError::into_inner));
     }
@@ -174,6 +192,39 @@ impl MockContext {
     /// [`Context::is_cancelled`] turns true.
     pub fn cancel(&self) {
         self.cancellation.cancel();
+    }
+
+    /// The context to pass to a durable task (`#[task(durable)]`, `Task::new_durable`), with
+    /// the mock's durable event log: each call is a new invocation of the task that replays
+    /// the log, as the engine replays it after a retry or an eviction. Sleeps return at once
+    /// ([`MockRecords::durable_sleeps`]), event waits get the payloads set with
+    /// [`MockContextBuilder::event`], memos run once and are read back on later
+    /// invocations, children get their canned outcomes, and a call that differs from what
+    /// the log holds at its place fails with [`Error::NonDeterminism`], worded as the engine
+    /// words it. [`run_task`](Self::run_task) does the same for a durable task of a
+    /// workflow.
+    ///
+    /// ```
+    /// # use hatchet_rs::{DurableContext, TaskError, task};
+    /// # use hatchet_rs::testing::MockContext;
+    /// #[task(durable)]
+    /// async fn remind(_input: serde_json::Value, ctx: DurableContext) -> Result<serde_json::Value, TaskError> {
+    ///     ctx.sleep_for("24h").await?;
+    ///     let answer = ctx.wait_for_event("reply").await?;
+    ///     Ok(answer)
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mock = MockContext::builder()
+    ///     .event("reply", &serde_json::json!({"ok": true}))
+    ///     .build()
+    ///     .unwrap();
+    /// let out = remind(serde_json::json!({}), mock.durable_context()).await.unwrap();
+    /// assert_eq!(out["ok"], true);
+    /// assert_eq!(mock.records().durable_sleeps, [std::time::Duration::from_secs(86_400)]);
+    /// # }
+    /// ```
+    pub fn durable_context(&self) -> crate::DurableContext {
+        crate::DurableContext::for_mock(self.context(), self.state.clone())
     }
 
     /// Everything recorded so far.
@@ -352,6 +403,7 @@ pub struct MockContextBuilder {
     assignment: Assignment,
     data: SharedData,
     children: HashMap<String, ChildOutcome>,
+    events: HashMap<String, Value>,
     client: Option<Client>,
     errors: Vec<String>,
 }
@@ -377,6 +429,7 @@ impl Default for MockContextBuilder {
             },
             data: SharedData::default(),
             children: HashMap::new(),
+            events: HashMap::new(),
             client: None,
             errors: Vec::new(),
         }
@@ -534,6 +587,14 @@ impl MockContextBuilder {
         self
     }
 
+    /// The payload a durable wait for the event `key` gets (the event arrives at once). A
+    /// wait for an event with no payload set, and no sleep to fall back on, fails naming it.
+    pub fn event(mut self, key: &str, payload: &(impl Serialize + ?Sized)) -> Self {
+        let payload = self.json(&format!("the payload of event `{key}`"), payload);
+        self.events.insert(key.to_owned(), payload);
+        self
+    }
+
     /// The client [`Context::client`] returns (for example a `TestEngine`'s).
     pub fn client(mut self, client: Client) -> Self {
         self.client = Some(client);
@@ -552,6 +613,8 @@ impl MockContextBuilder {
         let state = Arc::new(MockState {
             records: Mutex::default(),
             children: self.children,
+            events: self.events,
+            durable: Mutex::default(),
         });
         let cancellation = CancellationToken::new();
         let data = Arc::new(self.data);

@@ -56,6 +56,7 @@
 //! # Ok(()) }
 //! ```
 
+mod durable;
 #[cfg(feature = "testing")]
 mod engine;
 pub(crate) mod mock;

@@ -441,3 +441,144 @@ async fn a_batch_task_runs_over_its_inputs_with_a_context_per_item() {
             .contains("run it with MockContext::run_batch")
     );
 }
+
+// ---- durable tasks ---------------------------------------------------------------------
+
+/// Times the memoised step's body ran, per input (tests run side by side).
+static CHARGES: std::sync::Mutex<std::collections::BTreeMap<i64, u32>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn charges(n: i64) -> u32 {
+    CHARGES
+        .lock()
+        .expect("charges")
+        .get(&n)
+        .copied()
+        .unwrap_or(0)
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Approved {
+    receipt: u32,
+    approver: String,
+    squared: i64,
+    invocation: i32,
+}
+
+#[task(durable)]
+async fn approve(input: Square, ctx: hatchet_rs::DurableContext) -> Result<Approved, TaskError> {
+    ctx.sleep_for("720h").await?;
+    let receipt: u32 = ctx
+        .memo(&("charge", input.n), || async {
+            let mut charges = CHARGES.lock().expect("charges");
+            let count = charges.entry(input.n).or_default();
+            *count += 1;
+            Ok::<_, TaskError>(99 + *count)
+        })
+        .await?;
+    let approval = ctx.wait_for_event("approval").await?;
+    let squared = ctx
+        .run::<square>(&Square { n: input.n }, ChildOptions::new())
+        .await?;
+    Ok(Approved {
+        receipt,
+        approver: approval["by"].as_str().unwrap_or_default().to_owned(),
+        squared: squared.value,
+        invocation: ctx.invocation(),
+    })
+}
+
+#[tokio::test]
+async fn a_durable_task_runs_in_a_unit_test_and_replays_its_log_on_a_second_run() {
+    let mock = MockContext::builder()
+        .event("approval", &json!({"by": "ada"}))
+        .child_output::<square>(&Squared { value: 9 })
+        .build()
+        .expect("mock");
+    let first = within(approve(Square { n: 3 }, mock.durable_context()))
+        .await
+        .expect("first run");
+    assert_eq!(
+        first,
+        Approved {
+            receipt: 100,
+            approver: "ada".into(),
+            squared: 9,
+            invocation: 1
+        }
+    );
+    let records = mock.records();
+    assert_eq!(records.durable_sleeps, [Duration::from_secs(30 * 86_400)]);
+    assert_eq!(records.children.len(), 1);
+    // A second run is the next invocation: the memo is read back, not run again; the sleep
+    // and the child come from the log.
+    let second = within(approve(Square { n: 3 }, mock.durable_context()))
+        .await
+        .expect("replay");
+    assert_eq!(second.receipt, 100);
+    assert_eq!(second.invocation, 2);
+    assert_eq!(charges(3), 1, "the memoised step ran once");
+    assert_eq!(mock.records().durable_sleeps.len(), 1, "not slept again");
+    assert_eq!(mock.records().children.len(), 1, "not started again");
+}
+
+#[task(durable)]
+async fn wavering(input: Square, ctx: hatchet_rs::DurableContext) -> Result<(), TaskError> {
+    if input.n == 0 {
+        ctx.sleep_for("60s").await?;
+    } else {
+        ctx.wait_for_event("other").await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_durable_replay_that_diverges_fails_as_the_engine_reports_it() {
+    let mock = MockContext::builder()
+        .event("other", &json!({}))
+        .task_run_id("task-1")
+        .build()
+        .expect("mock");
+    within(wavering(Square { n: 0 }, mock.durable_context()))
+        .await
+        .expect("first run");
+    let diverged = within(wavering(Square { n: 1 }, mock.durable_context()))
+        .await
+        .unwrap_err();
+    assert!(!diverged.is_retryable(), "{diverged:?}");
+    assert_eq!(
+        diverged.message(),
+        "non-determinism error in task task-1 at node 1:1\n  expected: sleep(1m0s)\n  received: event(other)"
+    );
+}
+
+#[tokio::test]
+async fn a_durable_wait_for_an_event_the_mock_lacks_says_which() {
+    let mock = MockContext::builder().build().expect("mock");
+    let missing = within(approve(Square { n: 2 }, mock.durable_context()))
+        .await
+        .unwrap_err();
+    assert!(
+        missing.message().contains(
+            "no event `approval` for a durable wait: set one with MockContextBuilder::event"
+        ),
+        "{}",
+        missing.message()
+    );
+}
+
+#[tokio::test]
+async fn run_task_runs_a_durable_task_of_a_workflow_with_the_mocks_log() {
+    let workflow = <approve as hatchet_rs::WorkflowDefinition>::definition().expect("valid");
+    let mock = MockContext::builder()
+        .input(&Square { n: 5 })
+        .event("approval", &json!({"by": "grace"}))
+        .child_output::<square>(&Squared { value: 25 })
+        .build()
+        .expect("mock");
+    let out: Approved = within(mock.run_task(&workflow, "approve"))
+        .await
+        .expect("runs");
+    assert_eq!(out.approver, "grace");
+    assert_eq!(out.squared, 25);
+}
