@@ -51,7 +51,9 @@ pub(crate) fn window(duration: i32) -> Duration {
         Ok(v1::RateLimitDuration::Day) => DAY,
         Ok(v1::RateLimitDuration::Week) => 7 * DAY,
         Ok(v1::RateLimitDuration::Month) => 30 * DAY,
-        Ok(v1::RateLimitDuration::Year) => 365 * DAY,
+        // PostgreSQL compares intervals with a month as 30 days and a year as 12 months:
+        // `NOW() - last_refill >= '1 year'` holds after 360 days.
+        Ok(v1::RateLimitDuration::Year) => 360 * DAY,
     })
 }
 

@@ -458,3 +458,44 @@ async fn run_level_desired_labels_replace_the_tasks_own() {
     assert_eq!(zone_b.next().await.workflow_run_id, moved.id());
     zone_a.nothing_within(Duration::from_millis(200)).await;
 }
+
+/// The engine refills when `NOW() - last_refill >= '1 year'::interval`, and PostgreSQL
+/// compares a year as 12 months of 30 days (`sql/queries/v1/rate_limits.sql`): 360 days.
+#[tokio::test]
+async fn a_yearly_rate_limit_refills_after_360_days() {
+    let engine = TestEngine::builder().manual_clock().start().await.unwrap();
+    engine
+        .client()
+        .rate_limits()
+        .put("yearly", 1, hatchet_rs::RateLimitDuration::Year)
+        .await
+        .unwrap();
+    let mut definition = single("yearly");
+    definition.tasks[0].rate_limits = vec![v1::CreateTaskRateLimit {
+        key: "yearly".to_owned(),
+        units: Some(1),
+        ..Default::default()
+    }];
+    // The second run waits most of a year to be scheduled.
+    definition.tasks[0].schedule_timeout = Some("9000h".to_owned());
+    Raw::new(&engine).await.register(definition).await;
+    let mut worker = RawWorker::start(&engine, &[action("yearly", "task")]).await;
+    let trigger = || async {
+        engine
+            .client()
+            .runs()
+            .trigger("yearly", &json!({}), Default::default())
+            .await
+            .unwrap()
+    };
+    trigger().await;
+    let first = worker.next().await;
+    worker.complete(&first, "{}").await;
+    trigger().await;
+    worker.nothing_within(Duration::from_millis(100)).await;
+    engine.clock().advance(Duration::from_secs(359 * 86_400));
+    worker.nothing_within(Duration::from_millis(100)).await;
+    engine.clock().advance(Duration::from_secs(86_400 + 60));
+    let second = worker.next().await;
+    assert_ne!(second.task_run_external_id, first.task_run_external_id);
+}
