@@ -22,7 +22,6 @@ use std::time::{Duration, SystemTime};
 use hatchet_rs_proto::v1;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc::UnboundedSender;
 use tonic::Status;
 
 use crate::expressions;
@@ -31,7 +30,7 @@ use crate::state::{State, new_id};
 use crate::validate::parse_duration;
 
 /// Where the responses of one `DurableTask` stream go.
-pub(crate) type DurableSender = UnboundedSender<Result<v1::DurableTaskResponse, Status>>;
+pub(crate) type DurableSender = crate::outbox::Outbox<v1::DurableTaskResponse>;
 
 /// The branch a durable log starts on.
 const FIRST_BRANCH: i64 = 1;

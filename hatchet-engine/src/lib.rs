@@ -56,6 +56,7 @@ mod inspect;
 mod lifecycle;
 mod model;
 mod notify;
+mod outbox;
 mod payload;
 mod rest;
 mod rules;

@@ -11,8 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 use hatchet_rs_proto as pb;
 use hatchet_rs_proto::v1;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc::UnboundedSender;
-use tonic::Status;
 
 /// A registered workflow and all its versions (newest last).
 #[derive(Debug)]
@@ -417,7 +415,7 @@ impl LabelValue {
 #[derive(Debug)]
 pub(crate) struct Listener {
     pub(crate) generation: u64,
-    pub(crate) sender: UnboundedSender<Result<pb::AssignedAction, Status>>,
+    pub(crate) sender: crate::outbox::Outbox<pb::AssignedAction>,
 }
 
 #[derive(Debug)]
@@ -588,7 +586,7 @@ pub(crate) struct CronEntry {
 #[derive(Debug)]
 pub(crate) struct RunSubscriber {
     pub(crate) id: u64,
-    pub(crate) sender: UnboundedSender<Result<pb::WorkflowRunEvent, Status>>,
+    pub(crate) sender: crate::outbox::Outbox<pb::WorkflowRunEvent>,
     pub(crate) watching: HashSet<String>,
 }
 
@@ -607,5 +605,5 @@ pub(crate) enum EventFilter {
 #[derive(Debug)]
 pub(crate) struct EventSubscriber {
     pub(crate) filter: EventFilter,
-    pub(crate) sender: UnboundedSender<Result<pb::WorkflowEvent, Status>>,
+    pub(crate) sender: crate::outbox::Outbox<pb::WorkflowEvent>,
 }

@@ -6,7 +6,6 @@ use std::time::{Instant, SystemTime};
 
 use hatchet_rs_proto as pb;
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::model::{Chunk, EventFilter, EventSubscriber, LogLine, RunSubscriber, TaskStatus};
@@ -121,12 +120,9 @@ impl State {
     /// Opens a `SubscribeToWorkflowRuns` stream.
     pub(crate) fn add_run_subscriber(
         &mut self,
-    ) -> (
-        u64,
-        mpsc::UnboundedReceiver<Result<pb::WorkflowRunEvent, Status>>,
-    ) {
+    ) -> (u64, crate::outbox::Inbox<pb::WorkflowRunEvent>) {
         let id = self.next_sub_id();
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = crate::outbox::outbox();
         self.run_subs.push(RunSubscriber {
             id,
             sender,
@@ -166,7 +162,7 @@ impl State {
     pub(crate) fn add_event_subscriber(
         &mut self,
         req: pb::SubscribeToWorkflowEventsRequest,
-    ) -> Result<mpsc::UnboundedReceiver<Result<pb::WorkflowEvent, Status>>, Status> {
+    ) -> Result<crate::outbox::Inbox<pb::WorkflowEvent>, Status> {
         let filter = match (
             req.workflow_run_id,
             req.additional_meta_key,
@@ -193,7 +189,7 @@ impl State {
                 ));
             }
         };
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = crate::outbox::outbox();
         if let EventFilter::Run(run_id) = &filter {
             let run = self
                 .runs

@@ -108,7 +108,7 @@ impl V1Dispatcher for EngineService {
         request: Request<Streaming<v1::DurableTaskRequest>>,
     ) -> Result<Response<BoxStream<v1::DurableTaskResponse>>, Status> {
         let mut inbound = request.into_inner();
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let (sender, receiver) = crate::outbox::outbox();
         let session = self.shared.with(|st, _| st.sessions.open(sender));
         let shared = self.shared.clone();
         tokio::spawn(async move {

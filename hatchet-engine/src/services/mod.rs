@@ -12,7 +12,6 @@ use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
@@ -51,7 +50,7 @@ impl Interceptor for AuthCheck {
 /// A server stream fed by a channel, which runs `on_drop` when the client goes away or the
 /// engine ends it.
 pub(crate) struct Guarded<T> {
-    receiver: UnboundedReceiver<Result<T, Status>>,
+    receiver: crate::outbox::Inbox<T>,
     on_drop: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -63,7 +62,7 @@ impl<T> std::fmt::Debug for Guarded<T> {
 
 impl<T> Guarded<T> {
     pub(crate) fn new(
-        receiver: UnboundedReceiver<Result<T, Status>>,
+        receiver: crate::outbox::Inbox<T>,
         on_drop: impl FnOnce() + Send + 'static,
     ) -> Self {
         Self {
@@ -72,7 +71,7 @@ impl<T> Guarded<T> {
         }
     }
 
-    pub(crate) fn plain(receiver: UnboundedReceiver<Result<T, Status>>) -> Self {
+    pub(crate) fn plain(receiver: crate::outbox::Inbox<T>) -> Self {
         Self {
             receiver,
             on_drop: None,

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use hatchet_rs_proto as pb;
-use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::{State, is_uuid, new_id};
@@ -95,19 +94,13 @@ impl State {
         &mut self,
         worker_id: &str,
         now: SystemTime,
-    ) -> Result<
-        (
-            u64,
-            mpsc::UnboundedReceiver<Result<pb::AssignedAction, Status>>,
-        ),
-        Status,
-    > {
+    ) -> Result<(u64, crate::outbox::Inbox<pb::AssignedAction>), Status> {
         let generation = self.next_sub_id();
         let worker = self.worker_mut(worker_id).map_err(|e| match e.code() {
             tonic::Code::NotFound => Status::not_found("not found"),
             _ => e,
         })?;
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = crate::outbox::outbox();
         worker.listener = Some(Listener { generation, sender });
         worker.listener_established = true;
         worker.unsubscribed = false;

@@ -200,3 +200,79 @@ async fn times_past_what_rfc_3339_holds_are_listed_without_a_panic() {
     assert_eq!(engine.panics(), 0);
     assert!(SystemTime::now() < SystemTime::UNIX_EPOCH + Duration::from_secs(10_000_000_000_000));
 }
+
+/// A worker that stops reading its action stream does not make the engine hold every
+/// assignment in memory: after 10,000 unread actions its stream ends with RESOURCE_EXHAUSTED,
+/// and the actions it never read go back to the queue.
+#[tokio::test]
+async fn a_worker_that_stops_reading_its_stream_is_cut_off_with_a_clear_error() {
+    let engine = TestEngine::start().await.unwrap();
+    Raw::new(&engine).await.register(single("flood")).await;
+    // A client with HTTP/2's smallest windows: what it does not read stays on the engine.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", engine.addr()))
+        .unwrap()
+        .initial_stream_window_size(Some(65_535))
+        .initial_connection_window_size(Some(65_535))
+        .http2_adaptive_window(false)
+        .connect()
+        .await
+        .unwrap();
+    let mut dispatcher = pb::dispatcher_client::DispatcherClient::with_interceptor(
+        channel,
+        crate::support::Bearer(Some(bearer(&engine))),
+    );
+    let worker_id = dispatcher
+        .register(pb::WorkerRegisterRequest {
+            worker_name: "slow-reader".to_owned(),
+            actions: vec![action("flood", "task")],
+            slot_config: HashMap::from([("default".to_owned(), i32::MAX)]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .worker_id;
+    let mut actions = dispatcher
+        .listen_v2(pb::WorkerListenRequest {
+            worker_id: worker_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let client = engine.client();
+    for _ in 0..11 {
+        let requests = (0..1000)
+            .map(|i| hatchet_rs::TriggerRequest::new("flood", &json!({ "i": i })).unwrap());
+        client.runs().bulk_trigger(requests).await.unwrap();
+    }
+    // Now read: what was queued, then the error, then nothing.
+    let mut read = 0;
+    let error = loop {
+        match tokio::time::timeout(WAIT, actions.message()).await {
+            Ok(Ok(Some(_))) => read += 1,
+            Ok(Err(status)) => break status,
+            other => panic!("expected the stream to end with an error, got {other:?} after {read}"),
+        }
+    };
+    assert_eq!(error.code(), tonic::Code::ResourceExhausted, "{error:?}");
+    // What the engine sent before the cut (the outbox's 9,999 plus what HTTP/2 buffered)
+    // was delivered; the rest went back to the queue, none lost.
+    assert!(read < 11_000, "the engine stopped sending: {read} read");
+    let queued = engine
+        .runs()
+        .iter()
+        .filter(|r| {
+            r.tasks
+                .first()
+                .is_some_and(|t| t.status == TaskStatus::Queued)
+        })
+        .count();
+    assert_eq!(read + queued, 11_000);
+    let listening = engine
+        .workers()
+        .into_iter()
+        .find(|w| w.id == worker_id)
+        .is_some_and(|w| w.listening);
+    assert!(!listening, "the engine let go of the stream");
+    assert_eq!(engine.panics(), 0);
+}
