@@ -385,8 +385,9 @@ async fn a_task_evicted_while_waiting_is_restored_when_its_event_comes() {
     let run = within(workflow.run_no_wait(&h.client, &Num { n: 1 }, RunOptions::new()))
         .await
         .expect("trigger");
-    // A second of waiting, then the worker's once-a-second check evicts it.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // A second of waiting, then the worker's once-a-second check evicts it: wait until the
+    // engine says so before the event comes (a loaded engine may take a while).
+    evicted_task(&h, run.id()).await;
     if let Some(engine) = h.local() {
         let worker = engine
             .workers()
@@ -548,6 +549,29 @@ async fn resetting_a_durable_task_reruns_it_from_a_node_of_its_log() {
     );
 }
 
+/// Waits until the run's task reads as evicted over REST; returns its id.
+async fn evicted_task(h: &Harness, run_id: &str) -> String {
+    pump(h, async {
+        loop {
+            if let Ok(details) = h.client.runs().get(run_id).await
+                && let Some(task) = details.tasks.first()
+            {
+                let id = task.task_external_id.clone();
+                if h.client
+                    .runs()
+                    .task(&id)
+                    .await
+                    .is_ok_and(|t| t.is_evicted == Some(true))
+                {
+                    return id;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await
+}
+
 /// Starts of the hand-restored task's body.
 static RESTORED_STARTS: AtomicU32 = AtomicU32::new(0);
 
@@ -577,25 +601,7 @@ async fn an_evicted_task_reads_as_evicted_and_a_restore_by_hand_replays_it() {
     let run = within(workflow.run_no_wait(&h.client, &Num { n: 1 }, RunOptions::new()))
         .await
         .expect("trigger");
-    let task_id = pump(&h, async {
-        loop {
-            if let Ok(details) = h.client.runs().get(run.id()).await
-                && let Some(task) = details.tasks.first()
-            {
-                let id = task.task_external_id.clone();
-                if h.client
-                    .runs()
-                    .task(&id)
-                    .await
-                    .is_ok_and(|t| t.is_evicted == Some(true))
-                {
-                    return id;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    })
-    .await;
+    let task_id = evicted_task(&h, run.id()).await;
     assert_eq!(RESTORED_STARTS.load(Ordering::SeqCst), 1);
     // No event yet: only the restore can bring the task back to a worker.
     assert!(
