@@ -296,6 +296,12 @@ impl Engine {
         self.shared.refuse_for(duration);
     }
 
+    /// How many idempotency keys are claimed now (a claim goes when its TTL ends, or with the
+    /// STATUS method when its run ends).
+    pub fn idempotency_claims(&self) -> usize {
+        self.shared.read(|st| st.idempotency_claims.len())
+    }
+
     /// How many requests and tick passes panicked since the engine started. Each is a bug in
     /// the engine (logged with its message); the request that hit it fails and the engine
     /// keeps serving. Fuzz and soak runs check that this stays 0.

@@ -587,6 +587,7 @@ impl State {
         }
         self.fire_schedules(now);
         self.fire_crons(now);
+        self.expire_idempotency_claims(now);
         self.flush_stream_gaps(Instant::now());
         self.dispatch(now);
     }

@@ -95,7 +95,9 @@ impl State {
     pub(crate) fn idempotency_holder(&mut self, key: &str, now: SystemTime) -> Option<String> {
         let claim = self.idempotency_claims.get(key)?;
         if claim.expires_at <= now {
+            let at = claim.expires_at;
             self.idempotency_claims.remove(key);
+            self.claim_expiries.remove(&(at, key.to_owned()));
             return None;
         }
         Some(claim.run_id.clone())
@@ -108,13 +110,38 @@ impl State {
         ttl: Duration,
         now: SystemTime,
     ) {
+        // A TTL past what the clock holds: a century is as good as never.
+        let expires_at = now
+            .checked_add(ttl)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(now);
+        self.claim_expiries.insert((expires_at, key.clone()));
         self.idempotency_claims.insert(
             key,
             Claim {
                 run_id: run_id.to_owned(),
-                expires_at: now + ttl,
+                expires_at,
             },
         );
+    }
+
+    /// Drops the claims whose TTL ended (on the tick, whether or not the key is used again),
+    /// so claims do not pile up for the life of the engine.
+    pub(crate) fn expire_idempotency_claims(&mut self, now: SystemTime) {
+        while let Some((at, key)) = self.claim_expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.claim_expiries.pop_first();
+            // A key claimed again later has a later expiry of its own.
+            if self
+                .idempotency_claims
+                .get(&key)
+                .is_some_and(|c| c.expires_at == at)
+            {
+                self.idempotency_claims.remove(&key);
+            }
+        }
     }
 
     /// STATUS method: a finished run gives its key back.
@@ -131,12 +158,15 @@ impl State {
             return;
         }
         if let Some(key) = &run.idempotency_key
-            && self
+            && let Some(claim) = self
                 .idempotency_claims
                 .get(key)
-                .is_some_and(|c| c.run_id == run_id)
+                .filter(|c| c.run_id == run_id)
         {
-            self.idempotency_claims.remove(key);
+            let at = claim.expires_at;
+            let key = key.clone();
+            self.idempotency_claims.remove(&key);
+            self.claim_expiries.remove(&(at, key));
         }
     }
 }

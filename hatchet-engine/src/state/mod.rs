@@ -54,6 +54,8 @@ pub(crate) struct State {
     pub(crate) buckets: HashMap<String, Bucket>,
     /// Claimed idempotency keys.
     pub(crate) idempotency_claims: HashMap<String, Claim>,
+    /// The claims by expiry, so the tick drops expired ones without scanning them all.
+    pub(crate) claim_expiries: std::collections::BTreeSet<(SystemTime, String)>,
     /// Injected fault: send every task assignment twice, as an at-least-once engine may
     /// (reference §3.3).
     pub(crate) duplicate_deliveries: bool,
@@ -108,6 +110,7 @@ impl State {
             dirty_groups: BTreeSet::new(),
             buckets: HashMap::new(),
             idempotency_claims: HashMap::new(),
+            claim_expiries: std::collections::BTreeSet::new(),
             duplicate_deliveries: false,
             durable: HashMap::new(),
             sessions: crate::durable::DurableSessions::default(),

@@ -381,7 +381,10 @@ async fn idempotency_keys_expire_with_their_ttl_and_status_keys_free_when_the_ru
         matches!(&err, Error::IdempotencyCollision { existing_run_id } if existing_run_id == first.id()),
         "{err:?}"
     );
+    assert_eq!(engine.idempotency_claims(), 1);
     engine.clock().advance(Duration::from_secs(2));
+    // Gone on the tick, before anything asks for the key again: claims do not pile up.
+    assert_eq!(engine.idempotency_claims(), 0);
     client
         .runs()
         .trigger("ttl", &input, RunOptions::new())
