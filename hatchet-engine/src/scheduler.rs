@@ -588,6 +588,7 @@ impl State {
         self.fire_schedules(now);
         self.fire_crons(now);
         self.expire_idempotency_claims(now);
+        self.clean_up_old_workers(now);
         self.flush_stream_gaps(Instant::now());
         self.dispatch(now);
     }

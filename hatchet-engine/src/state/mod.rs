@@ -37,6 +37,8 @@ pub(crate) struct State {
     pub(crate) seq: u64,
     pub(crate) workers: HashMap<String, Worker>,
     pub(crate) worker_order: Vec<String>,
+    /// When the tick next looks for workers silent past the data retention period.
+    pub(crate) next_worker_cleanup: SystemTime,
     /// Child runs by (parent task id, child key or index).
     pub(crate) children: HashMap<(String, String), String>,
     pub(crate) events: Vec<StoredEvent>,
@@ -97,6 +99,7 @@ impl State {
             seq: 0,
             workers: HashMap::new(),
             worker_order: Vec::new(),
+            next_worker_cleanup: SystemTime::UNIX_EPOCH,
             children: HashMap::new(),
             events: Vec::new(),
             logs: Vec::new(),

@@ -15,6 +15,12 @@ use crate::validate;
 pub(crate) const HEARTBEAT_FRESH: Duration = Duration::from_secs(5);
 /// The tasks of a worker silent for this long are reassigned.
 pub(crate) const WORKER_DEAD_AFTER: Duration = Duration::from_secs(30);
+/// A worker silent for this long is deleted: the tenant's data retention period, 720 h by
+/// default (`limits.go` DefaultTenantRetentionPeriod; `retention/worker.go`
+/// CleanupOldWorkers deletes workers whose last heartbeat is older).
+pub(crate) const WORKER_RETENTION: Duration = Duration::from_secs(720 * 3600);
+/// How often the tick looks for such workers.
+const WORKER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
 
 impl State {
     pub(crate) fn register_worker(
@@ -107,6 +113,31 @@ impl State {
         worker.last_heartbeat = worker.last_heartbeat.max(now);
         self.dispatch(now);
         Ok((generation, receiver))
+    }
+
+    /// Forgets workers silent past the data retention period (once a minute of engine time),
+    /// so workers that came and went do not pile up for the life of the engine.
+    pub(crate) fn clean_up_old_workers(&mut self, now: SystemTime) {
+        if now < self.next_worker_cleanup {
+            return;
+        }
+        self.next_worker_cleanup = now.checked_add(WORKER_CLEANUP_EVERY).unwrap_or(now);
+        let old: Vec<String> = self
+            .workers
+            .values()
+            .filter(|w| {
+                w.listener.is_none()
+                    && now.duration_since(w.last_heartbeat).unwrap_or_default() >= WORKER_RETENTION
+            })
+            .map(|w| w.id.clone())
+            .collect();
+        if old.is_empty() {
+            return;
+        }
+        for id in &old {
+            self.workers.remove(id);
+        }
+        self.worker_order.retain(|id| !old.contains(id));
     }
 
     /// The worker's stream `generation` ended (client gone or dropped by a fault).

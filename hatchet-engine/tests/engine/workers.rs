@@ -273,3 +273,44 @@ async fn register_refuses_the_unknown_sdk_language_like_the_real_engine() {
     );
     assert_eq!(engine.workers().len(), 2);
 }
+
+/// `retention/worker.go` CleanupOldWorkers: a worker whose last heartbeat is older than the
+/// tenant's data retention period (720 h by default) is deleted; a listening one stays.
+#[tokio::test]
+async fn workers_silent_past_the_retention_period_are_forgotten() {
+    let engine = TestEngine::builder().manual_clock().start().await.unwrap();
+    Raw::new(&engine).await.register(single("kept")).await;
+    let gone = RawWorker::start(&engine, &[action("kept", "task")]).await;
+    let gone_id = gone.id.clone();
+    drop(gone);
+    engine
+        .wait_for("the stream to close", WAIT, |e| {
+            e.workers()
+                .iter()
+                .any(|w| w.id == gone_id && !w.listening)
+                .then_some(())
+        })
+        .await
+        .unwrap();
+    let staying = RawWorker::start(&engine, &[action("kept", "task")]).await;
+    engine.clock().advance(Duration::from_secs(719 * 3600));
+    assert_eq!(engine.workers().len(), 2, "not yet");
+    engine.clock().advance(Duration::from_secs(3600 + 60));
+    let ids: Vec<String> = engine.workers().into_iter().map(|w| w.id).collect();
+    assert_eq!(
+        ids,
+        [staying.id.clone()],
+        "the silent worker is gone, the listening one stays"
+    );
+    let err = staying
+        .raw
+        .dispatcher
+        .clone()
+        .heartbeat(pb::HeartbeatRequest {
+            worker_id: gone_id,
+            heartbeat_at: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
