@@ -299,7 +299,7 @@ async fn workers_silent_past_the_retention_period_are_forgotten() {
     let ids: Vec<String> = engine.workers().into_iter().map(|w| w.id).collect();
     assert_eq!(
         ids,
-        [staying.id.clone()],
+        std::slice::from_ref(&staying.id),
         "the silent worker is gone, the listening one stays"
     );
     let err = staying
