@@ -1231,7 +1231,7 @@ async fn a_paused_workflow_holds_its_runs_until_unpaused() {
     // The real engine requeues a paused workflow's runs through its message queue and polls
     // scheduled runs every few seconds. Under the whole live suite's load it has left a held
     // run waiting for minutes after the unpause, so `.ci/run` runs this scenario on its own,
-    // first, on a fresh engine.
+    // with three tries.
     let unpause_wait = std::time::Duration::from_secs(90);
     let output = tokio::time::timeout(unpause_wait, run.result())
         .await
